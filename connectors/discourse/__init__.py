@@ -1,0 +1,1 @@
+"""The Discourse connector: the only place that talks to the forum (through pydiscourse)."""

@@ -1,0 +1,1 @@
+"""Constellate's core: app factory, configuration, store, errors and CLI."""

@@ -1,0 +1,35 @@
+"""The application factory. Nothing happens at import; each part registers itself."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from core import cli, health, logs, store
+from core.config import load_config
+
+# Webhook bodies and API requests are small; refuse anything larger early.
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+def create_app(config: Mapping[str, Mapping[str, Any]] | None = None) -> Flask:
+    """Build the service.
+
+    Without ``config`` the configuration comes from ``$CONSTELLATE_CONFIG`` and
+    ``CONSTELLATE_*`` variables; with it (tests), only defaults and ``config``
+    count. Either way it is validated before anything starts.
+    """
+    settings = load_config() if config is None else load_config(overrides=config, environ={})
+    app = Flask("constellate")
+    app.config.update(
+        CONSTELLATE=settings,
+        SECRET_KEY=settings["service"]["secret_key"],
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+    )
+    logs.init_app(app)
+    store.init_app(app)
+    health.init_app(app)
+    cli.init_app(app)
+    return app

@@ -1,0 +1,126 @@
+"""The `constellate` command, a click group.
+
+Its commands are also registered on the app, so `flask --app core.app ...`
+works too. Commands that only need the configuration (check-config, db,
+sandbox) never build the app, so they still explain a configuration the app
+could not start with.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask
+
+from core import migrate
+from core.config import CONFIG_PATH_VAR, load_config, masked
+from core.errors import ConfigError
+
+
+def _remember_config_path(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    # The app factory and every command read the path from the environment.
+    if value:
+        os.environ[CONFIG_PATH_VAR] = value
+
+
+@click.group("constellate")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    expose_value=False,
+    is_eager=True,
+    callback=_remember_config_path,
+    help=f"TOML configuration file (or set {CONFIG_PATH_VAR})",
+)
+def main() -> None:
+    """Constellate joins a MediaWiki wiki and a Discourse forum."""
+
+
+@click.command("check-config")
+def check_config() -> None:
+    """Print the effective configuration, secrets masked; fail on an invalid one."""
+    settings = _settings()
+    click.echo(json.dumps(masked(settings), indent=2, sort_keys=True))
+    source = os.environ.get(CONFIG_PATH_VAR) or "defaults and environment only"
+    click.echo(f"configuration valid ({source})", err=True)
+
+
+@click.group("db")
+def db() -> None:
+    """The store's schema: migrations."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION."""
+    url = _settings()["store"]["url"]
+    migrate.upgrade(url, revision)
+    click.echo(f"store at revision {migrate.current_revision(url)}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the store's revision and the newest one available."""
+    url = _settings()["store"]["url"]
+    click.echo(f"current: {migrate.current_revision(url)}  head: {migrate.head_revision()}")
+
+
+@click.group("sandbox")
+def sandbox() -> None:
+    """Local platforms for the demo and the tests."""
+
+
+@sandbox.command("wiki")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var/sandbox/wiki"),
+    show_default=True,
+    help="where the wiki's settings, database and state live (reused if present)",
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+def sandbox_wiki(directory: Path, port: int) -> None:
+    """Set up and serve a real MediaWiki on 127.0.0.1 (Ctrl-C stops it)."""
+    from sandbox.wiki import serve
+
+    serve(directory, port)
+
+
+def _settings() -> dict[str, Any]:
+    try:
+        return load_config()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from None
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=5080, show_default=True)
+def serve(host: str, port: int) -> None:
+    """Serve the service with Werkzeug (one machine; see README for gunicorn)."""
+    from werkzeug.serving import run_simple
+
+    from core.app import create_app
+
+    try:
+        app = create_app()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from None
+    run_simple(host, port, app, threaded=True)
+
+
+COMMANDS = (check_config, db, sandbox)
+for command in (*COMMANDS, serve):
+    main.add_command(command)
+
+
+def init_app(app: Flask) -> None:
+    """Make the commands available as `flask --app core.app <command>` too."""
+    for command in COMMANDS:
+        app.cli.add_command(command)

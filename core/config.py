@@ -1,0 +1,218 @@
+"""Configuration: defaults < TOML file < CONSTELLATE_<SECTION>_<KEY> environment variables.
+
+The merged result is validated against ``schemas/config.schema.json`` before
+anything starts; the first problem found stops the start with a one-line
+message naming the key and what is expected.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from jsonschema import ValidationError
+
+import schemas
+from core.errors import ConfigError
+
+Settings = dict[str, dict[str, Any]]
+
+ENV_PREFIX = "CONSTELLATE_"
+CONFIG_PATH_VAR = "CONSTELLATE_CONFIG"
+MASK = "********"
+
+DEFAULTS: Settings = {
+    "service": {"base_url": "http://127.0.0.1:5080", "log_level": "INFO"},
+    "store": {"url": "sqlite:///var/constellate.db"},
+    "wiki": {
+        "script_path": "/w/",
+        "timeout": 30,
+        "maxlag": 5,
+        "max_retries": 5,
+        "retry_wait": 5,
+        "user_agent": "Constellate/0.1 (wiki-forum bridge)",
+    },
+    "forum": {"url": "", "api_username": "", "api_key": "", "timeout": 30},
+}
+
+
+def load_config(
+    path: str | Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Settings:
+    """Build and validate the effective configuration.
+
+    ``path`` defaults to ``$CONSTELLATE_CONFIG``; ``environ`` defaults to the
+    process environment; ``overrides`` (used by tests and by ``create_app``)
+    are applied last.
+    """
+    env = os.environ if environ is None else environ
+    settings = copy.deepcopy(DEFAULTS)
+    file_path = path or env.get(CONFIG_PATH_VAR)
+    if file_path:
+        _merge(settings, _read_toml(Path(file_path)), origin=str(file_path))
+    _merge(settings, _from_environment(env), origin="environment")
+    if overrides:
+        _merge(settings, overrides, origin="overrides")
+    _validate(settings)
+    return settings
+
+
+def masked(settings: Settings) -> Settings:
+    """A copy with every secret (``writeOnly`` in the schema) replaced by a mask."""
+    out = copy.deepcopy(settings)
+    for section, props in _section_properties().items():
+        for key, prop in props.items():
+            value = out.get(section, {}).get(key)
+            if prop.get("writeOnly") and value:
+                out[section][key] = MASK
+            elif isinstance(value, str):
+                out[section][key] = _hide_password(value)
+    return out
+
+
+def secret_values(settings: Settings) -> set[str]:
+    """Every secret in the settings, including passwords inside URLs, for redaction."""
+    found = set()
+    for section, props in _section_properties().items():
+        for key, prop in props.items():
+            value = settings.get(section, {}).get(key)
+            if not isinstance(value, str) or not value:
+                continue
+            if prop.get("writeOnly"):
+                found.add(value)
+            elif password := urlsplit(value).password:
+                found.add(password)
+    return found
+
+
+def _hide_password(value: str) -> str:
+    """Mask the password of a URL such as postgresql://user:secret@host/db."""
+    parts = urlsplit(value)
+    if not parts.password:
+        return value
+    netloc = parts.netloc.replace(f":{parts.password}@", f":{MASK}@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _section_properties() -> dict[str, dict[str, dict[str, Any]]]:
+    schema = schemas.load("config")
+    return {name: sec.get("properties", {}) for name, sec in schema["properties"].items()}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path}: not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: not valid TOML ({exc})") from None
+
+
+def _merge(settings: Settings, layer: Mapping[str, Any], *, origin: str) -> None:
+    for section, values in layer.items():
+        if not isinstance(values, Mapping):
+            raise ConfigError(
+                f"{section}: expected a table of settings, got {values!r} (from {origin})"
+            )
+        settings.setdefault(section, {}).update(values)
+
+
+def _from_environment(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """Read CONSTELLATE_<SECTION>_<KEY>; section names have no underscore, keys may."""
+    props = _section_properties()
+    layer: dict[str, dict[str, Any]] = {}
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX) or name == CONFIG_PATH_VAR:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("_")
+        if section not in props or key not in props[section]:
+            known = ", ".join(
+                f"{ENV_PREFIX}{s.upper()}_{k.upper()}" for s in props for k in props[s]
+            )
+            raise ConfigError(f"{name}: not a Constellate setting (known: {known})")
+        layer.setdefault(section, {})[key] = _coerce(raw, props[section][key], name)
+    return layer
+
+
+def _coerce(raw: str, prop: Mapping[str, Any], name: str) -> Any:
+    """Environment values are text; turn them into the type the schema expects."""
+    kind = prop.get("type")
+    try:
+        if kind == "integer":
+            return int(raw)
+        if kind == "number":
+            return float(raw)
+    except ValueError:
+        article = "an" if kind == "integer" else "a"
+        raise ConfigError(f"{name}: {raw!r} is not {article} {kind}") from None
+    if kind == "boolean":
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"{name}: {raw!r} is not a boolean (use true or false)")
+    return raw
+
+
+def _validate(settings: Settings) -> None:
+    errors = sorted(
+        schemas.validator("config").iter_errors(settings),
+        key=lambda e: (list(e.absolute_path), e.validator),
+    )
+    if errors:
+        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+        raise ConfigError(_describe(errors[0]) + more)
+
+
+def _describe(error: ValidationError) -> str:
+    """One line: the dotted key, then what was wrong and what is expected."""
+    path = ".".join(str(p) for p in error.absolute_path)
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    if error.validator == "required":
+        missing = error.message.split("'")[1]
+        key = f"{path}.{missing}" if path else missing
+        hint = _expectation(schema.get("properties", {}).get(missing, {}))
+        return f"{key}: missing; expected {hint}" if hint else f"{key}: missing"
+    if error.validator == "additionalProperties":
+        return f"{path or 'config'}: {error.message}"
+    instance = error.instance
+    shown = (
+        MASK
+        if schema.get("writeOnly")
+        else repr(_hide_password(instance) if isinstance(instance, str) else instance)
+    )
+    return f"{path}: {shown} is not valid; expected {_expectation(schema) or error.message}"
+
+
+def _expectation(prop: Mapping[str, Any]) -> str:
+    """What a key expects: its type and bounds, then the schema's own words."""
+    hint, words = _type_hint(prop), prop.get("description")
+    if hint and words:
+        return f"{hint} ({words})"
+    return hint or words or ""
+
+
+def _type_hint(prop: Mapping[str, Any]) -> str:
+    if "enum" in prop:
+        return "one of " + ", ".join(map(str, prop["enum"]))
+    bounds = []
+    for bound, word in (
+        ("minimum", ">="),
+        ("exclusiveMinimum", ">"),
+        ("maximum", "<="),
+        ("minLength", "at least this many characters:"),
+    ):
+        if bound in prop:
+            bounds.append(f"{word} {prop[bound]}")
+    kind = f"a {prop['type']}" if "type" in prop else ""
+    return " ".join(filter(None, [kind, " and ".join(bounds)]))

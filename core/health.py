@@ -1,0 +1,67 @@
+"""Liveness (/healthz) and readiness (/readyz): store, wiki and forum reachable."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from connectors.mediawiki.client import WikiClient
+from flask import Blueprint, Flask, current_app, jsonify
+from flask.typing import ResponseReturnValue
+
+from connectors.discourse.client import ForumClient
+from core.store import get_store
+
+log = logging.getLogger("constellate.health")
+bp = Blueprint("health", __name__)
+
+# Readiness must answer quickly even when a platform hangs.
+PROBE_TIMEOUT = 5.0
+
+
+@bp.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz() -> ResponseReturnValue:
+    settings = current_app.config["CONSTELLATE"]
+    probes: dict[str, Callable[[], str]] = {
+        "store": _probe_store,
+        "wiki": lambda: _probe_wiki(settings["wiki"]),
+        "forum": lambda: _probe_forum(settings["forum"]),
+    }
+    checks: dict[str, dict[str, Any]] = {}
+    for name, probe in probes.items():
+        try:
+            checks[name] = {"ok": True, "detail": probe()}
+        except Exception as exc:  # a probe failing is the answer, not a crash
+            log.warning("readiness: %s failed: %s", name, exc)
+            checks[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    failed = [name for name, check in checks.items() if not check["ok"]]
+    body = {"ready": not failed, "failed": failed, "checks": checks}
+    return jsonify(body), 503 if failed else 200
+
+
+def _probe_store() -> str:
+    get_store().ping()
+    return "answers"
+
+
+def _probe_wiki(cfg: dict[str, Any]) -> str:
+    quick = {**cfg, "timeout": min(cfg["timeout"], PROBE_TIMEOUT), "max_retries": 0}
+    info = WikiClient(quick).ping()
+    return f"{info.get('sitename')} ({info.get('generator')})"
+
+
+def _probe_forum(cfg: dict[str, Any]) -> str:
+    if not cfg["url"]:
+        return "not configured"
+    about = ForumClient({**cfg, "timeout": min(cfg["timeout"], PROBE_TIMEOUT)}).ping()
+    return str(about.get("about", {}).get("title", "answers"))
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

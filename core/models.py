@@ -1,0 +1,115 @@
+"""The store's tables. Migrations in core/migrations must match these (a test compares them)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Index, Integer, MetaData, String, Text, TypeDecorator
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Stable constraint names, so migrations behave the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Times are stored as UTC and always come back timezone-aware (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use an aware UTC time")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Payload = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class SyncCursor(Base):
+    """Where an incremental reader (wiki recent changes, forum reconcile) left off."""
+
+    __tablename__ = "sync_cursors"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PageTopicLink(Base):
+    """One wiki page joined to its forum category and charter topic.
+
+    ``external_id`` is the Discourse topic external_id (<= 50 chars, [\\w-]+)
+    that makes topic creation happen exactly once; ``synced_text`` is the
+    last text written to the forum, the base of a three-way merge.
+    """
+
+    __tablename__ = "page_topic_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    wiki_page_id: Mapped[int] = mapped_column(Integer, unique=True)
+    wiki_title: Mapped[str] = mapped_column(String(255))
+    external_id: Mapped[str] = mapped_column(String(50), unique=True)
+    forum_category_id: Mapped[int | None] = mapped_column(Integer)
+    forum_topic_id: Mapped[int | None] = mapped_column(Integer, unique=True)
+    forum_post_id: Mapped[int | None] = mapped_column(Integer)
+    synced_hash: Mapped[str | None] = mapped_column(String(64))
+    synced_text: Mapped[str | None] = mapped_column(Text)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class InboxEvent(Base):
+    """An incoming event, stored before it is acknowledged; the record of pending work.
+
+    ``event_id`` is the envelope's stable id (the same change seen by a webhook
+    and by a poll gets the same id); ``dedupe_key`` catches a retried delivery
+    that arrives under a new id. Workers claim a row by setting ``lease_until``;
+    an expired lease makes it claimable again.
+    """
+
+    __tablename__ = "inbox_events"
+    __table_args__ = (Index("ix_inbox_events_state_lease", "state", "lease_until"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), unique=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+    source: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(255))
+    actor: Mapped[str | None] = mapped_column(String(255))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivery_id: Mapped[str | None] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any]] = mapped_column(Payload)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
