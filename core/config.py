@@ -205,14 +205,14 @@ def _expectation(prop: Mapping[str, Any]) -> str:
 def _type_hint(prop: Mapping[str, Any]) -> str:
     if "enum" in prop:
         return "one of " + ", ".join(map(str, prop["enum"]))
-    bounds = []
-    for bound, word in (
-        ("minimum", ">="),
-        ("exclusiveMinimum", ">"),
-        ("maximum", "<="),
-        ("minLength", "at least this many characters:"),
-    ):
-        if bound in prop:
-            bounds.append(f"{word} {prop[bound]}")
-    kind = f"a {prop['type']}" if "type" in prop else ""
-    return " ".join(filter(None, [kind, " and ".join(bounds)]))
+    words = [f"a {prop['type']}"] if "type" in prop else []
+    if "minLength" in prop:
+        words.append(f"of at least {prop['minLength']} characters")
+    bounds = [
+        f"{word} {prop[key]}"
+        for key, word in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="))
+        if key in prop
+    ]
+    if bounds:
+        words.append(" and ".join(bounds))
+    return " ".join(words)
