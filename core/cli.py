@@ -92,6 +92,23 @@ def sandbox_wiki(directory: Path, port: int) -> None:
     serve(directory, port)
 
 
+@sandbox.command("demo")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var/demo"),
+    show_default=True,
+)
+@click.option("--wiki-port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=5080, show_default=True)
+def sandbox_demo(directory: Path, wiki_port: int, port: int) -> None:
+    """Start the whole local demo: a real wiki and the service (Ctrl-C stops it)."""
+    from sandbox.demo import run_demo
+
+    run_demo(directory, wiki_port, port)
+
+
 def _settings() -> dict[str, Any]:
     try:
         return load_config()
@@ -124,3 +141,7 @@ def init_app(app: Flask) -> None:
     """Make the commands available as `flask --app core.app <command>` too."""
     for command in COMMANDS:
         app.cli.add_command(command)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""The local demo: a real MediaWiki and the service, configured for each other.
+
+Later capabilities add the forum sandbox, example data and the dashboard here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import requests
+from sandbox.wiki import WikiServer, ensure_packages, install
+
+from core import migrate
+from core.config import CONFIG_PATH_VAR, load_config
+
+READY_WAIT_SECONDS = 60
+
+
+def run_demo(directory: Path, wiki_port: int, service_port: int) -> None:
+    """Start everything, show where it is, and stop it all on Ctrl-C or SIGTERM."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ensure_packages()
+    sandbox = install(directory / "wiki")
+    with WikiServer(sandbox, port=wiki_port) as wiki:
+        config_path = write_config(directory, sandbox.wiki_config(wiki.url), service_port)
+        migrate.upgrade(load_config(config_path)["store"]["url"])
+        service = start_service(config_path, service_port)
+        try:
+            readiness = wait_until_ready(f"http://127.0.0.1:{service_port}", service)
+            click.echo(f"wiki:      {wiki.url}/  (admin: {sandbox.admin_username})")
+            click.echo(f"service:   http://127.0.0.1:{service_port}/readyz")
+            click.echo(f"config:    {config_path}")
+            click.echo(f"readiness: {json.dumps(readiness)}")
+            click.echo("Constellate demo is running; press Ctrl-C to stop.")
+            wait_for_stop(service)
+        finally:
+            stop(service)
+
+
+def write_config(directory: Path, wiki: dict[str, Any], service_port: int) -> Path:
+    """The demo's TOML configuration; the session secret is kept across restarts."""
+    path = directory / "constellate.toml"
+    secret_file = directory / "secret_key"
+    if not secret_file.exists():
+        secret_file.write_text(secrets.token_urlsafe(48))
+        secret_file.chmod(0o600)
+    service = {
+        "base_url": f"http://127.0.0.1:{service_port}",
+        "secret_key": secret_file.read_text().strip(),
+    }
+    store = {"url": f"sqlite:///{(directory / 'constellate.db').resolve()}"}
+    sections = {"service": service, "store": store, "wiki": wiki}
+    lines: list[str] = []
+    for name, values in sections.items():
+        lines.append(f"[{name}]")
+        lines.extend(f"{key} = {json.dumps(value)}" for key, value in values.items())
+        lines.append("")
+    path.write_text("\n".join(lines))
+    path.chmod(0o600)
+    return path
+
+
+def start_service(config_path: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, CONFIG_PATH_VAR: str(config_path)}
+    command = [sys.executable, "-m", "core.cli", "serve", "--port", str(port)]
+    return subprocess.Popen(command, env=env)
+
+
+def wait_until_ready(base_url: str, service: subprocess.Popen[bytes]) -> dict[str, Any]:
+    deadline = time.monotonic() + READY_WAIT_SECONDS
+    last: Any = None
+    while time.monotonic() < deadline:
+        if service.poll() is not None:
+            raise click.ClickException(f"the service stopped with exit code {service.returncode}")
+        try:
+            response = requests.get(f"{base_url}/readyz", timeout=10)
+        except requests.RequestException as exc:
+            last = str(exc)
+        else:
+            body: dict[str, Any] = response.json()
+            if response.ok:
+                return body
+            last = body
+        time.sleep(0.3)
+    raise click.ClickException(f"the service did not become ready: {last}")
+
+
+def wait_for_stop(service: subprocess.Popen[bytes]) -> None:
+    stopping = False
+
+    def request_stop(_signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        while not stopping and service.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+
+
+def stop(service: subprocess.Popen[bytes]) -> None:
+    if service.poll() is None:
+        service.terminate()
+        try:
+            service.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            service.kill()

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Prepares this checkout on a Debian machine: Debian packages the Python side
+# cannot install itself, a virtual environment in .venv, and Constellate with
+# its pinned dependencies. Safe to run again; it only installs what is missing.
+# With --services it also starts the local PostgreSQL the tests use.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_updated=""
+apt_install() {
+  [ -n "$apt_updated" ] || { as_root apt-get update -qq; apt_updated=1; }
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+missing=()
+command -v python3 >/dev/null || missing+=(python3)
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+command -v git >/dev/null || missing+=(git)
+[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+
+python3 - <<'PY'
+import sys
+if sys.version_info < (3, 11):
+    sys.exit(f"Constellate needs Python 3.11 or newer; python3 is {sys.version.split()[0]}")
+PY
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+stamp=.venv/.constellate-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[dev]'
+  touch "$stamp"
+fi
+
+start_postgres() {
+  command -v pg_ctlcluster >/dev/null || apt_install postgresql
+  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    version=$(ls /etc/postgresql | sort -V | tail -n 1)
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  fi
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  pg_isready -h 127.0.0.1 -p 5432
+  # The tests connect as this role over TCP; it may create and drop databases.
+  if ! as_root runuser -u postgres -- psql -qtAc \
+      "SELECT 1 FROM pg_roles WHERE rolname = 'constellate'" | grep -q 1; then
+    as_root runuser -u postgres -- psql -qc \
+      "CREATE ROLE constellate LOGIN CREATEDB PASSWORD 'constellate'"
+  fi
+}
+
+if [ "${1:-}" = "--services" ]; then
+  start_postgres
+fi

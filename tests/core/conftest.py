@@ -1,0 +1,47 @@
+"""Fixtures for the core: settings with a temporary SQLite store, the app and its client."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from core.app import create_app
+from core.migrate import upgrade
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> dict[str, dict[str, Any]]:
+    """A valid configuration whose wiki does not answer; tests swap in what they need."""
+    return {
+        "service": {"secret_key": "s" * 40},
+        "store": {"url": f"sqlite:///{tmp_path / 'constellate.db'}"},
+        "wiki": {
+            "url": f"http://127.0.0.1:{closed_port()}",
+            "script_path": "/",
+            "username": "Bot@constellate",
+            "password": "wiki-bot-password-not-real",
+        },
+    }
+
+
+@pytest.fixture
+def app(settings: dict[str, dict[str, Any]]) -> Flask:
+    upgrade(settings["store"]["url"])
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
