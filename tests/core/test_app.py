@@ -80,7 +80,9 @@ def test_readyz_names_every_failing_part(settings: dict[str, Any], tmp_path: Pat
     assert "forum-api-key-not-real" not in response.get_data(as_text=True)
 
 
-def test_readyz_is_ready_with_the_real_wiki(settings: dict[str, Any], wiki_config: dict[str, Any]) -> None:
+def test_readyz_is_ready_with_the_real_wiki(
+    settings: dict[str, Any], wiki_config: dict[str, Any]
+) -> None:
     settings["wiki"] = wiki_config
     response = create_app(settings).test_client().get("/readyz")
     body = response.get_json()

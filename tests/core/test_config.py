@@ -47,12 +47,24 @@ def test_config_path_from_environment(tmp_path: Path) -> None:
     ("env", "message"),
     [
         ({}, "service.secret_key: missing; expected a string of at least 32 characters"),
-        ({"CONSTELLATE_WIKI_TIMEOUT": "-1"}, "wiki.timeout: -1.0 is not valid; expected a number > 0"),
+        (
+            {"CONSTELLATE_WIKI_TIMEOUT": "-1"},
+            "wiki.timeout: -1.0 is not valid; expected a number > 0",
+        ),
         ({"CONSTELLATE_WIKI_MAXLAG": "soon"}, "CONSTELLATE_WIKI_MAXLAG: 'soon' is not an integer"),
-        ({"CONSTELLATE_SERVICE_LOG_LEVEL": "LOUD"}, "service.log_level: 'LOUD' is not valid; expected one of DEBUG"),
+        (
+            {"CONSTELLATE_SERVICE_LOG_LEVEL": "LOUD"},
+            "service.log_level: 'LOUD' is not valid; expected one of DEBUG",
+        ),
         ({"CONSTELLATE_WIKI_URL": "wiki.example.org"}, "wiki.url: 'wiki.example.org' is not valid"),
-        ({"CONSTELLATE_WIKI_SHOE_SIZE": "4"}, "CONSTELLATE_WIKI_SHOE_SIZE: not a Constellate setting"),
-        ({"CONSTELLATE_STORE_URL": "mysql://u:hunter22@db/x"}, "store.url: 'mysql://u:********@db/x'"),
+        (
+            {"CONSTELLATE_WIKI_SHOE_SIZE": "4"},
+            "CONSTELLATE_WIKI_SHOE_SIZE: not a Constellate setting",
+        ),
+        (
+            {"CONSTELLATE_STORE_URL": "mysql://u:hunter22@db/x"},
+            "store.url: 'mysql://u:********@db/x'",
+        ),
     ],
 )
 def test_invalid_value_names_the_key(env: dict[str, str], message: str) -> None:

@@ -1,0 +1,1 @@
+"""The moderator dashboard: reads the store, never calls a platform while rendering."""

@@ -1,0 +1,1 @@
+"""Incoming events (Discourse webhooks, wiki pushes), outgoing Standard Webhooks, automations."""
