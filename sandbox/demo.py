@@ -27,6 +27,19 @@ READY_WAIT_SECONDS = 60
 
 def run_demo(directory: Path, wiki_port: int, service_port: int) -> None:
     """Start everything, show where it is, and stop it all on Ctrl-C or SIGTERM."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        _start_all(directory, wiki_port, service_port)
+    except KeyboardInterrupt:
+        click.echo("Constellate demo stopped.")
+
+
+def _interrupt(_signum: int, _frame: Any) -> None:
+    # SIGTERM takes the same way out as Ctrl-C, so every `with` and `finally` cleans up.
+    raise KeyboardInterrupt
+
+
+def _start_all(directory: Path, wiki_port: int, service_port: int) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     ensure_packages()
     sandbox = install(directory / "wiki")
@@ -41,7 +54,8 @@ def run_demo(directory: Path, wiki_port: int, service_port: int) -> None:
             click.echo(f"config:    {config_path}")
             click.echo(f"readiness: {json.dumps(readiness)}")
             click.echo("Constellate demo is running; press Ctrl-C to stop.")
-            wait_for_stop(service)
+            service.wait()
+            raise click.ClickException(f"the service stopped with exit code {service.returncode}")
         finally:
             stop(service)
 
@@ -92,21 +106,6 @@ def wait_until_ready(base_url: str, service: subprocess.Popen[bytes]) -> dict[st
             last = body
         time.sleep(0.3)
     raise click.ClickException(f"the service did not become ready: {last}")
-
-
-def wait_for_stop(service: subprocess.Popen[bytes]) -> None:
-    stopping = False
-
-    def request_stop(_signum: int, _frame: Any) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, request_stop)
-    try:
-        while not stopping and service.poll() is None:
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
 
 
 def stop(service: subprocess.Popen[bytes]) -> None:

@@ -1,0 +1,1 @@
+"""Local platforms for the demo and the tests: a real MediaWiki, the forum sandbox."""

@@ -1,0 +1,66 @@
+"""The session's real MediaWiki (Debian's package on SQLite, PHP's built-in server).
+
+Started once for the whole run; tests share it and keep apart by using unique titles.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from connectors.mediawiki import WikiClient
+from sandbox.wiki import WikiSandbox, WikiServer, ensure_packages, install
+
+
+class SessionWiki:
+    """The running sandbox wiki and ready-made clients for its accounts."""
+
+    def __init__(self, sandbox: WikiSandbox, server: WikiServer) -> None:
+        self.sandbox = sandbox
+        self.server = server
+        self.url = server.url
+        self.api = f"{server.url}/api.php"
+
+    def config(self, **overrides: Any) -> dict[str, Any]:
+        """The bot's ``[wiki]`` configuration section, with ``overrides`` applied."""
+        return {**self.sandbox.wiki_config(self.url), **overrides}
+
+    def bot(self, **overrides: Any) -> WikiClient:
+        return WikiClient(self.config(**overrides))
+
+    def human(self, *, bot: bool = False, **overrides: Any) -> WikiClient:
+        """A plain (autoconfirmed) account that logs in with its main password."""
+        return self._plain(self.sandbox.human_username, self.sandbox.human_password, bot, overrides)
+
+    def newbie(self, **overrides: Any) -> WikiClient:
+        """A plain account that is not autoconfirmed, so the newbie rate limit applies."""
+        return self._plain(
+            self.sandbox.newbie_username, self.sandbox.newbie_password, False, overrides
+        )
+
+    def _plain(
+        self, username: str, password: str, bot: bool, overrides: dict[str, Any]
+    ) -> WikiClient:
+        return WikiClient(self.config(username=username, password=password, **overrides), bot=bot)
+
+    @staticmethod
+    def title(prefix: str) -> str:
+        """A page title no other test uses."""
+        return f"{prefix} {uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def wiki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionWiki]:
+    ensure_packages()
+    sandbox = install(tmp_path_factory.mktemp("wiki"))
+    with WikiServer(sandbox) as server:
+        yield SessionWiki(sandbox, server)
+
+
+@pytest.fixture
+def wiki_config(wiki: SessionWiki) -> dict[str, Any]:
+    """The bot's ``[wiki]`` configuration section for the session's wiki."""
+    return wiki.config()

@@ -1,0 +1,114 @@
+"""`constellate sandbox wiki` and `constellate sandbox demo`, run as a person would."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.core.conftest import closed_port
+
+CONSTELLATE = [sys.executable, "-m", "core.cli"]
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("CONSTELLATE_")}
+
+
+@pytest.fixture
+def started() -> Iterator[list[subprocess.Popen[str]]]:
+    """Processes a test starts; each is stopped (and checked for a clean exit) by the test."""
+    processes: list[subprocess.Popen[str]] = []
+    yield processes
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def wait_for_line(process: subprocess.Popen[str], needle: str, seconds: float = 120) -> list[str]:
+    """Read the process's output until a line contains ``needle``."""
+    assert process.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        seen.append(line.rstrip("\n"))
+        if needle in line:
+            return seen
+    raise AssertionError(f"{needle!r} never printed; output was:\n" + "\n".join(seen))
+
+
+def start(args: list[str], started: list[subprocess.Popen[str]]) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [*CONSTELLATE, *args],
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    started.append(process)
+    return process
+
+
+def test_sandbox_wiki_serves_a_real_mediawiki(
+    tmp_path: Path, started: list[subprocess.Popen[str]]
+) -> None:
+    port = closed_port()
+    wiki = start(["sandbox", "wiki", "--dir", str(tmp_path / "wiki"), "--port", str(port)], started)
+    wait_for_line(wiki, f"http://127.0.0.1:{port}")
+    answer = requests.get(
+        f"http://127.0.0.1:{port}/api.php",
+        params={"action": "query", "meta": "siteinfo", "format": "json"},
+        timeout=10,
+    ).json()
+    assert answer["query"]["general"]["generator"].startswith("MediaWiki 1.")
+    template = requests.get(
+        f"http://127.0.0.1:{port}/index.php",
+        params={"title": "Template:Constellation", "action": "raw"},
+        timeout=10,
+    )
+    assert template.status_code == 200 and "lead_partner" in template.text
+    wiki.send_signal(signal.SIGINT)
+    assert wiki.wait(timeout=20) == 0
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/api.php", timeout=2)
+
+
+def test_demo_starts_the_wiki_and_a_ready_service(
+    tmp_path: Path, started: list[subprocess.Popen[str]]
+) -> None:
+    wiki_port, port = closed_port(), closed_port()
+    demo = start(
+        [
+            "sandbox",
+            "demo",
+            "--dir",
+            str(tmp_path / "demo"),
+            "--wiki-port",
+            str(wiki_port),
+            "--port",
+            str(port),
+        ],
+        started,
+    )
+    output = wait_for_line(demo, "demo is running")
+    assert any(line.startswith(f"wiki:      http://127.0.0.1:{wiki_port}/") for line in output)
+    ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"]["wiki"]["ok"] is True
+    assert "MediaWiki" in ready.json()["checks"]["wiki"]["detail"]
+    demo.send_signal(signal.SIGTERM)
+    assert demo.wait(timeout=30) == 0
+    for dead in (port, wiki_port):
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://127.0.0.1:{dead}/", timeout=2)
