@@ -18,7 +18,7 @@ from flask import Flask
 
 from core import migrate
 from core.config import CONFIG_PATH_VAR, load_config, masked
-from core.errors import ConfigError
+from core.errors import ConfigError, ConstellateError
 
 
 def _remember_config_path(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
@@ -27,7 +27,19 @@ def _remember_config_path(_ctx: click.Context, _param: click.Parameter, value: s
         os.environ[CONFIG_PATH_VAR] = value
 
 
-@click.group("constellate")
+class ConstellateGroup(click.Group):
+    """Our own errors (bad configuration, a sandbox that cannot start) end as one line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise click.ClickException(f"configuration: {exc}") from None
+        except ConstellateError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group("constellate", cls=ConstellateGroup)
 @click.option(
     "--config",
     type=click.Path(dir_okay=False),
@@ -43,7 +55,7 @@ def main() -> None:
 @click.command("check-config")
 def check_config() -> None:
     """Print the effective configuration, secrets masked; fail on an invalid one."""
-    settings = _settings()
+    settings = load_config()
     click.echo(json.dumps(masked(settings), indent=2, sort_keys=True))
     source = os.environ.get(CONFIG_PATH_VAR) or "defaults and environment only"
     click.echo(f"configuration valid ({source})", err=True)
@@ -58,7 +70,7 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION."""
-    url = _settings()["store"]["url"]
+    url = load_config()["store"]["url"]
     migrate.upgrade(url, revision)
     click.echo(f"store at revision {migrate.current_revision(url)}")
 
@@ -66,7 +78,7 @@ def db_upgrade(revision: str) -> None:
 @db.command("current")
 def db_current() -> None:
     """Print the store's revision and the newest one available."""
-    url = _settings()["store"]["url"]
+    url = load_config()["store"]["url"]
     click.echo(f"current: {migrate.current_revision(url)}  head: {migrate.head_revision()}")
 
 
@@ -109,13 +121,6 @@ def sandbox_demo(directory: Path, wiki_port: int, port: int) -> None:
     run_demo(directory, wiki_port, port)
 
 
-def _settings() -> dict[str, Any]:
-    try:
-        return load_config()
-    except ConfigError as exc:
-        raise click.ClickException(f"configuration: {exc}") from None
-
-
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=5080, show_default=True)
@@ -125,11 +130,7 @@ def serve(host: str, port: int) -> None:
 
     from core.app import create_app
 
-    try:
-        app = create_app()
-    except ConfigError as exc:
-        raise click.ClickException(f"configuration: {exc}") from None
-    run_simple(host, port, app, threaded=True)
+    run_simple(host, port, create_app(), threaded=True)
 
 
 COMMANDS = (check_config, db, sandbox)

@@ -6,11 +6,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from connectors.mediawiki.client import WikiClient
 from flask import Blueprint, Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
 from connectors.discourse.client import ForumClient
+from connectors.mediawiki.client import WikiClient
 from core.store import get_store
 
 log = logging.getLogger("constellate.health")

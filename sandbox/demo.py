@@ -17,10 +17,10 @@ from typing import Any
 
 import click
 import requests
-from sandbox.wiki import WikiServer, ensure_packages, install
 
 from core import migrate
 from core.config import CONFIG_PATH_VAR, load_config
+from sandbox.wiki import WikiServer, ensure_packages, install
 
 READY_WAIT_SECONDS = 60
 
@@ -49,7 +49,7 @@ def _start_all(directory: Path, wiki_port: int, service_port: int) -> None:
         service = start_service(config_path, service_port)
         try:
             readiness = wait_until_ready(f"http://127.0.0.1:{service_port}", service)
-            click.echo(f"wiki:      {wiki.url}/  (admin: {sandbox.admin_username})")
+            click.echo(f"wiki:      {wiki.url}/  (accounts: {sandbox.dir / 'sandbox.json'})")
             click.echo(f"service:   http://127.0.0.1:{service_port}/readyz")
             click.echo(f"config:    {config_path}")
             click.echo(f"readiness: {json.dumps(readiness)}")

@@ -23,6 +23,8 @@ from typing import Any
 
 import requests
 
+from core.errors import ConstellateError
+
 MEDIAWIKI_DIR = Path("/usr/share/mediawiki")
 PACKAGES = ["mediawiki", "php-cli", "php-sqlite3", "php-intl", "php-mbstring", "php-xml"]
 PHP_MODULES = ["sqlite3", "intl", "mbstring", "xml"]
@@ -62,7 +64,7 @@ $wgGroupPermissions['bot']['noratelimit'] = true;
 """
 
 
-class SandboxError(RuntimeError):
+class SandboxError(ConstellateError):
     """The sandbox wiki could not be installed or started; the message says why."""
 
 

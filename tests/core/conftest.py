@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +11,7 @@ from flask.testing import FlaskClient
 
 from core.app import create_app
 from core.migrate import upgrade
-
-
-def closed_port() -> int:
-    """A loopback port nobody listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from sandbox.wiki import free_port
 
 
 @pytest.fixture
@@ -28,7 +21,7 @@ def settings(tmp_path: Path) -> dict[str, dict[str, Any]]:
         "service": {"secret_key": "s" * 40},
         "store": {"url": f"sqlite:///{tmp_path / 'constellate.db'}"},
         "wiki": {
-            "url": f"http://127.0.0.1:{closed_port()}",
+            "url": f"http://127.0.0.1:{free_port()}",
             "script_path": "/",
             "username": "Bot@constellate",
             "password": "wiki-bot-password-not-real",

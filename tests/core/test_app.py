@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from core.app import create_app
 from core.errors import ConfigError
-from tests.core.conftest import closed_port
+from sandbox.wiki import free_port
 
 
 def test_importing_the_app_does_nothing() -> None:
@@ -65,7 +65,7 @@ def test_a_store_folder_that_cannot_exist_stops_the_start(
 def test_readyz_names_every_failing_part(settings: dict[str, Any], tmp_path: Path) -> None:
     settings["store"]["url"] = f"sqlite:///{tmp_path}/gone/constellate.db"
     settings["forum"] = {
-        "url": f"http://127.0.0.1:{closed_port()}",
+        "url": f"http://127.0.0.1:{free_port()}",
         "api_username": "system",
         "api_key": "forum-api-key-not-real",
     }

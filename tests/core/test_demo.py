@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.core.conftest import closed_port
+from sandbox.wiki import free_port
 
 CONSTELLATE = [sys.executable, "-m", "core.cli"]
 
@@ -63,7 +63,7 @@ def start(args: list[str], started: list[subprocess.Popen[str]]) -> subprocess.P
 def test_sandbox_wiki_serves_a_real_mediawiki(
     tmp_path: Path, started: list[subprocess.Popen[str]]
 ) -> None:
-    port = closed_port()
+    port = free_port()
     wiki = start(["sandbox", "wiki", "--dir", str(tmp_path / "wiki"), "--port", str(port)], started)
     wait_for_line(wiki, f"http://127.0.0.1:{port}")
     answer = requests.get(
@@ -87,7 +87,7 @@ def test_sandbox_wiki_serves_a_real_mediawiki(
 def test_demo_starts_the_wiki_and_a_ready_service(
     tmp_path: Path, started: list[subprocess.Popen[str]]
 ) -> None:
-    wiki_port, port = closed_port(), closed_port()
+    wiki_port, port = free_port(), free_port()
     demo = start(
         [
             "sandbox",
