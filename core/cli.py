@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -87,15 +88,19 @@ def sandbox() -> None:
     """Local platforms for the demo and the tests."""
 
 
+def directory_option(default: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    return click.option(
+        "--dir",
+        "directory",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path(default),
+        show_default=True,
+        help="where settings, databases and state live (reused if present)",
+    )
+
+
 @sandbox.command("wiki")
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("var/sandbox/wiki"),
-    show_default=True,
-    help="where the wiki's settings, database and state live (reused if present)",
-)
+@directory_option("var/sandbox/wiki")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 def sandbox_wiki(directory: Path, port: int) -> None:
     """Set up and serve a real MediaWiki on 127.0.0.1 (Ctrl-C stops it)."""
@@ -105,13 +110,7 @@ def sandbox_wiki(directory: Path, port: int) -> None:
 
 
 @sandbox.command("demo")
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("var/demo"),
-    show_default=True,
-)
+@directory_option("var/demo")
 @click.option("--wiki-port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=5080, show_default=True)
 def sandbox_demo(directory: Path, wiki_port: int, port: int) -> None:

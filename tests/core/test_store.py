@@ -76,22 +76,24 @@ def test_migrations_match_the_models(store_url: str) -> None:
     engine.dispose()
 
 
+def post_created(happened: datetime) -> InboxEvent:
+    return InboxEvent(
+        event_id="forum:post_created:17",
+        kind="post_created",
+        source="forum",
+        subject="post:17",
+        occurred_at=happened,
+        payload={"post": {"id": 17, "raw": "héllo ✓"}},
+    )
+
+
 def test_rows_round_trip_with_aware_times_and_unique_keys(store_url: str) -> None:
     upgrade(store_url)
     store = Store(store_url)
     happened = datetime(2026, 11, 21, 9, 30, tzinfo=timezone(timedelta(hours=2)))
     with store.session() as session:
         session.add(SyncCursor(name="wiki.recentchanges", value="2026-11-21T07:30:00Z|41"))
-        session.add(
-            InboxEvent(
-                event_id="forum:post_created:17",
-                kind="post_created",
-                source="forum",
-                subject="post:17",
-                occurred_at=happened,
-                payload={"post": {"id": 17, "raw": "héllo ✓"}},
-            )
-        )
+        session.add(post_created(happened))
     with store.session() as session:
         event = session.scalars(select(InboxEvent)).one()
         assert event.occurred_at == happened
@@ -102,16 +104,7 @@ def test_rows_round_trip_with_aware_times_and_unique_keys(store_url: str) -> Non
         cursor = session.get(SyncCursor, "wiki.recentchanges")
         assert cursor is not None and cursor.updated_at <= datetime.now(UTC)
     with pytest.raises(IntegrityError), store.session() as session:
-        session.add(
-            InboxEvent(
-                event_id="forum:post_created:17",
-                kind="post_created",
-                source="forum",
-                subject="post:17",
-                occurred_at=happened,
-                payload={},
-            )
-        )
+        session.add(post_created(happened))
     with store.session() as session:  # the failed transaction left nothing behind
         assert len(session.scalars(select(InboxEvent)).all()) == 1
     with pytest.raises(IntegrityError), store.session() as session:
