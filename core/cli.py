@@ -109,15 +109,49 @@ def sandbox_wiki(directory: Path, port: int) -> None:
     serve(directory, port)
 
 
+@sandbox.command("forum")
+@click.option("--port", type=click.IntRange(0, 65535), default=4200, show_default=True)
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="keep the forum's state in this JSON file across restarts",
+)
+@click.option("--api-key", default=None, help="the admin API key (generated if not given)")
+@click.option(
+    "--rate-limit",
+    type=click.IntRange(1),
+    default=60,
+    show_default=True,
+    help="admin API requests a minute, as Discourse's max_admin_api_reqs_per_minute",
+)
+def sandbox_forum(state_file: Path | None, port: int, api_key: str | None, rate_limit: int) -> None:
+    """Serve a Discourse-compatible forum sandbox on 127.0.0.1 (Ctrl-C stops it)."""
+    from sandbox.forum.server import serve
+
+    serve(port=port, state_file=state_file, api_key=api_key, rate_limit_per_minute=rate_limit)
+
+
+@sandbox.command("seed")
+def sandbox_seed() -> None:
+    """Write the example partnership into the configured forum and wiki."""
+    from sandbox.seeding import seed_configured
+
+    for line in seed_configured(load_config()):
+        click.echo(line)
+
+
 @sandbox.command("demo")
 @directory_option("var/demo")
 @click.option("--wiki-port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--forum-port", type=click.IntRange(0, 65535), default=4200, show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=5080, show_default=True)
-def sandbox_demo(directory: Path, wiki_port: int, port: int) -> None:
-    """Start the whole local demo: a real wiki and the service (Ctrl-C stops it)."""
+def sandbox_demo(directory: Path, wiki_port: int, forum_port: int, port: int) -> None:
+    """Start the whole local demo: wiki, forum, example data, service (Ctrl-C stops it)."""
     from sandbox.demo import run_demo
 
-    run_demo(directory, wiki_port, port)
+    run_demo(directory, wiki_port, forum_port, port)
 
 
 @click.command("serve")

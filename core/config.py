@@ -37,7 +37,13 @@ DEFAULTS: Settings = {
         "retry_wait": 5,
         "user_agent": "Constellate/0.1 (wiki-forum bridge)",
     },
-    "forum": {"url": "", "api_username": "", "api_key": "", "timeout": 30},
+    "forum": {
+        "url": "",
+        "api_username": "",
+        "api_key": "",
+        "timeout": 30,
+        "rate_limit_wait_budget": 120,
+    },
 }
 
 

@@ -59,7 +59,8 @@ def _probe_wiki(cfg: dict[str, Any]) -> str:
 def _probe_forum(cfg: dict[str, Any]) -> str:
     if not cfg["url"]:
         return "not configured"
-    about = ForumClient({**cfg, "timeout": min(cfg["timeout"], PROBE_TIMEOUT)}).ping()
+    quick = {**cfg, "timeout": min(cfg["timeout"], PROBE_TIMEOUT), "rate_limit_wait_budget": 0}
+    about = ForumClient(quick).ping()
     return str(about.get("about", {}).get("title", "answers"))
 
 

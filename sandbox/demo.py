@@ -1,6 +1,7 @@
-"""The local demo: a real MediaWiki and the service, configured for each other.
+"""The local demo: a real MediaWiki, the forum sandbox and the service, configured for
+each other and seeded with the example partnership.
 
-Later capabilities add the forum sandbox, example data and the dashboard here.
+Later capabilities add the dashboard here.
 """
 
 from __future__ import annotations
@@ -20,16 +21,21 @@ import requests
 
 from core import migrate
 from core.config import CONFIG_PATH_VAR, load_config
+from sandbox.forum.server import ForumServer
+from sandbox.seeding import seed_configured
 from sandbox.wiki import WikiServer, ensure_packages, install
 
 READY_WAIT_SECONDS = 60
+# Seeding makes about a thousand API calls; Discourse's default of 60 a minute would
+# take a quarter of an hour (a real forum raises max_admin_api_reqs_per_minute too).
+DEMO_FORUM_RATE_LIMIT = 6000
 
 
-def run_demo(directory: Path, wiki_port: int, service_port: int) -> None:
+def run_demo(directory: Path, wiki_port: int, forum_port: int, service_port: int) -> None:
     """Start everything, show where it is, and stop it all on Ctrl-C or SIGTERM."""
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        _start_all(directory, wiki_port, service_port)
+        _start_all(directory, wiki_port, forum_port, service_port)
     except KeyboardInterrupt:
         click.echo("Constellate demo stopped.")
 
@@ -39,17 +45,33 @@ def _interrupt(_signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _start_all(directory: Path, wiki_port: int, service_port: int) -> None:
+def _start_all(directory: Path, wiki_port: int, forum_port: int, service_port: int) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     ensure_packages()
     sandbox = install(directory / "wiki")
-    with WikiServer(sandbox, port=wiki_port) as wiki:
-        config_path = write_config(directory, sandbox.wiki_config(wiki.url), service_port)
-        migrate.upgrade(load_config(config_path)["store"]["url"])
+    forum_server = ForumServer(
+        state_file=directory / "forum.json",
+        port=forum_port,
+        api_key=kept_secret(directory / "forum_api_key", 32),
+        rate_limit_per_minute=DEMO_FORUM_RATE_LIMIT,
+    )
+    with WikiServer(sandbox, port=wiki_port) as wiki, forum_server as forum:
+        forum_config = {
+            "url": forum.url,
+            "api_username": forum.api_username,
+            "api_key": forum.api_key,
+        }
+        config_path = write_config(
+            directory, sandbox.wiki_config(wiki.url), forum_config, service_port
+        )
+        settings = load_config(config_path)
+        migrate.upgrade(settings["store"]["url"])
+        seed_once(directory / "seeded", settings)
         service = start_service(config_path, service_port)
         try:
             readiness = wait_until_ready(f"http://127.0.0.1:{service_port}", service)
             click.echo(f"wiki:      {wiki.url}/  (accounts: {sandbox.dir / 'sandbox.json'})")
+            click.echo(f"forum:     {forum.url}/latest.json  (API key: {config_path})")
             click.echo(f"service:   http://127.0.0.1:{service_port}/readyz")
             click.echo(f"config:    {config_path}")
             click.echo(f"readiness: {json.dumps(readiness)}")
@@ -60,19 +82,35 @@ def _start_all(directory: Path, wiki_port: int, service_port: int) -> None:
             stop(service)
 
 
-def write_config(directory: Path, wiki: dict[str, Any], service_port: int) -> Path:
-    """The demo's TOML configuration; the session secret is kept across restarts."""
+def kept_secret(path: Path, size: int) -> str:
+    """A random secret made once and kept in ``path``, so restarts reuse it."""
+    if not path.exists():
+        path.write_text(secrets.token_hex(size))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def seed_once(marker: Path, settings: dict[str, Any]) -> None:
+    """The example partnership, written on the first start only (it takes a while)."""
+    if marker.exists():
+        return
+    click.echo("Seeding the example partnership into the forum and the wiki...")
+    for line in seed_configured(settings):
+        click.echo(f"  {line}")
+    marker.write_text("seeded\n")
+
+
+def write_config(
+    directory: Path, wiki: dict[str, Any], forum: dict[str, Any], service_port: int
+) -> Path:
+    """The demo's TOML configuration; its secrets are kept across restarts."""
     path = directory / "constellate.toml"
-    secret_file = directory / "secret_key"
-    if not secret_file.exists():
-        secret_file.write_text(secrets.token_urlsafe(48))
-        secret_file.chmod(0o600)
     service = {
         "base_url": f"http://127.0.0.1:{service_port}",
-        "secret_key": secret_file.read_text().strip(),
+        "secret_key": kept_secret(directory / "secret_key", 32),
     }
     store = {"url": f"sqlite:///{(directory / 'constellate.db').resolve()}"}
-    sections = {"service": service, "store": store, "wiki": wiki}
+    sections = {"service": service, "store": store, "wiki": wiki, "forum": forum}
     lines: list[str] = []
     for name, values in sections.items():
         lines.append(f"[{name}]")

@@ -1,6 +1,7 @@
-"""The session's real MediaWiki (Debian's package on SQLite, PHP's built-in server).
+"""The session's real MediaWiki (Debian's package on SQLite, PHP's built-in server) and
+forum sandbox.
 
-Started once for the whole run; tests share it and keep apart by using unique titles.
+Started once for the whole run; tests share them and keep apart by using unique names.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from pydiscourse import DiscourseClient
 
 from connectors.mediawiki import WikiClient
+from sandbox.forum.server import ForumServer
+from sandbox.forum.state import Forum
 from sandbox.wiki import WikiSandbox, WikiServer, ensure_packages, install
 
 
@@ -64,3 +68,32 @@ def wiki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionWiki]:
 def wiki_config(wiki: SessionWiki) -> dict[str, Any]:
     """The bot's ``[wiki]`` configuration section for the session's wiki."""
     return wiki.config()
+
+
+class SessionForum:
+    """The running forum sandbox and pydiscourse clients acting as any of its users."""
+
+    def __init__(self, server: ForumServer) -> None:
+        assert server.forum is not None
+        self.server = server
+        self.url = server.url
+        self.api_key = server.api_key
+        self.api_username = server.api_username
+        self.forum: Forum = server.forum
+
+    def client(self, username: str = "system", *, timeout: float = 10.0) -> DiscourseClient:
+        return DiscourseClient(
+            self.url, api_username=username, api_key=self.api_key, timeout=timeout
+        )
+
+    @staticmethod
+    def name(prefix: str = "t") -> str:
+        """A name no other test uses (usernames allow 20 characters)."""
+        return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def forum() -> Iterator[SessionForum]:
+    # A limit the suite never reaches; rate-limit tests start their own small server.
+    with ForumServer(rate_limit_per_minute=1_000_000) as server:
+        yield SessionForum(server)

@@ -87,7 +87,7 @@ def test_sandbox_wiki_serves_a_real_mediawiki(
 def test_demo_starts_the_wiki_and_a_ready_service(
     tmp_path: Path, started: list[subprocess.Popen[str]]
 ) -> None:
-    wiki_port, port = free_port(), free_port()
+    wiki_port, forum_port, port = free_port(), free_port(), free_port()
     demo = start(
         [
             "sandbox",
@@ -96,6 +96,8 @@ def test_demo_starts_the_wiki_and_a_ready_service(
             str(tmp_path / "demo"),
             "--wiki-port",
             str(wiki_port),
+            "--forum-port",
+            str(forum_port),
             "--port",
             str(port),
         ],
@@ -103,12 +105,18 @@ def test_demo_starts_the_wiki_and_a_ready_service(
     )
     output = wait_for_line(demo, "demo is running")
     assert any(line.startswith(f"wiki:      http://127.0.0.1:{wiki_port}/") for line in output)
+    assert any(line.startswith(f"forum:     http://127.0.0.1:{forum_port}/") for line in output)
+    seeded = next(line for line in output if line.strip().startswith("forum:") and "posts" in line)
+    assert int(seeded.split(" posts")[0].split()[-1]) >= 200
     ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
     assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"]["wiki"]["ok"] is True
-    assert "MediaWiki" in ready.json()["checks"]["wiki"]["detail"]
+    checks = ready.json()["checks"]
+    assert checks["wiki"]["ok"] is True and "MediaWiki" in checks["wiki"]["detail"]
+    assert checks["forum"]["ok"] is True and checks["forum"]["detail"] != "not configured"
+    latest = requests.get(f"http://127.0.0.1:{forum_port}/latest.json", timeout=10).json()
+    assert len(latest["topic_list"]["topics"]) == 30  # a full first page of example topics
     demo.send_signal(signal.SIGTERM)
     assert demo.wait(timeout=30) == 0
-    for dead in (port, wiki_port):
+    for dead in (port, wiki_port, forum_port):
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://127.0.0.1:{dead}/", timeout=2)

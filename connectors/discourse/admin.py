@@ -1,0 +1,256 @@
+"""The forum's administration, as a part of ForumClient: categories, tags, users, groups,
+badges and site settings. Needs an admin key (a moderator key gets PermissionDenied).
+
+Creating calls that seeding repeats are made safe to repeat where Discourse is not:
+adding members skips current members (Discourse answers 422 for them); granting a badge
+twice returns the existing grant (Discourse does so itself).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from connectors.discourse.errors import translated
+from connectors.discourse.records import (
+    Badge,
+    Category,
+    Group,
+    TagGroup,
+    User,
+    UserBadge,
+    badge_from,
+    category_from,
+    group_from,
+    tag_group_from,
+    user_badge_from,
+    user_from,
+)
+from core.errors import NotFound
+
+if TYPE_CHECKING:
+    from connectors.discourse.transport import BudgetedDiscourseClient
+
+USERS_PER_PAGE = 100  # /admin/users/list pages
+
+
+class ForumAdmin:
+    _dc: BudgetedDiscourseClient
+
+    # -- categories ----------------------------------------------------------------------
+
+    def categories(self) -> list[Category]:
+        """Every category the account can see, subcategories included."""
+        with translated():
+            listed = self._dc._get("/categories.json", include_subcategories="true")
+        found: dict[int, Category] = {}
+        for item in listed["category_list"]["categories"]:
+            found[int(item["id"])] = category_from(item)
+            for sub in item.get("subcategory_list") or ():
+                found[int(sub["id"])] = category_from(sub)
+        return list(found.values())
+
+    def create_category(
+        self,
+        name: str,
+        *,
+        color: str = "0088CC",
+        text_color: str = "FFFFFF",
+        parent_id: int | None = None,
+        description: str | None = None,
+    ) -> Category:
+        extra: dict[str, Any] = {}
+        if parent_id is not None:
+            extra["parent_category_id"] = parent_id
+        if description:
+            extra["description"] = description
+        with translated():
+            answer = self._dc.create_category(name, color, text_color=text_color, **extra)
+        return category_from(answer["category"])
+
+    def update_category(self, category_id: int, **fields: Any) -> Category:
+        """Change any of name, color, text_color, parent_category_id, description, …"""
+        with translated():
+            answer = self._dc.update_category(int(category_id), **fields)
+        return category_from(answer["category"])
+
+    # -- tags ----------------------------------------------------------------------------
+
+    def tags(self) -> dict[str, int]:
+        """Every tag's name and how many topics carry it."""
+        with translated():
+            answer = self._dc._get("/tags.json")
+        listed = list(answer.get("tags") or [])
+        for group in (answer.get("extras") or {}).get("tag_groups") or ():
+            listed.extend(group.get("tags") or ())
+        return {str(tag.get("name") or tag["id"]): int(tag.get("count") or 0) for tag in listed}
+
+    def tag_groups(self) -> list[TagGroup]:
+        with translated():
+            answer = self._dc._get("/tag_groups.json")
+        return [tag_group_from(item) for item in answer.get("tag_groups", [])]
+
+    def create_tag_group(
+        self, name: str, tag_names: Iterable[str], *, one_per_topic: bool = False
+    ) -> TagGroup:
+        """A tag group; its tags are created with it when they do not exist yet."""
+        with translated():
+            answer = self._dc.tag_group(name, list(tag_names), one_per_topic=one_per_topic)
+        return tag_group_from(answer)
+
+    def update_tag_group(
+        self, tag_group_id: int, *, name: str | None = None, tag_names: Iterable[str] | None = None
+    ) -> TagGroup:
+        """Rename and/or set the full list of tags of a tag group."""
+        fields: dict[str, Any] = {}
+        if name is not None:
+            fields["name"] = name
+        if tag_names is not None:
+            fields["tag_names"] = list(tag_names)
+        with translated():
+            answer = self._dc._put(f"/tag_groups/{int(tag_group_id)}.json", json=True, **fields)
+        return tag_group_from(answer["tag_group"])
+
+    # -- users ---------------------------------------------------------------------------
+
+    def get_user(self, username: str) -> User:
+        with translated():
+            answer = self._dc._get(f"/u/{username}.json")
+        return user_from(answer["user"])
+
+    def user_by_external_id(self, external_id: str) -> User | None:
+        """The user linked to a DiscourseConnect ``external_id``, or None."""
+        try:
+            with translated():
+                answer = self._dc._get(f"/u/by-external/{external_id}.json")
+        except NotFound:
+            return None
+        return user_from(answer["user"])
+
+    def create_user(
+        self,
+        username: str,
+        name: str,
+        email: str,
+        *,
+        password: str | None = None,
+        active: bool = True,
+        approved: bool = True,
+    ) -> User:
+        """A new account; active so no activation mail goes out (admin keys only)."""
+        extra = {"active": _flag(active), "approved": _flag(approved)}
+        with translated():
+            self._dc.create_user(
+                name, username, email, password or secrets.token_urlsafe(24), **extra
+            )
+        return self.get_user(username)
+
+    def list_users(self, flag: str = "active") -> list[User]:
+        """Users from the admin list (``active``, ``new``, ``staff``, …), emails included."""
+        users: list[User] = []
+        page = 1
+        while True:
+            with translated():
+                batch = self._dc.list_users(flag, show_emails="true", page=page)
+            users.extend(user_from(item) for item in batch)
+            if len(batch) < USERS_PER_PAGE:
+                return users
+            page += 1
+
+    # -- groups --------------------------------------------------------------------------
+
+    def groups(self) -> list[Group]:
+        with translated():
+            answer = self._dc._get("/groups.json")
+        return [group_from(item) for item in answer.get("groups", [])]
+
+    def get_group(self, name: str) -> Group:
+        with translated():
+            answer = self._dc.group(name)
+        return group_from(answer["group"])
+
+    def create_group(self, name: str, *, full_name: str | None = None, bio: str = "") -> Group:
+        extra: dict[str, Any] = {}
+        if full_name:
+            extra["full_name"] = full_name
+        if bio:
+            extra["bio_raw"] = bio
+        with translated():
+            answer = self._dc.create_group(name, **extra)
+        return group_from(answer["basic_group"])
+
+    def group_members(self, name: str) -> list[str]:
+        """Usernames of the group's members (owners are members too)."""
+        with translated():
+            members = self._dc.group_members(name)
+        return [str(member["username"]) for member in members]
+
+    def add_group_members(self, group: Group, usernames: Iterable[str]) -> list[str]:
+        """Add the users not yet in the group; returns those added."""
+        current = {name.lower() for name in self.group_members(group.name)}
+        missing = [name for name in usernames if name.lower() not in current]
+        if missing:
+            with translated():
+                self._dc.add_group_members(group.id, missing)
+        return missing
+
+    def remove_group_members(self, group: Group, usernames: Iterable[str]) -> None:
+        names = ",".join(usernames)
+        if names:
+            with translated():
+                self._dc.delete_group_member(group.id, names)
+
+    # -- badges --------------------------------------------------------------------------
+
+    def badges(self) -> list[Badge]:
+        with translated():
+            answer = self._dc.badges()
+        return [badge_from(item) for item in answer.get("badges", [])]
+
+    def create_badge(
+        self,
+        name: str,
+        *,
+        badge_type_id: int = 3,
+        description: str = "",
+        multiple_grant: bool = False,
+    ) -> Badge:
+        """A manual badge (no SQL query); type 1 Gold, 2 Silver, 3 Bronze."""
+        with translated():
+            answer = self._dc._post(
+                "/admin/badges.json",
+                name=name,
+                badge_type_id=badge_type_id,
+                description=description,
+                multiple_grant=_flag(multiple_grant),
+                enabled="true",
+            )
+        return badge_from(answer["badge"])
+
+    def grant_badge(self, username: str, badge_id: int, *, reason: str | None = None) -> UserBadge:
+        """Grant a badge; granting one the user already holds returns that grant."""
+        extra = {"reason": reason} if reason else {}
+        with translated():
+            answer = self._dc.grant_badge_to(username, int(badge_id), **extra)
+        return user_badge_from(answer["user_badge"])
+
+    def user_badges(self, username: str) -> list[UserBadge]:
+        with translated():
+            answer = self._dc.user_badges(username)
+        return [user_badge_from(item) for item in answer.get("user_badges", [])]
+
+    # -- settings ------------------------------------------------------------------------
+
+    def site_settings(self, **settings: Any) -> None:
+        """Set site settings by name (one PUT each, as Discourse's admin UI does)."""
+        values = {
+            key: _flag(value) if isinstance(value, bool) else value
+            for key, value in settings.items()
+        }
+        with translated():
+            self._dc.site_settings(**values)
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"

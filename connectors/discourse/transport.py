@@ -1,0 +1,155 @@
+"""pydiscourse's DiscourseClient with our own request step: a session, counts, a 429 budget.
+
+Why a subclass overriding ``_request``: every pydiscourse method funnels through it, so
+all of them keep their URLs and parameters while we change only how one request is sent.
+pydiscourse's own ``_request`` sleeps up to three times on 429 with ``time.sleep`` and
+ignores any budget; it also calls the module-level ``requests.request``, so there is no
+session to hook or to give a test adapter. Patching ``requests.request`` globally would be
+neither thread-safe nor local. The response handling below keeps pydiscourse's contract
+(same exception classes, same content-type rule), so ``errors.translated`` sees what it
+would see from the stock client.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from pydiscourse import DiscourseClient
+from pydiscourse.exceptions import (
+    DiscourseClientError,
+    DiscourseError,
+    DiscourseRateLimitedError,
+    DiscourseServerError,
+)
+
+log = logging.getLogger(__name__)
+
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+# A 429 without a JSON body (a proxy, or Discourse's per-IP middleware) and no Retry-After.
+FALLBACK_WAIT = 10.0
+
+
+class BudgetedDiscourseClient(DiscourseClient):
+    """One Api-Key/Api-Username pair; waits on 429 only within ``wait_budget`` seconds."""
+
+    def __init__(
+        self,
+        host: str,
+        api_username: str,
+        api_key: str,
+        *,
+        timeout: float,
+        session: requests.Session,
+        sleep: Callable[[float], None] = time.sleep,
+        wait_budget: float = 120.0,
+    ) -> None:
+        super().__init__(host.rstrip("/"), api_username, api_key, timeout=timeout)
+        self.session = session
+        self.sleep = sleep
+        self.wait_budget = wait_budget
+
+    def _request(
+        self,
+        verb: str,
+        path: str,
+        params: Any = None,
+        files: Any = None,
+        data: Any = None,
+        json: Any = None,
+        override_request_kwargs: dict[str, Any] | None = None,
+    ) -> Any:
+        headers = {
+            "Accept": JSON_CONTENT_TYPE,
+            "Api-Key": self.api_key,
+            "Api-Username": self.api_username,
+        }
+        kwargs: dict[str, Any] = {
+            "allow_redirects": False,
+            "params": params,
+            "files": files,
+            "data": data,
+            "json": json,
+            "headers": headers,
+            "timeout": self.timeout,
+        }
+        kwargs.update(override_request_kwargs or {})
+        waited = 0.0
+        while True:
+            response = self.session.request(verb, self.host + path, **kwargs)
+            if response.status_code != 429:
+                return _decoded(response)
+            wait = rate_limit_wait(response)
+            log.info(
+                "forum rate limit %s: asked to wait %.0f s (waited %.0f s of %.0f s)",
+                response.headers.get("Discourse-Rate-Limit-Error-Code", "<unknown>"),
+                wait,
+                waited,
+                self.wait_budget,
+            )
+            if waited + wait > self.wait_budget:
+                raise DiscourseRateLimitedError(_message(response), response=response)
+            self.sleep(wait)
+            waited += wait
+
+
+def rate_limit_wait(response: requests.Response) -> float:
+    """Seconds a 429 asks for: ``extras.wait_seconds``, else ``Retry-After``, else a default."""
+    try:
+        body = response.json()
+        return float(body["extras"]["wait_seconds"])
+    except (ValueError, TypeError, KeyError):
+        pass
+    try:
+        return float(response.headers["Retry-After"])
+    except (KeyError, ValueError):
+        return FALLBACK_WAIT
+
+
+def error_messages(response: requests.Response | None) -> list[str]:
+    """Discourse's ``errors`` list from an error body, or [] when there is none."""
+    if response is None:
+        return []
+    try:
+        errors = response.json().get("errors")
+    except (ValueError, AttributeError):
+        return []
+    return [str(error) for error in errors] if isinstance(errors, list) else []
+
+
+def _message(response: requests.Response) -> str:
+    errors = error_messages(response)
+    if errors:
+        return "; ".join(errors)
+    return response.reason or f"HTTP {response.status_code}"
+
+
+def _decoded(response: requests.Response) -> Any:
+    """pydiscourse's reading of a non-429 answer, raising its exception classes."""
+    status = response.status_code
+    if 400 <= status < 500:
+        raise DiscourseClientError(_message(response), response=response)
+    if status >= 500:
+        raise DiscourseServerError(_message(response), response=response)
+    if status == 302:
+        raise DiscourseError("Unexpected Redirect, invalid api key or host?", response=response)
+    if response.headers.get("content-type") != JSON_CONTENT_TYPE:
+        if not response.content.strip():
+            return None
+        raise DiscourseError(
+            f"Invalid Response, expecting {JSON_CONTENT_TYPE!r} got "
+            f"{response.headers.get('content-type')!r}",
+            response=response,
+        )
+    try:
+        decoded = response.json()
+    except ValueError as err:
+        raise DiscourseError("failed to decode response", response=response) from err
+    if isinstance(decoded, dict) and decoded.get("errors"):
+        raise DiscourseError(
+            decoded.get("message") or "; ".join(map(str, decoded["errors"])), response=response
+        )
+    return decoded

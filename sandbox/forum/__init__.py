@@ -1,0 +1,1 @@
+"""A local Discourse-compatible forum: state, HTTP API, webhooks and DiscourseConnect."""

@@ -1,0 +1,233 @@
+"""Topic lists (/latest, /c/…, /tag/…) and categories (/categories, /c/{id}/show)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response
+
+from sandbox.forum.http import (
+    ApiError,
+    current_user,
+    forum,
+    hash_param,
+    int_param,
+    json_response,
+    missing,
+    not_found,
+    param,
+    redirect,
+    require_staff,
+    required,
+    route,
+    text_param,
+)
+from sandbox.forum.posting import slugify
+from sandbox.forum.seed import new_category
+from sandbox.forum.serial_categories import category_detail, category_list_entry
+from sandbox.forum.serial_people import user_list_entry
+from sandbox.forum.serial_topics import topic_list_item
+from sandbox.forum.visibility import can_see_category, public_topic
+
+PER_PAGE = 30
+
+
+def register(app: Flask) -> None:
+    route(app, "/latest", ["GET"])(latest)
+    route(app, "/categories", ["GET"])(list_categories)
+    route(app, "/categories", ["POST"])(create_category)
+    route(app, "/categories/<int:category_id>", ["PUT"])(update_category)
+    route(app, "/c/<int:category_id>/show", ["GET"])(show_category)
+    route(app, "/c/<int:category_id>", ["GET"])(category_by_id)
+    route(app, "/c/<slug>/<int:category_id>", ["GET"])(category_topics)
+    route(app, "/c/<slug>/<int:category_id>/l/latest", ["GET"])(category_latest)
+    route(app, "/c/<slug>", ["GET"])(category_by_slug)
+    route(app, "/c/<slug>/l/latest", ["GET"])(category_by_slug)
+
+
+def topic_list(
+    keep: Callable[[dict[str, Any]], bool], base_path: str, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A page (0-based ``page``, 30 topics) sorted by bump; ``more_topics_url`` only when full."""
+    the_forum = forum()
+    user = current_user()
+    topics = [
+        t
+        for t in the_forum.table("topics").values()
+        if public_topic(the_forum, t, user) and keep(t)
+    ]
+    topics.sort(
+        key=lambda t: (bool(t.get("pinned_globally")), t["bumped_at"], t["id"]), reverse=True
+    )
+    page = max(0, int_param("page") or 0)
+    chunk = topics[page * PER_PAGE : (page + 1) * PER_PAGE]
+    items = [topic_list_item(the_forum, t) for t in chunk]
+    user_ids = sorted({p["user_id"] for item in items for p in item["posters"]})
+    users = the_forum.table("users")
+    body: dict[str, Any] = {
+        "can_create_topic": user is not None,
+        "per_page": PER_PAGE,
+        "top_tags": [],
+        "topics": items,
+    }
+    if len(chunk) == PER_PAGE:
+        body["more_topics_url"] = f"{base_path}?page={page + 1}"
+    return {
+        "users": [user_list_entry(users[i]) for i in user_ids if i in users],
+        "primary_groups": [],
+        "flair_groups": [],
+        "topic_list": body | (extra or {}),
+    }
+
+
+def latest() -> Response:
+    return json_response(topic_list(lambda t: True, "/latest"))
+
+
+def _category_or_404(category_id: int) -> dict[str, Any]:
+    category = forum().table("categories").get(category_id)
+    if category is None or not can_see_category(forum(), category, current_user()):
+        raise not_found()
+    return category
+
+
+def _category_slug_path(category: dict[str, Any]) -> str:
+    parent = forum().table("categories").get(category.get("parent_category_id") or 0)
+    prefix = f"{parent['slug']}/" if parent else ""
+    return f"/c/{prefix}{category['slug']}/{category['id']}"
+
+
+def category_topics(slug: str, category_id: int) -> Response:
+    """GET /c/{slug}/{id}.json: the category's latest topics (its subcategories' too)."""
+    category = _category_or_404(category_id)
+    ids = {category["id"]} | {
+        c["id"]
+        for c in forum().table("categories").values()
+        if c.get("parent_category_id") == category["id"]
+    }
+    path = f"{_category_slug_path(category)}/l/latest"
+    body = topic_list(lambda t: t["category_id"] in ids, path)
+    body.pop("flair_groups")
+    return json_response(body)
+
+
+def category_latest(slug: str, category_id: int) -> Response:
+    return category_topics(slug, category_id)
+
+
+def category_by_id(category_id: int) -> Response:
+    """/c/{id}.json redirects to the slugged path, as Discourse does."""
+    category = _category_or_404(category_id)
+    return redirect(f"{_category_slug_path(category)}.json")
+
+
+def category_by_slug(slug: str) -> Response:
+    category = next((c for c in forum().table("categories").values() if c["slug"] == slug), None)
+    if category is None:
+        raise not_found()
+    return category_topics(slug, _category_or_404(category["id"])["id"])
+
+
+def show_category(category_id: int) -> Response:
+    return json_response({"category": category_detail(forum(), _category_or_404(category_id))})
+
+
+def list_categories() -> Response:
+    the_forum = forum()
+    user = current_user()
+    parent = int_param("parent_category_id")
+    with_subs = str(param("include_subcategories", "")).lower() == "true"
+    categories = [
+        c
+        for c in the_forum.table("categories").values()
+        if can_see_category(the_forum, c, user) and c.get("parent_category_id") == parent
+    ]
+    categories.sort(key=lambda c: (c["position"], c["id"]))
+    entries = []
+    for category in categories:
+        entry = category_list_entry(the_forum, category)
+        if with_subs:
+            subs = [the_forum.table("categories")[i] for i in entry["subcategory_ids"]]
+            entry["subcategory_list"] = [category_list_entry(the_forum, s) for s in subs]
+        entries.append(entry)
+    return json_response(
+        {
+            "category_list": {
+                "can_create_category": bool(user and user.get("admin")),
+                "can_create_topic": user is not None,
+                "categories": entries,
+            }
+        }
+    )
+
+
+def _apply_fields(category: dict[str, Any]) -> None:
+    for field in ("color", "text_color", "description"):
+        value = text_param(field)
+        if value is not None:
+            category[field] = value.lstrip("#") if field != "description" else value
+    for field in ("position", "search_priority"):
+        number = int_param(field)
+        if number is not None:
+            category[field] = number
+    permissions = hash_param("permissions")
+    if permissions:
+        category["permissions"] = {str(k): int(v) for k, v in permissions.items()}
+
+
+def _check_unique(name: str, parent: int | None, exclude: int | None = None) -> None:
+    for other in forum().table("categories").values():
+        if (
+            other["id"] != exclude
+            and other["name"].lower() == name.lower()
+            and other.get("parent_category_id") == parent
+        ):
+            raise ApiError(
+                422,
+                {
+                    "errors": ["Category Name has already been taken"],
+                    "error_type": "record_invalid",
+                },
+            )
+
+
+def create_category() -> Response:
+    require_staff()
+    the_forum = forum()
+    name = required("name")
+    parent = int_param("parent_category_id")
+    if parent is not None and parent not in the_forum.table("categories"):
+        raise ApiError(
+            422, {"errors": ["Parent category is invalid"], "error_type": "record_invalid"}
+        )
+    _check_unique(name, parent)
+    slug = text_param("slug") or slugify(name)
+    position = max((c["position"] for c in the_forum.table("categories").values()), default=0) + 1
+    category = new_category(name, slug, position=position, created_at=the_forum.now_iso())
+    category["parent_category_id"] = parent
+    _apply_fields(category)
+    the_forum.insert("categories", category)
+    data = category_detail(the_forum, category)
+    the_forum.emit("category", "category_created", data, category_id=category["id"])
+    return json_response({"category": data})
+
+
+def update_category(category_id: int) -> Response:
+    require_staff()
+    the_forum = forum()
+    category = _category_or_404(category_id)
+    name = text_param("name")
+    parent = int_param("parent_category_id", category.get("parent_category_id"))
+    if name is not None:
+        if not name.strip():
+            raise missing("name")
+        _check_unique(name, parent, exclude=category_id)
+        category["name"] = name
+    category["parent_category_id"] = parent
+    if text_param("slug"):
+        category["slug"] = str(text_param("slug"))
+    _apply_fields(category)
+    data = category_detail(the_forum, category)
+    the_forum.emit("category", "category_updated", data, category_id=category["id"])
+    return json_response({"success": "OK", "category": data})

@@ -1,0 +1,136 @@
+"""Categories as /categories.json, CategorySerializer and /site.json send them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sandbox.forum.state import Forum
+
+PERMISSION_FULL = 1
+
+
+def _topics_in(forum: Forum, category: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        t
+        for t in forum.table("topics").values()
+        if t["category_id"] == category["id"] and not t.get("deleted_at")
+    ]
+
+
+def subcategory_ids(forum: Forum, category: dict[str, Any]) -> list[int]:
+    return sorted(
+        c["id"]
+        for c in forum.table("categories").values()
+        if c.get("parent_category_id") == category["id"]
+    )
+
+
+def _common(forum: Forum, category: dict[str, Any]) -> dict[str, Any]:
+    topics = _topics_in(forum, category)
+    children = subcategory_ids(forum, category)
+    description = category.get("description")
+    return {
+        "id": category["id"],
+        "name": category["name"],
+        "color": category["color"],
+        "text_color": category["text_color"],
+        "style_type": "square",
+        "emoji": None,
+        "icon": None,
+        "slug": category["slug"],
+        "topic_count": len(topics),
+        "post_count": sum(t["posts_count"] for t in topics),
+        "position": category["position"],
+        "description": description,
+        "description_text": description,
+        "description_excerpt": description,
+        "topic_url": None,
+        "read_restricted": "everyone" not in category.get("permissions", {}),
+        "permission": PERMISSION_FULL,
+        "notification_level": 1,
+        "can_edit": True,
+        "topic_template": None,
+        "topic_title_placeholder": None,
+        "has_children": bool(children),
+        "subcategory_count": len(children) or None,
+        "sort_order": None,
+        "sort_ascending": None,
+        "show_subcategory_list": False,
+        "num_featured_topics": 3,
+        "default_view": None,
+        "subcategory_list_style": "rows_with_featured_topics",
+        "default_top_period": "all",
+        "default_list_filter": "all",
+        "minimum_required_tags": 0,
+        "navigate_to_first_post_after_read": False,
+        "uploaded_logo": None,
+        "uploaded_logo_dark": None,
+        "uploaded_background": None,
+        "uploaded_background_dark": None,
+    }
+
+
+def category_list_entry(forum: Forum, category: dict[str, Any]) -> dict[str, Any]:
+    """An entry of /categories.json (CategoryDetailedSerializer)."""
+    topics = _topics_in(forum, category)
+    data = _common(forum, category) | {
+        "topics_day": len(topics),
+        "topics_week": len(topics),
+        "topics_month": len(topics),
+        "topics_year": len(topics),
+        "topics_all_time": len(topics),
+        "is_uncategorized": category["id"] == 1,
+        "subcategory_ids": subcategory_ids(forum, category),
+    }
+    if category.get("parent_category_id"):
+        data["parent_category_id"] = category["parent_category_id"]
+    return data
+
+
+def category_detail(forum: Forum, category: dict[str, Any]) -> dict[str, Any]:
+    """CategorySerializer: /c/{id}/show.json, POST and PUT /categories."""
+    groups = {g["name"]: g for g in forum.table("groups").values()}
+    data = _common(forum, category) | {
+        "form_template_ids": [],
+        "custom_fields": {},
+        "required_tag_groups": [],
+        "read_only_banner": None,
+        "available_groups": sorted(g["name"] for g in groups.values() if not g["automatic"]),
+        "auto_close_hours": None,
+        "auto_close_based_on_last_post": False,
+        "allow_unlimited_owner_edits_on_first_post": False,
+        "default_slow_mode_seconds": None,
+        "group_permissions": [
+            {"permission_type": int(level), "group_name": name, "group_id": groups[name]["id"]}
+            for name, level in category.get("permissions", {}).items()
+            if name in groups
+        ],
+        "email_in": None,
+        "email_in_allow_strangers": False,
+        "mailinglist_mirror": False,
+        "all_topics_wiki": False,
+        "can_delete": category["id"] != 1 and not _topics_in(forum, category),
+        "allow_badges": category.get("allow_badges", True),
+        "topic_featured_link_allowed": True,
+        "search_priority": category.get("search_priority", 0),
+        "topic_posting_review_group_ids": [],
+        "reply_posting_review_group_ids": [],
+    }
+    if category.get("parent_category_id"):
+        data["parent_category_id"] = category["parent_category_id"]
+    return data
+
+
+def site_category(forum: Forum, category: dict[str, Any]) -> dict[str, Any]:
+    """The ``categories`` of /site.json (SiteCategorySerializer)."""
+    data = _common(forum, category) | {
+        "topic_url": f"/c/{category['slug']}/{category['id']}",
+        "allow_global_tags": False,
+        "required_tag_groups": [],
+        "read_only_banner": None,
+        "custom_fields": {},
+    }
+    if category.get("parent_category_id"):
+        data["parent_category_id"] = category["parent_category_id"]
+    return data

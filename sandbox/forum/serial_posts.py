@@ -1,0 +1,257 @@
+"""Posts as PostSerializer sends them, in the variants each endpoint uses, and the webhook post.
+
+The openapi schemas differ per endpoint (some forbid extra keys), so each variant adds exactly
+the keys its endpoint declares on top of the common PostSerializer core.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import TYPE_CHECKING, Any
+
+from sandbox.forum.serial_people import avatar_template
+
+if TYPE_CHECKING:
+    from sandbox.forum.state import Forum
+
+LIKE = 2
+WEBHOOK_POST_KEYS = [
+    "id",
+    "name",
+    "username",
+    "avatar_template",
+    "created_at",
+    "cooked",
+    "post_number",
+    "post_type",
+    "posts_count",
+    "updated_at",
+    "reply_count",
+    "reply_to_post_number",
+    "quote_count",
+    "incoming_link_count",
+    "reads",
+    "score",
+    "topic_id",
+    "topic_slug",
+    "topic_title",
+    "category_id",
+    "display_username",
+    "primary_group_name",
+    "flair_name",
+    "flair_group_id",
+    "version",
+    "user_title",
+    "bookmarked",
+    "raw",
+    "moderator",
+    "admin",
+    "staff",
+    "user_id",
+    "hidden",
+    "trust_level",
+    "deleted_at",
+    "user_deleted",
+    "edit_reason",
+    "wiki",
+    "reviewable_id",
+    "reviewable_score_count",
+    "reviewable_score_pending_count",
+    "post_url",
+    "topic_posts_count",
+    "topic_filtered_posts_count",
+    "topic_archetype",
+    "category_slug",
+]
+
+
+def cook(raw: str) -> str:
+    """A small stand-in for Discourse's markdown: escaped paragraphs with line breaks."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", raw.strip()) if p.strip()]
+    return "\n".join("<p>" + html.escape(p).replace("\n", "<br>\n") + "</p>" for p in paragraphs)
+
+
+def excerpt(raw: str, limit: int = 200) -> str:
+    text = html.escape(" ".join(raw.split()))
+    return text if len(text) <= limit else text[:limit] + "&hellip;"
+
+
+def likes_of(forum: Forum, post: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        a
+        for a in forum.table("post_actions").values()
+        if a["post_id"] == post["id"]
+        and a["post_action_type_id"] == LIKE
+        and not a.get("deleted_at")
+    ]
+
+
+def post_url(topic: dict[str, Any], post: dict[str, Any]) -> str:
+    return f"/t/{topic['slug']}/{topic['id']}/{post['post_number']}"
+
+
+def post_core(forum: Forum, post: dict[str, Any], viewer: dict[str, Any] | None) -> dict[str, Any]:
+    users = forum.table("users")
+    author = users.get(post["user_id"]) or users[-1]
+    topic = forum.table("topics")[post["topic_id"]]
+    staff = bool(viewer and (viewer.get("admin") or viewer.get("moderator")))
+    mine = bool(viewer and viewer["id"] == author["id"])
+    likes = likes_of(forum, post)
+    summary: dict[str, Any] = {"id": LIKE, "can_act": bool(viewer) and not mine}
+    if likes:
+        summary["count"] = len(likes)
+    if viewer and any(a["user_id"] == viewer["id"] for a in likes):
+        summary |= {"acted": True, "can_undo": True, "can_act": False}
+    replies = sum(
+        1
+        for p in forum.table("posts").values()
+        if p["topic_id"] == post["topic_id"]
+        and p.get("reply_to_post_number") == post["post_number"]
+        and not p.get("deleted_at")
+    )
+    return {
+        "id": post["id"],
+        "name": author.get("name") or "",
+        "username": author["username"],
+        "avatar_template": avatar_template(author),
+        "created_at": post["created_at"],
+        "cooked": post["cooked"],
+        "post_number": post["post_number"],
+        "post_type": post.get("post_type", 1),
+        "updated_at": post["updated_at"],
+        "reply_count": replies,
+        "reply_to_post_number": post.get("reply_to_post_number"),
+        "quote_count": 0,
+        "incoming_link_count": 0,
+        "reads": 1,
+        "readers_count": 0,
+        "score": float(len(likes) * 15),
+        "yours": mine,
+        "topic_id": topic["id"],
+        "topic_slug": topic["slug"],
+        "display_username": author.get("name") or "",
+        "primary_group_name": None,
+        "flair_name": None,
+        "flair_url": None,
+        "flair_bg_color": None,
+        "flair_color": None,
+        "version": post.get("version", 1),
+        "can_edit": mine or staff,
+        "can_delete": (mine or staff) and not post.get("deleted_at"),
+        "can_recover": staff and bool(post.get("deleted_at")),
+        "can_wiki": staff,
+        "user_title": author.get("title"),
+        "bookmarked": False,
+        "actions_summary": [summary],
+        "moderator": bool(author.get("moderator")),
+        "admin": bool(author.get("admin")),
+        "staff": bool(author.get("admin") or author.get("moderator")),
+        "user_id": author["id"],
+        "hidden": False,
+        "trust_level": author["trust_level"],
+        "deleted_at": post.get("deleted_at"),
+        "user_deleted": False,
+        "edit_reason": post.get("edit_reason"),
+        "can_view_edit_history": True,
+        "wiki": False,
+        "reviewable_score_count": 0,
+        "reviewable_score_pending_count": 0,
+    }
+
+
+def _solved(forum: Forum, post: dict[str, Any], viewer: dict[str, Any] | None) -> dict[str, Any]:
+    """The discourse-solved plugin's post fields."""
+    topic = forum.table("topics")[post["topic_id"]]
+    accepted = topic.get("accepted_answer_post_id") == post["id"]
+    staff = bool(viewer and (viewer.get("admin") or viewer.get("moderator")))
+    owner = bool(viewer and viewer["id"] == topic["user_id"])
+    can = (staff or owner) and post["post_number"] > 1
+    return {
+        "can_accept_answer": can and not accepted,
+        "can_unaccept_answer": can and accepted,
+        "accepted_answer": accepted,
+    }
+
+
+def post_json(
+    forum: Forum, post: dict[str, Any], viewer: dict[str, Any] | None, variant: str
+) -> dict[str, Any]:
+    """``variant``: create | update | show | latest | topic | action."""
+    data = post_core(forum, post, viewer)
+    topic = forum.table("topics")[post["topic_id"]]
+    if variant == "topic":
+        return (
+            data
+            | {
+                "link_counts": [],
+                "read": True,
+                "can_see_hidden_post": False,
+                "reviewable_id": 0,
+            }
+            | _solved(forum, post, viewer)
+        )
+    data |= {
+        "posts_count": topic["posts_count"],
+        "flair_group_id": None,
+        "can_see_hidden_post": False,
+        "reviewable_id": None,
+        "post_url": post_url(topic, post),
+        "raw": post["raw"],
+    }
+    if variant in ("create", "update"):
+        data |= {"badges_granted": [], "draft_sequence": 0}
+    elif variant == "show":
+        data |= _solved(forum, post, viewer)
+    elif variant == "action":
+        data |= {"badges_granted": []}
+    elif variant == "latest":
+        data |= {
+            "topic_title": topic["title"],
+            "topic_html_title": html.escape(topic["title"]),
+            "category_id": topic["category_id"],
+            "badges_granted": [],
+            "excerpt": excerpt(post["raw"]),
+            "truncated": len(post["raw"]) > 200,
+        }
+    return data
+
+
+def webhook_post(forum: Forum, post: dict[str, Any]) -> dict[str, Any]:
+    """WebHookPostSerializer as the system user sees it (+ reply_to_user for replies)."""
+    system = forum.table("users")[-1]
+    data = post_json(forum, post, system, "show")
+    topic = forum.table("topics")[post["topic_id"]]
+    category = forum.table("categories").get(topic["category_id"]) or {}
+    visible = [
+        p
+        for p in forum.table("posts").values()
+        if p["topic_id"] == topic["id"] and not p.get("deleted_at")
+    ]
+    data |= {
+        "topic_title": topic["title"],
+        "category_id": topic["category_id"],
+        "topic_posts_count": topic["posts_count"],
+        "topic_filtered_posts_count": len(visible),
+        "topic_archetype": topic["archetype"],
+        "category_slug": category.get("slug"),
+    }
+    payload = {k: data[k] for k in WEBHOOK_POST_KEYS}
+    target = post.get("reply_to_post_number")
+    if target:
+        replied = next(
+            (
+                p
+                for p in forum.table("posts").values()
+                if p["topic_id"] == topic["id"] and p["post_number"] == target
+            ),
+            None,
+        )
+        author = forum.table("users").get(replied["user_id"]) if replied else None
+        if author:
+            payload["reply_to_user"] = {
+                "username": author["username"],
+                "name": author.get("name"),
+                "avatar_template": avatar_template(author),
+            }
+    return payload
