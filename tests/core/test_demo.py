@@ -120,3 +120,45 @@ def test_demo_starts_the_wiki_and_a_ready_service(
     for dead in (port, wiki_port, forum_port):
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://127.0.0.1:{dead}/", timeout=2)
+
+
+def test_sandbox_forum_prints_how_to_call_it_and_keeps_its_state(
+    tmp_path: Path, started: list[subprocess.Popen[str]]
+) -> None:
+    port, state = free_port(), tmp_path / "forum.json"
+    args = ["sandbox", "forum", "--port", str(port), "--state", str(state)]
+    forum = start([*args, "--api-key", "sandbox-key-1234"], started)
+    output = wait_for_line(forum, "API username:")
+    assert output[-3:] == [
+        f"Forum sandbox at http://127.0.0.1:{port}",
+        "API key: sandbox-key-1234",
+        "API username: system",
+    ]
+    admin = {"Api-Key": "sandbox-key-1234", "Api-Username": "system"}
+    made = requests.post(
+        f"http://127.0.0.1:{port}/categories.json",
+        data={"name": "Kept Across Restarts", "color": "0088CC", "text_color": "FFFFFF"},
+        headers=admin,
+        timeout=10,
+    )
+    assert made.status_code == 200, made.text
+    refused = requests.get(
+        f"http://127.0.0.1:{port}/categories.json",
+        headers={"Api-Key": "wrong", "Api-Username": "system"},
+        timeout=10,
+    )
+    assert refused.status_code == 403
+    forum.send_signal(signal.SIGINT)
+    assert forum.wait(timeout=20) == 0
+
+    again = start(args, started)  # no --api-key: a new one is made and printed
+    key = wait_for_line(again, "API key:")[-1].removeprefix("API key: ")
+    listed = requests.get(
+        f"http://127.0.0.1:{port}/categories.json",
+        headers={"Api-Key": key, "Api-Username": "system"},
+        timeout=10,
+    ).json()
+    names = [c["name"] for c in listed["category_list"]["categories"]]
+    assert "Kept Across Restarts" in names
+    again.send_signal(signal.SIGTERM)
+    assert again.wait(timeout=20) == 0
