@@ -10,6 +10,7 @@ from types import FrameType, TracebackType
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from sandbox.forum import webhooks
 from sandbox.forum.app import create_forum_app
 from sandbox.forum.state import Forum
 
@@ -84,6 +85,7 @@ class ForumServer:
         if self._thread is not None:
             self._thread.join(timeout=10)
         if self.forum is not None:
+            webhooks.stop(self.forum)
             self.forum.save()
         self._server = None
         self._thread = None
