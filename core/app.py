@@ -7,8 +7,9 @@ from typing import Any
 
 from flask import Flask
 
-from core import cli, health, logs, store
+from core import cli, health, logs, store, worker
 from core.config import load_config
+from webhooks import incoming
 
 # Webhook bodies and API requests are small; refuse anything larger early.
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -31,5 +32,7 @@ def create_app(config: Mapping[str, Mapping[str, Any]] | None = None) -> Flask:
     logs.init_app(app)
     store.init_app(app)
     health.init_app(app)
+    incoming.init_app(app)
+    worker.init_app(app)
     cli.init_app(app)
     return app

@@ -8,6 +8,7 @@ message naming the key and what is expected.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -36,6 +37,7 @@ DEFAULTS: Settings = {
         "max_retries": 5,
         "retry_wait": 5,
         "user_agent": "Constellate/0.1 (wiki-forum bridge)",
+        "push_secret": "",
     },
     "forum": {
         "url": "",
@@ -43,7 +45,16 @@ DEFAULTS: Settings = {
         "api_key": "",
         "timeout": 30,
         "rate_limit_wait_budget": 120,
+        "webhook_secret": "",
     },
+    "worker": {
+        "embedded": True,
+        "lease_seconds": 120,
+        "max_attempts": 8,
+        "poll_seconds": 2,
+        "wiki_poll_seconds": 30,
+    },
+    "outgoing": {"timeout": 15, "allow_private_networks": False, "subscriptions": []},
 }
 
 
@@ -73,30 +84,41 @@ def load_config(
 
 def masked(settings: Settings) -> Settings:
     """A copy with every secret (``writeOnly`` in the schema) replaced by a mask."""
-    out = copy.deepcopy(settings)
-    for section, props in _section_properties().items():
-        for key, prop in props.items():
-            value = out.get(section, {}).get(key)
-            if prop.get("writeOnly") and value:
-                out[section][key] = MASK
-            elif isinstance(value, str):
-                out[section][key] = _hide_password(value)
-    return out
+    shown: Settings = _mask(settings, schemas.load("config"))
+    return shown
 
 
 def secret_values(settings: Settings) -> set[str]:
     """Every secret in the settings, including passwords inside URLs, for redaction."""
-    found = set()
-    for section, props in _section_properties().items():
-        for key, prop in props.items():
-            value = settings.get(section, {}).get(key)
-            if not isinstance(value, str) or not value:
-                continue
-            if prop.get("writeOnly"):
-                found.add(value)
-            elif password := urlsplit(value).password:
-                found.add(password)
+    found: set[str] = set()
+    _collect_secrets(settings, schemas.load("config"), found)
     return found
+
+
+def _mask(value: Any, schema: Mapping[str, Any]) -> Any:
+    if schema.get("writeOnly") and value:
+        return MASK
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        return {k: _mask(v, props.get(k, {})) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(item, schema.get("items", {})) for item in value]
+    return _hide_password(value) if isinstance(value, str) else value
+
+
+def _collect_secrets(value: Any, schema: Mapping[str, Any], found: set[str]) -> None:
+    if isinstance(value, str) and value:
+        if schema.get("writeOnly"):
+            found.add(value)
+        elif password := urlsplit(value).password:
+            found.add(password)
+    elif isinstance(value, dict):
+        props = schema.get("properties", {})
+        for key, item in value.items():
+            _collect_secrets(item, props.get(key, {}), found)
+    elif isinstance(value, list):
+        for item in value:
+            _collect_secrets(item, schema.get("items", {}), found)
 
 
 def _hide_password(value: str) -> str:
@@ -152,6 +174,11 @@ def _from_environment(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
 def _coerce(raw: str, prop: Mapping[str, Any], name: str) -> Any:
     """Environment values are text; turn them into the type the schema expects."""
     kind = prop.get("type")
+    if kind in ("array", "object"):
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{name}: not valid JSON for an {kind} ({exc.msg})") from None
     try:
         if kind == "integer":
             return int(raw)

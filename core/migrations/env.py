@@ -2,8 +2,8 @@
 
 from alembic import context
 
-from core.models import Base
 from core.store import make_engine
+from core.tables import metadata
 
 url = context.config.attributes["url"]
 engine = make_engine(url)
@@ -11,7 +11,7 @@ try:
     with engine.connect() as connection:
         context.configure(
             connection=connection,
-            target_metadata=Base.metadata,
+            target_metadata=metadata,
             render_as_batch=True,  # SQLite needs batch mode to alter tables
             compare_type=True,
         )

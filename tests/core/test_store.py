@@ -16,8 +16,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from core.migrate import current_revision, downgrade, head_revision, upgrade
-from core.models import Base, InboxEvent, PageTopicLink, SyncCursor
+from core.models import InboxEvent, PageTopicLink, SyncCursor
 from core.store import Store
+from core.tables import metadata
 
 # The local PostgreSQL server; scripts/test.sh starts it and creates this role.
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -72,7 +73,7 @@ def test_migrations_match_the_models(store_url: str) -> None:
     engine = create_engine(store_url)
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        assert compare_metadata(context, Base.metadata) == []
+        assert compare_metadata(context, metadata) == []
     engine.dispose()
 
 

@@ -1,0 +1,1 @@
+"""Outgoing webhooks: subscriptions, Standard Webhooks signing, delivery with retries."""

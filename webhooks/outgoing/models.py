@@ -1,0 +1,1 @@
+"""Tables of outgoing webhooks (subscriptions, messages, attempts)."""
