@@ -105,3 +105,26 @@ def test_masked_hides_secrets_and_url_passwords() -> None:
     assert shown["wiki"]["username"] == "Bot@constellate"
     assert settings["wiki"]["password"] == "bot-password-1234"  # the original is untouched
     assert {"pg-secret-9", "forum-key-abcdef", "bot-password-1234"} <= secret_values(settings)
+
+
+def test_secrets_inside_lists_are_masked_and_lists_come_from_json_variables() -> None:
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    subscriptions = (
+        f'[{{"url": "https://hooks.example.org/in", "secret": "{secret}", "events": ["forum.*"]}}]'
+    )
+    settings = load_config(
+        environ={**REQUIRED_ENV, "CONSTELLATE_OUTGOING_SUBSCRIPTIONS": subscriptions}
+    )
+    assert settings["outgoing"]["subscriptions"][0]["secret"] == secret
+    shown = masked(settings)["outgoing"]["subscriptions"][0]
+    assert shown == {"url": "https://hooks.example.org/in", "secret": MASK, "events": ["forum.*"]}
+    assert secret in secret_values(settings)
+    with pytest.raises(ConfigError, match="CONSTELLATE_OUTGOING_SUBSCRIPTIONS: not valid JSON"):
+        load_config(environ={**REQUIRED_ENV, "CONSTELLATE_OUTGOING_SUBSCRIPTIONS": "[{"})
+    with pytest.raises(ConfigError, match=r"^outgoing.subscriptions.0.secret: \*\*\*\*\*\*\*\* is"):
+        load_config(
+            environ={
+                **REQUIRED_ENV,
+                "CONSTELLATE_OUTGOING_SUBSCRIPTIONS": subscriptions.replace(secret, "plain"),
+            }
+        )
