@@ -1,1 +1,141 @@
-"""The record of forum and wiki activity that handlers keep, and the handlers that keep it."""
+"""The record of forum and wiki activity that handlers keep, and the handlers that keep it.
+
+Every handler is an upsert on a unique key, so the same event twice (or a webhook and a
+poll of the same change) has the effect of once. Events may arrive out of order: a
+post row only moves forward in ``updated_at``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Integer, String, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from core.events import Event
+from core.handling import HandlerContext
+from core.models import Base, UTCDateTime
+from webhooks.incoming.discourse_events import parse_time
+
+
+class ForumPostActivity(Base):
+    """One forum post as last seen: who wrote it where, and whether it is deleted."""
+
+    __tablename__ = "forum_post_activity"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(Integer, unique=True)
+    topic_id: Mapped[int] = mapped_column(Integer, index=True)
+    category_id: Mapped[int | None] = mapped_column(Integer)
+    username: Mapped[str] = mapped_column(String(255))
+    post_number: Mapped[int] = mapped_column(Integer)
+    reply_to_post_number: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class WikiChangeActivity(Base):
+    """One wiki change: ``change_key`` is ``rc:<rcid>`` for a recent change, or
+    ``rev:<revid>`` for a revision found by a reconcile."""
+
+    __tablename__ = "wiki_change_activity"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    change_key: Mapped[str] = mapped_column(String(64), unique=True)
+    rcid: Mapped[int | None] = mapped_column(Integer)
+    revid: Mapped[int | None] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(255))
+    user: Mapped[str | None] = mapped_column(String(255))
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    type: Mapped[str] = mapped_column(String(32))
+
+
+def _insert(session: Session, model: type[Base]) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+# -- forum -------------------------------------------------------------------------------
+
+
+def _post_values(post: Mapping[str, Any], deleted: bool, fallback: datetime) -> dict[str, Any]:
+    created = parse_time(post.get("created_at")) or fallback
+    return {
+        "post_id": int(post["id"]),
+        "topic_id": int(post["topic_id"]),
+        "category_id": post.get("category_id"),
+        "username": str(post["username"]),
+        "post_number": int(post["post_number"]),
+        "reply_to_post_number": post.get("reply_to_post_number"),
+        "created_at": created,
+        "updated_at": parse_time(post.get("updated_at")) or created,
+        "deleted": deleted,
+    }
+
+
+def record_post(event: Event, ctx: HandlerContext) -> None:
+    """forum.post_*: insert the post once, then move it forward, never back."""
+    post: Mapping[str, Any] = event.payload["post"]
+    deleted = event.kind == "forum.post_destroyed" or bool(post.get("deleted_at"))
+    if event.kind == "forum.post_recovered":
+        deleted = False
+    values = _post_values(post, deleted, event.occurred_at)
+    inserted = ctx.session.execute(
+        _insert(ctx.session, ForumPostActivity)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["post_id"])
+        .returning(ForumPostActivity.id)
+    ).scalar()
+    if inserted is not None:
+        return
+    # Delete and recover do not always touch updated_at, so equal times still apply.
+    changes = {k: v for k, v in values.items() if k not in ("post_id", "created_at")}
+    ctx.session.execute(
+        update(ForumPostActivity)
+        .where(
+            ForumPostActivity.post_id == values["post_id"],
+            ForumPostActivity.updated_at <= values["updated_at"],
+        )
+        .values(**changes)
+    )
+
+
+def record_topic(event: Event, ctx: HandlerContext) -> None:
+    """forum.topic_*: a topic's category and deletion apply to the posts we know in it."""
+    topic: Mapping[str, Any] = event.payload["topic"]
+    changes: dict[str, Any] = {"category_id": topic.get("category_id")}
+    if event.kind == "forum.topic_destroyed":
+        changes["deleted"] = True
+    ctx.session.execute(
+        update(ForumPostActivity)
+        .where(ForumPostActivity.topic_id == int(topic["id"]))
+        .values(**changes)
+    )
+
+
+# -- wiki --------------------------------------------------------------------------------
+
+
+def record_wiki_change(event: Event, ctx: HandlerContext) -> None:
+    """wiki.*: one row per recent change (or per reconciled revision), kept once."""
+    data: Mapping[str, Any] = event.payload
+    rcid = data.get("rcid")
+    revid = data.get("revid") or None
+    key = f"rc:{rcid}" if rcid else f"rev:{revid}"
+    ctx.session.execute(
+        _insert(ctx.session, WikiChangeActivity)
+        .values(
+            change_key=key,
+            rcid=rcid,
+            revid=revid,
+            title=str(data["title"]),
+            user=data.get("user"),
+            timestamp=event.occurred_at,
+            type=event.kind.removeprefix("wiki."),
+        )
+        .on_conflict_do_nothing(index_elements=["change_key"])
+    )

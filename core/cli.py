@@ -20,6 +20,9 @@ from flask import Flask
 from core import migrate
 from core.config import CONFIG_PATH_VAR, load_config, masked
 from core.errors import ConfigError, ConstellateError
+from core.worker_cli import inbox_group, worker
+from webhooks.incoming.cli import poll
+from webhooks.outgoing.cli import outgoing
 
 
 def _remember_config_path(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
@@ -166,7 +169,7 @@ def serve(host: str, port: int) -> None:
     run_simple(host, port, create_app(), threaded=True)
 
 
-COMMANDS = (check_config, db, sandbox)
+COMMANDS = (check_config, db, sandbox, worker, inbox_group, poll, outgoing)
 for command in (*COMMANDS, serve):
     main.add_command(command)
 

@@ -90,11 +90,16 @@ class InboxEvent(Base):
     ``event_id`` is the envelope's stable id (the same change seen by a webhook
     and by a poll gets the same id); ``dedupe_key`` catches a retried delivery
     that arrives under a new id. Workers claim a row by setting ``lease_until``;
-    an expired lease makes it claimable again.
+    an expired lease makes it claimable again. A failed attempt puts the row back
+    to pending with ``available_at`` in the future (backoff); ``reason`` says why
+    a row ended ``ignored`` or ``dead``, ``last_error`` what the last failure was.
     """
 
     __tablename__ = "inbox_events"
-    __table_args__ = (Index("ix_inbox_events_state_lease", "state", "lease_until"),)
+    __table_args__ = (
+        Index("ix_inbox_events_state_lease", "state", "lease_until"),
+        Index("ix_inbox_events_state_available", "state", "available_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[str] = mapped_column(String(128), unique=True)
@@ -111,5 +116,7 @@ class InboxEvent(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_by: Mapped[str | None] = mapped_column(String(128))
     last_error: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

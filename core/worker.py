@@ -2,8 +2,255 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import random
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
 from flask import Flask
+
+from core import dispatch, inbox
+from core.config import Settings
+from core.errors import RateLimited, Unavailable
+from core.events import Event
+from core.handling import Handler, HandlerContext
+from core.models import utcnow
+from core.store import Store, get_store
+from webhooks.incoming import wiki_poll
+from webhooks.outgoing import delivery, queue
+
+log = logging.getLogger(__name__)
+
+# Set by wake(); idle workers in this process wait on it between polls.
+_WAKE = threading.Event()
+EMBEDDED_KEY = "constellate.worker"
+
+
+def wake() -> None:
+    """Tell this process's idle workers to look at the inbox now (after a commit)."""
+    _WAKE.set()
+
+
+def _wait_for_wake(seconds: float) -> None:
+    _WAKE.wait(seconds)
+    _WAKE.clear()
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Worker:
+    """Processes inbox events one at a time; any number may run against one store.
+
+    ``clock``, ``sleep``, ``jitter`` and ``handlers_for`` are injectable so tests
+    control time and the dispatch table.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        worker_id: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], None] = _wait_for_wake,
+        jitter: Callable[[], float] = random.random,
+        handlers_for: Callable[[str], tuple[Handler, ...]] = dispatch.handlers_for,
+        poll_wiki: bool = False,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.worker_id = worker_id or default_worker_id()
+        self.clock = clock
+        self.sleep = sleep
+        self.jitter = jitter
+        self.handlers_for = handlers_for
+        config = settings["worker"]
+        self.lease_seconds = float(config["lease_seconds"])
+        self.max_attempts = int(config["max_attempts"])
+        self.poll_seconds = float(config["poll_seconds"])
+        self.bot_names = _bot_names(settings)
+        # Service workers also read the wiki's recent changes every wiki_poll_seconds.
+        self.wiki_poll_seconds = float(config["wiki_poll_seconds"]) if poll_wiki else 0.0
+        self._last_wiki_poll: datetime | None = None
+        self._last_trouble = ""
+
+    def run(self, stop: threading.Event) -> None:
+        """Work until ``stop`` is set; the event in hand is always finished first."""
+        log.info("worker %s started", self.worker_id)
+        while not stop.is_set():
+            try:
+                worked = self.run_once()
+            except Exception as exc:  # a store hiccup must not end the worker; try again later
+                self._report("cycle failed", exc)
+                worked = False
+            if not worked and not stop.is_set():
+                self.sleep(self.poll_seconds)
+        log.info("worker %s stopped", self.worker_id)
+
+    def run_once(self) -> bool:
+        """Poll the wiki when due, deliver due outgoing messages, then process one inbox
+        event; False if none was due."""
+        self.poll_wiki()
+        self.deliver()
+        held = self.claim()
+        if held is None:
+            return False
+        self.process(held)
+        return True
+
+    def deliver(self) -> None:
+        try:
+            delivery.deliver_due(self.store, self.settings, now=self.clock())
+        except Exception as exc:  # outgoing trouble must not stop incoming work
+            self._report("outgoing delivery failed", exc)
+
+    def poll_wiki(self) -> None:
+        now = self.clock()
+        last = self._last_wiki_poll
+        if not self.wiki_poll_seconds or (
+            last and (now - last).total_seconds() < self.wiki_poll_seconds
+        ):
+            return
+        self._last_wiki_poll = now
+        # One try per cycle: a wiki that is down must not hold up event processing;
+        # the next cycle tries again.
+        once = {**self.settings, "wiki": {**self.settings["wiki"], "max_retries": 0}}
+        try:
+            wiki_poll.poll_wiki(self.store, once)
+        except Exception as exc:  # a wiki outage must not stop the rest of the work
+            self._report("wiki poll failed", exc)
+
+    def _report(self, what: str, exc: Exception) -> None:
+        """A traceback for a new trouble, one line while the same trouble repeats each poll."""
+        text = f"{what}: {inbox.describe(exc)}"
+        if text == self._last_trouble:
+            log.warning("worker %s: still %s", self.worker_id, text)
+        else:
+            log.error("worker %s: %s", self.worker_id, what, exc_info=exc)
+        self._last_trouble = text
+
+    def claim(self) -> inbox.Claim | None:
+        with self.store.session() as session:
+            return inbox.claim(
+                session, self.worker_id, now=self.clock(), lease_seconds=self.lease_seconds
+            )
+
+    def process(self, held: inbox.Claim) -> None:
+        """Handle one claimed event: handlers, fan-out and completion in one transaction."""
+        event = held.event
+        if held.lapsed and held.attempt > self.max_attempts:
+            self._settle(held, state="dead", reason=self._gave_up(inbox.LAPSED))
+            return
+        if self._is_echo(event):
+            self._settle(held, state="ignored", reason="echo", processed_at=self.clock())
+            return
+        try:
+            handlers = self.handlers_for(event.kind)
+        except dispatch.UnknownKind:
+            self._settle(held, state="dead", reason=f"unknown kind: {event.kind}")
+            return
+        if not handlers:
+            self._settle(held, state="ignored", reason="ignored kind", processed_at=self.clock())
+            return
+        try:
+            with self.store.session() as session:
+                context = HandlerContext(session, self.settings)
+                for handler in handlers:
+                    handler(event, context)
+                queue.fan_out(session, event, self.settings)
+                inbox.settle(session, held, state="done", processed_at=self.clock())
+        except inbox.LeaseLost as exc:  # rolled back: the new holder does the work
+            log.warning("worker %s: %s; its work was rolled back", self.worker_id, exc)
+        except Exception as exc:
+            self._failed(held, exc)
+        else:
+            log.info("event %s (%s) done", event.event_id, event.kind)
+
+    def _failed(self, held: inbox.Claim, exc: Exception) -> None:
+        error = inbox.describe(exc)
+        transient = isinstance(exc, RateLimited | Unavailable)
+        if not transient and held.attempt >= self.max_attempts:
+            log.error("event %s is dead: %s", held.event.event_id, error)
+            self._settle(held, state="dead", last_error=error, reason=self._gave_up(error))
+            return
+        # A platform that is down or busy is waited for however long it takes; the
+        # attempt limit is for failures of our own (bugs get fixed, then replayed).
+        retry_after = exc.retry_after if isinstance(exc, RateLimited | Unavailable) else None
+        delay = inbox.backoff_seconds(held.attempt, retry_after=retry_after, jitter=self.jitter())
+        log.warning(
+            "event %s failed (attempt %d), retry in %.0fs: %s",
+            held.event.event_id,
+            held.attempt,
+            delay,
+            error,
+        )
+        self._settle(
+            held,
+            state="pending",
+            last_error=error,
+            available_at=self.clock() + timedelta(seconds=delay),
+        )
+
+    def _gave_up(self, error: str) -> str:
+        return f"gave up after {self.max_attempts} attempts: {error}"
+
+    def _settle(self, held: inbox.Claim, **values: object) -> None:
+        try:
+            with self.store.session() as session:
+                inbox.settle(session, held, **values)
+        except inbox.LeaseLost as exc:
+            log.warning("worker %s: %s", self.worker_id, exc)
+
+    def _is_echo(self, event: Event) -> bool:
+        return event.actor is not None and _normalise(event.actor) in self.bot_names
+
+
+def _normalise(username: str) -> str:
+    return username.replace("_", " ").strip().casefold()
+
+
+def _bot_names(settings: Settings) -> frozenset[str]:
+    """Our own accounts: changes they make are echoes of our work, not news."""
+    wiki_user = str(settings.get("wiki", {}).get("username") or "").split("@")[0]
+    forum_user = str(settings.get("forum", {}).get("api_username") or "")
+    return frozenset(_normalise(name) for name in (wiki_user, forum_user) if name.strip())
+
+
+class Embedded(NamedTuple):
+    thread: threading.Thread
+    stop: threading.Event
 
 
 def init_app(app: Flask) -> None:
-    """Start the embedded worker thread when configured (the one-process default)."""
+    """Start the embedded worker thread when configured (the one-process default).
+
+    It starts with the first request, so commands that build the app without
+    serving it (``flask db ...``) never process events. Tests that do not want it
+    set ``worker.embedded = false``.
+    """
+    settings: Settings = app.config["CONSTELLATE"]
+    if not settings["worker"]["embedded"]:
+        return
+    lock = threading.Lock()
+
+    @app.before_request
+    def _start_embedded_worker() -> None:
+        if EMBEDDED_KEY in app.extensions:
+            return
+        with lock:
+            if EMBEDDED_KEY in app.extensions:
+                return
+            worker = Worker(get_store(app), settings, poll_wiki=True)
+            stop = threading.Event()  # for tests; the daemon thread ends with the process
+            thread = threading.Thread(
+                target=worker.run, args=(stop,), name="constellate-worker", daemon=True
+            )
+            app.extensions[EMBEDDED_KEY] = Embedded(thread, stop)
+            thread.start()

@@ -174,7 +174,8 @@ def install(directory: Path) -> WikiSandbox:
 
 
 def _password() -> str:
-    return secrets.token_urlsafe(18)
+    # A leading letter: maintenance scripts would read a password starting with "-" as an option.
+    return "p" + secrets.token_urlsafe(18)
 
 
 def _run_installer(sandbox: WikiSandbox) -> None:

@@ -23,6 +23,7 @@ import requests
 from connectors.mediawiki.errors import PLATFORM, from_api_error, rate_limit_wait, translate
 from connectors.mediawiki.records import (
     EditResult,
+    PageHead,
     WikiChange,
     WikiPage,
     WikiRevision,
@@ -238,6 +239,39 @@ class WikiClient:
                         raise from_api_error(code, f"{title!r} cannot be read")
                     for revision in entry.get("revisions", []):
                         yield revision_from(revision)
+
+    def category_members(
+        self, categories: Iterable[str], *, limit: int | None = None
+    ) -> Iterator[PageHead]:
+        """Main-namespace pages in ``categories`` (each once), with their latest revision."""
+        seen: set[int] = set()
+        with self._boundary():
+            site = self._login()
+            for category in categories:
+                for answer in self._query(
+                    site,
+                    generator="categorymembers",
+                    gcmtitle=category,
+                    gcmnamespace=0,
+                    gcmlimit="max",
+                    prop="revisions",
+                    rvprop="ids|timestamp|user",
+                ):
+                    for page in answer.get("query", {}).get("pages", []):
+                        revisions = page.get("revisions") or []
+                        pageid = int(page.get("pageid", 0))
+                        if not revisions or not pageid or pageid in seen:
+                            continue
+                        if limit is not None and len(seen) >= limit:
+                            return
+                        seen.add(pageid)
+                        yield PageHead(
+                            title=str(page["title"]),
+                            pageid=pageid,
+                            revid=int(revisions[0]["revid"]),
+                            timestamp=parse_time(revisions[0]["timestamp"]),
+                            user=revisions[0].get("user"),
+                        )
 
     def recent_changes(
         self, cursor: str | None = None, *, batch: int | None = None

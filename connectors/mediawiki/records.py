@@ -170,3 +170,14 @@ def edit_result_from(answer: Mapping[str, Any], base_revid: int | None) -> EditR
         timestamp=parse_time(stamp) if stamp else None,
         nochange=nochange,
     )
+
+
+@dataclass(frozen=True)
+class PageHead:
+    """A page and its latest revision, without the text (a cheap listing)."""
+
+    title: str
+    pageid: int
+    revid: int
+    timestamp: datetime
+    user: str | None

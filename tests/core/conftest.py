@@ -20,6 +20,7 @@ def settings(tmp_path: Path) -> dict[str, dict[str, Any]]:
     return {
         "service": {"secret_key": "s" * 40},
         "store": {"url": f"sqlite:///{tmp_path / 'constellate.db'}"},
+        "worker": {"embedded": False},  # tests drive workers themselves
         "wiki": {
             "url": f"http://127.0.0.1:{free_port()}",
             "script_path": "/",

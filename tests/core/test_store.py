@@ -24,7 +24,17 @@ from core.tables import metadata
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://constellate:constellate@127.0.0.1:5432/postgres"
 )
-TABLES = {"sync_cursors", "page_topic_links", "inbox_events", "alembic_version"}
+TABLES = {
+    "sync_cursors",
+    "page_topic_links",
+    "inbox_events",
+    "webhook_subscriptions",
+    "outgoing_messages",
+    "delivery_attempts",
+    "forum_post_activity",
+    "wiki_change_activity",
+    "alembic_version",
+}
 
 
 @pytest.fixture

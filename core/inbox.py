@@ -1,0 +1,207 @@
+"""The inbox: events are recorded here before they are acknowledged, then processed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from core.events import Event
+from core.models import InboxEvent, utcnow
+
+BACKOFF_BASE_SECONDS = 5.0
+BACKOFF_CAP_SECONDS = 3600.0
+LAPSED = "LeaseExpired: the worker holding this event stopped before finishing it"
+
+
+def record(session: Session, event: Event) -> bool:
+    """Store ``event`` as pending in the caller's transaction.
+
+    Returns False, storing nothing, when an event with the same ``event_id`` or
+    ``dedupe_key`` is already there. ON CONFLICT DO NOTHING makes this safe
+    against a concurrent insert of the same event (a webhook and a poll racing).
+    """
+    values: dict[str, Any] = {
+        "event_id": event.event_id,
+        "dedupe_key": event.dedupe_key,
+        "kind": event.kind,
+        "source": event.source,
+        "subject": event.subject,
+        "actor": event.actor,
+        "occurred_at": event.occurred_at,
+        "delivery_id": event.delivery_id,
+        "payload": dict(event.payload),
+        "state": "pending",
+        "attempts": 0,
+    }
+    values["received_at"] = values["available_at"] = utcnow()
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(InboxEvent).values(**values).on_conflict_do_nothing()
+    # RETURNING tells inserted from skipped on both dialects (rowcount is unreliable).
+    return session.execute(statement.returning(InboxEvent.id)).scalar() is not None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One worker's hold on one event; ``attempt`` identifies the claim (it grows each time)."""
+
+    row_id: int
+    event: Event
+    attempt: int
+    worker_id: str
+    lease_until: datetime
+    lapsed: bool  # taken over from a worker whose lease ran out (it died or hung)
+
+
+def claim(session: Session, worker_id: str, *, now: datetime, lease_seconds: float) -> Claim | None:
+    """Take the next event that is due: pending and available, or claimed with a lapsed lease.
+
+    One UPDATE whose subquery picks the row: SQLite runs it under its single write
+    lock, PostgreSQL skips rows another worker has locked, so two workers never
+    take the same event. ``attempts`` counts claims, so an event that keeps killing
+    its worker still reaches ``max_attempts``.
+    """
+    due = or_(
+        and_(InboxEvent.state == "pending", InboxEvent.available_at <= now),
+        and_(InboxEvent.state == "claimed", InboxEvent.lease_until < now),
+    )
+    pick = select(InboxEvent.id).where(due).order_by(InboxEvent.available_at, InboxEvent.id)
+    pick = pick.limit(1)
+    if session.get_bind().dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    lease_until = now + timedelta(seconds=lease_seconds)
+    statement = (
+        update(InboxEvent)
+        .where(InboxEvent.id == pick.scalar_subquery(), due)
+        .values(
+            state="claimed",
+            claimed_by=worker_id,
+            lease_until=lease_until,
+            attempts=InboxEvent.attempts + 1,
+            # Evaluated on the old row: a lapsed lease is a failure worth recording.
+            last_error=case((InboxEvent.state == "claimed", LAPSED), else_=InboxEvent.last_error),
+        )
+        .returning(InboxEvent)
+        .execution_options(synchronize_session=False)
+    )
+    row = session.execute(statement).scalar()
+    if row is None:
+        return None
+    lapsed = row.last_error == LAPSED
+    return Claim(row.id, to_event(row), row.attempts, worker_id, lease_until, lapsed)
+
+
+def to_event(row: InboxEvent) -> Event:
+    return Event(
+        event_id=row.event_id,
+        kind=row.kind,
+        source=row.source,
+        subject=row.subject,
+        actor=row.actor,
+        occurred_at=row.occurred_at,
+        delivery_id=row.delivery_id,
+        payload=row.payload,
+        dedupe_key=row.dedupe_key,
+    )
+
+
+class LeaseLost(Exception):
+    """Another worker took the event (our lease lapsed); our work must not commit."""
+
+
+def settle(session: Session, held: Claim, **values: Any) -> None:
+    """Write the claim's outcome, only if the claim is still ours; LeaseLost otherwise."""
+    statement = (
+        update(InboxEvent)
+        .where(
+            InboxEvent.id == held.row_id,
+            InboxEvent.state == "claimed",
+            InboxEvent.claimed_by == held.worker_id,
+            InboxEvent.attempts == held.attempt,
+        )
+        .values(lease_until=None, claimed_by=None, **values)
+        .returning(InboxEvent.id)
+        .execution_options(synchronize_session=False)
+    )
+    if session.execute(statement).scalar() is None:
+        raise LeaseLost(f"inbox event {held.row_id} is no longer held by {held.worker_id}")
+
+
+def describe(exc: BaseException) -> str:
+    """The error as stored: its type and message only (no traceback, no locals)."""
+    message = str(exc).strip()
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return text[:2000]
+
+
+def backoff_seconds(
+    attempt: int,
+    *,
+    retry_after: float | None = None,
+    base: float = BACKOFF_BASE_SECONDS,
+    cap: float = BACKOFF_CAP_SECONDS,
+    jitter: float = 1.0,
+) -> float:
+    """Exponential backoff with jitter (``jitter`` in [0, 1] scales between half and all
+    of the step, so workers that failed together do not retry together); never sooner
+    than the platform's ``retry_after``."""
+    step = min(cap, base * 2 ** max(0, attempt - 1))
+    delay = step * (0.5 + 0.5 * jitter)
+    return max(retry_after or 0.0, delay)
+
+
+class NoSuchEvent(LookupError):
+    """The id names no inbox event, or one in a state the operation does not apply to."""
+
+
+RETRYABLE = frozenset({"dead", "pending"})
+
+
+def retry(session: Session, row_id: int, *, now: datetime) -> InboxEvent:
+    """Put a dead (or failed, waiting) event back to pending now, with its attempts reset."""
+    row = _get(session, row_id)
+    if row.state not in RETRYABLE:
+        raise NoSuchEvent(f"inbox event {row_id} is {row.state}; only dead or failed ones retry")
+    if row.state == "pending" and row.last_error is None:
+        raise NoSuchEvent(f"inbox event {row_id} is pending and has not failed")
+    _requeue(row, now)
+    return row
+
+
+def replay(session: Session, row_id: int, *, now: datetime) -> InboxEvent:
+    """Run a done event again (handlers are idempotent, so this repairs, never duplicates)."""
+    row = _get(session, row_id)
+    if row.state != "done":
+        raise NoSuchEvent(f"inbox event {row_id} is {row.state}; only done events replay")
+    _requeue(row, now)
+    return row
+
+
+def _requeue(row: InboxEvent, now: datetime) -> None:
+    row.state = "pending"
+    row.attempts = 0
+    row.available_at = now
+    row.reason = None
+    row.processed_at = None
+    row.claimed_by = None
+    row.lease_until = None
+
+
+def _get(session: Session, row_id: int) -> InboxEvent:
+    row = session.get(InboxEvent, row_id)
+    if row is None:
+        raise NoSuchEvent(f"no inbox event with id {row_id}")
+    return row
+
+
+def listing(session: Session, *, state: str | None = None, limit: int = 100) -> list[InboxEvent]:
+    """The newest events first, optionally of one state."""
+    query = select(InboxEvent).order_by(InboxEvent.id.desc()).limit(limit)
+    if state is not None:
+        query = query.where(InboxEvent.state == state)
+    return list(session.scalars(query))

@@ -1,0 +1,31 @@
+"""``constellate poll wiki``: read the wiki's recent changes into the inbox once."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import click
+
+from core.config import load_config
+from core.store import Store
+from webhooks.incoming.wiki_poll import poll_wiki
+
+
+@click.group("poll")
+def poll() -> None:
+    """Read platform changes into the inbox (the worker processes them)."""
+
+
+@poll.command("wiki")
+def poll_wiki_command() -> None:
+    """Record the wiki changes since the stored cursor; print the report as JSON."""
+    settings = load_config()
+    store = Store(settings["store"]["url"])
+    try:
+        report = poll_wiki(store, settings)
+    finally:
+        store.dispose()
+    click.echo(json.dumps(asdict(report), sort_keys=True))
+    if report.cursor_too_old:
+        click.echo("warning: changes were lost from the wiki; a full reconcile ran", err=True)

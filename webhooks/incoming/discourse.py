@@ -1,0 +1,98 @@
+"""``POST /webhooks/discourse``: check, record, acknowledge. Processing happens later.
+
+Order matters: the raw body is read (size-capped by MAX_CONTENT_LENGTH) and its HMAC
+checked before anything is parsed; then the instance, the event name and the schema;
+then the Event is recorded in the inbox and committed before the answer, and the
+worker is woken. The answer never waits for processing.
+
+No CSRF protection exists yet; when it is added this route must stay exempt (senders
+sign their requests instead).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+import schemas
+from core import inbox, worker
+from core.store import get_store
+from webhooks.incoming import counters
+from webhooks.incoming.discourse_events import READ, is_real_unread, normalise
+
+log = logging.getLogger("constellate.webhooks.discourse")
+unsupported_log = logging.getLogger("constellate.webhooks.unsupported")
+
+blueprint = Blueprint("incoming_discourse", __name__)
+
+
+def _error(status: int, message: str) -> tuple[Response, int]:
+    return jsonify({"error": message}), status
+
+
+@blueprint.errorhandler(RequestEntityTooLarge)
+def _too_large(_exc: RequestEntityTooLarge) -> tuple[Response, int]:
+    return _error(413, "request body too large")
+
+
+def signature_ok(secret: str, raw: bytes, header: str | None) -> bool:
+    if not secret or not header or not header.startswith("sha256="):
+        return False
+    expected = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header.removeprefix("sha256="))
+
+
+@blueprint.post("/webhooks/discourse")
+def receive() -> tuple[Response, int]:
+    settings = current_app.config["CONSTELLATE"]
+    forum = settings["forum"]
+    raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+    if not forum["webhook_secret"]:
+        return _error(401, "no forum webhook secret is configured; deliveries are refused")
+    if not signature_ok(
+        forum["webhook_secret"], raw, request.headers.get("X-Discourse-Event-Signature")
+    ):
+        return _error(401, "missing or wrong X-Discourse-Event-Signature")
+    instance = request.headers.get("X-Discourse-Instance", "").rstrip("/")
+    if not forum["url"] or instance != forum["url"].rstrip("/"):
+        return _error(403, "X-Discourse-Instance is not the configured forum")
+    event_name = request.headers.get("X-Discourse-Event", "")
+    if event_name == "ping":
+        return jsonify({"ok": True, "ping": True}), 200
+    if event_name not in READ:
+        if is_real_unread(event_name):
+            counters.count_unsupported(event_name)
+            unsupported_log.info("unsupported Discourse event %r ignored", event_name)
+            return jsonify({"accepted": False, "unsupported": event_name}), 200
+        return _error(400, f"unknown X-Discourse-Event {event_name!r}")
+    body_type = READ[event_name]
+    sent_type = request.headers.get("X-Discourse-Event-Type")
+    if sent_type != body_type:
+        return _error(400, f"X-Discourse-Event-Type {sent_type!r} does not match {event_name}")
+    try:
+        body: Any = json.loads(raw)
+    except ValueError as exc:
+        return _error(400, f"body is not JSON: {exc}")
+    problem = next(iter(schemas.validator(f"discourse/{body_type}").iter_errors(body)), None)
+    if problem is not None:
+        return _error(400, f"{problem.json_path}: {problem.message}")
+    delivery_id = request.headers.get("X-Discourse-Event-Id") or None
+    event = normalise(event_name, body, raw, delivery_id=delivery_id, received=datetime.now(UTC))
+    # A redelivery (same X-Discourse-Event-Id, same bytes) and an automatic retry (new id,
+    # same bytes) both hit the content key; a webhook and a poll of one change share
+    # event_id. The delivery id alone is not trusted: it restarts if the forum's
+    # database is restored, and would then drop new events.
+    with get_store().session() as session:
+        stored = inbox.record(session, event)
+    if not stored:
+        log.info("duplicate delivery of %s (delivery %s)", event.event_id, delivery_id)
+        return jsonify({"accepted": True, "duplicate": True}), 200
+    worker.wake()
+    return jsonify({"accepted": True, "duplicate": False}), 202

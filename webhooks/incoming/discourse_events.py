@@ -1,0 +1,195 @@
+"""Discourse webhook bodies -> Events: which events we read, and how each becomes an Event.
+
+Pure functions (no Flask, no store), so the fixtures test them directly and the forum
+poller can build the same ``event_id`` for the same change.
+
+``event_id`` = ``forum:<event>:<subject>`` plus a version marker when one object can
+produce the event several times: the post ``version`` for edits, otherwise a short digest
+of the object as serialised (a poller that reads the same serializer output builds the
+same digest). Creations happen once per object and need no marker; a like once per
+post and user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from core.events import Event
+
+# Event name -> the body's type (its top-level key and the schema that checks it).
+# Two spellings exist for likes and group membership (DiscourseEvent names vs the
+# subscribable type names); both are read.
+READ: Mapping[str, str] = {
+    "post_created": "post",
+    "post_edited": "post",
+    "post_destroyed": "post",
+    "post_recovered": "post",
+    "topic_created": "topic",
+    "topic_edited": "topic",
+    "topic_destroyed": "topic",
+    "topic_recovered": "topic",
+    "user_created": "user",
+    "user_updated": "user",
+    "post_liked": "like",
+    "like_created": "like",
+    "solved_accepted_solution": "solved",
+    "solved_unaccepted_solution": "solved",
+    "user_badge_granted": "user_badge",
+    "user_badge_revoked": "user_badge",
+    "user_added_to_group": "group_user",
+    "user_removed_from_group": "group_user",
+    "group_user_added": "group_user",
+    "group_user_removed": "group_user",
+}
+
+# Every kind this normaliser can produce (the dispatch test checks each is routed).
+KINDS: frozenset[str] = frozenset(f"forum.{name}" for name in READ)
+
+# Real Discourse event names we do not read: answered 200 and counted, never stored.
+# (WebHookEventType::TYPES names plus the emitted aliases.)
+KNOWN_UNREAD: frozenset[str] = frozenset(
+    {
+        "topic_revised",
+        "user_logged_in",
+        "user_logged_out",
+        "user_confirmed_email",
+        "user_approved",
+        "user_destroyed",
+        "user_suspended",
+        "user_unsuspended",
+        "group_created",
+        "group_updated",
+        "group_destroyed",
+        "category_created",
+        "category_updated",
+        "category_destroyed",
+        "tag_created",
+        "tag_updated",
+        "tag_destroyed",
+        "reviewable_created",
+        "reviewable_updated",
+        "reviewable_score_updated",
+        "reviewable_transitioned_to",
+        "notification_created",
+        "assign_assigned",
+        "assign_unassigned",
+        "user_promoted_created",
+        "user_promoted",
+        "voting_topic_upvote",
+        "voting_topic_unvote",
+        "chat_message_created",
+        "chat_message_edited",
+        "chat_message_trashed",
+        "chat_message_restored",
+        "accepted_solution",
+        "unaccepted_solution",
+    }
+)
+
+
+def is_real_unread(event_name: str) -> bool:
+    """A Discourse event we know exists but do not read (topic status updates included)."""
+    if event_name.startswith("topic_") and event_name.endswith("_status_updated"):
+        return True
+    return event_name in KNOWN_UNREAD
+
+
+def content_key(event_name: str, raw_body: bytes) -> str:
+    """The same change sent again under a new delivery id (an automatic retry) has this key."""
+    return hashlib.sha256(event_name.encode() + b"\n" + raw_body).hexdigest()
+
+
+def digest(obj: Any) -> str:
+    """A short, order-independent digest of a JSON object."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _subject(body_type: str, obj: Mapping[str, Any]) -> str:
+    if body_type in ("post", "solved"):
+        return f"post:{obj['id']}"
+    if body_type == "like":
+        return f"post:{obj['post']['id']}"
+    if body_type == "group_user":
+        return f"group:{obj['group_id']}:user:{obj['user_id']}"
+    return f"{body_type}:{obj['id']}"
+
+
+def _actor(event_name: str, body_type: str, obj: Mapping[str, Any]) -> str | None:
+    """Who caused it, when the payload says. It names authors, not editors: for edits,
+    deletions and the like Discourse does not say who acted, so the actor is unknown
+    (None) rather than the author, or a human's edit of a bot-authored post would be
+    mistaken for our own echo."""
+    if body_type == "like":
+        return str(obj["user"]["username"])
+    if event_name == "topic_created":
+        creator = obj.get("created_by") or {}
+        return str(creator["username"]) if creator.get("username") else None
+    if event_name in ("post_created", "user_created"):
+        return str(obj["username"])
+    return None
+
+
+def _occurred_at(event_name: str, obj: Mapping[str, Any], received: datetime) -> datetime:
+    order: tuple[str, ...]
+    if event_name.endswith("_destroyed"):
+        order = ("deleted_at", "updated_at", "created_at")
+    elif event_name.endswith("_created"):
+        order = ("created_at", "granted_at")
+    else:
+        order = ("updated_at", "granted_at", "created_at")
+    for key in order:
+        moment = parse_time(obj.get(key))
+        if moment is not None:
+            return moment
+    return received  # likes and some plugin payloads carry no time of their own
+
+
+def event_id_for(event_name: str, body_type: str, obj: Mapping[str, Any]) -> str:
+    """The stable id of this change, the same whichever path (webhook, poll) sees it."""
+    base = f"forum:{event_name}:{_subject(body_type, obj)}"
+    if event_name in ("post_created", "topic_created", "user_created"):
+        return base
+    if body_type == "like":  # one like per post and user
+        return f"{base}:user:{obj['user']['id']}"
+    if event_name == "post_edited" and isinstance(obj.get("version"), int):
+        return f"{base}:v{obj['version']}"
+    return f"{base}:{digest(obj)}"
+
+
+def normalise(
+    event_name: str,
+    body: Mapping[str, Any],
+    raw_body: bytes,
+    *,
+    delivery_id: str | None,
+    received: datetime,
+) -> Event:
+    """The Event of a schema-valid body of an event in READ."""
+    body_type = READ[event_name]
+    obj: Mapping[str, Any] = body[body_type]
+    return Event(
+        event_id=event_id_for(event_name, body_type, obj),
+        kind=f"forum.{event_name}",
+        source="forum",
+        subject=_subject(body_type, obj),
+        actor=_actor(event_name, body_type, obj),
+        occurred_at=_occurred_at(event_name, obj, received),
+        delivery_id=delivery_id,
+        payload=dict(body),
+        dedupe_key=content_key(event_name, raw_body),
+    )
