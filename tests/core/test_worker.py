@@ -29,6 +29,7 @@ from core.store import Store
 from core.worker import Worker, wake
 from core.worker_cli import inbox_group
 from core.worker_cli import worker as worker_command
+from tests.conftest import SessionWiki
 from tests.core import test_store
 
 # The store fixtures: a SQLite file, and a fresh PostgreSQL database per test.
@@ -424,3 +425,36 @@ def test_inbox_commands_explain_a_wrong_id_in_one_line(
     result = cli.invoke(inbox_group, args)
     assert result.exit_code == 1
     assert result.output.strip() == message
+
+
+def test_a_service_worker_reads_the_real_wiki_on_its_schedule(rig: Rig, wiki: SessionWiki) -> None:
+    rig.settings["wiki"] = wiki.config()
+    rig.settings["worker"]["wiki_poll_seconds"] = 30
+    worker = Worker(
+        rig.store,
+        rig.settings,
+        clock=rig.clock,
+        sleep=lambda _seconds: None,
+        handlers_for=Table(wiki_new=(write_effect,)),
+        poll_wiki=True,
+    )
+
+    def wiki_rows() -> list[InboxEvent]:
+        with rig.store.session() as session:
+            return list(session.scalars(select(InboxEvent).where(InboxEvent.source == "wiki")))
+
+    worker.run_once()  # the first poll only sets the cursor to "now"
+    title = wiki.title("Scheduled poll")
+    wiki.human().edit(title, "A page made between two polls.", summary="new", mode="create")
+    worker.run_once()
+    assert wiki_rows() == []  # not due yet
+    rig.clock.advance(31)
+    worker.run_once()
+    [row] = wiki_rows()
+    assert (row.kind, row.subject, row.actor) == (
+        "wiki.new",
+        f"page:{title}",
+        wiki.sandbox.human_username,
+    )
+    assert row.state == "done"
+    assert rig.effects() == [f"effect:{row.event_id}"]
