@@ -60,6 +60,7 @@ def _start_all(directory: Path, wiki_port: int, forum_port: int, service_port: i
             "url": forum.url,
             "api_username": forum.api_username,
             "api_key": forum.api_key,
+            "webhook_secret": kept_secret(directory / "forum_webhook_secret", 24),
         }
         config_path = write_config(
             directory, sandbox.wiki_config(wiki.url), forum_config, service_port
@@ -67,6 +68,7 @@ def _start_all(directory: Path, wiki_port: int, forum_port: int, service_port: i
         settings = load_config(config_path)
         migrate.upgrade(settings["store"]["url"])
         seed_once(directory / "seeded", settings)
+        hook_forum_to_service(forum_config, f"http://127.0.0.1:{service_port}")
         service = start_service(config_path, service_port)
         try:
             readiness = wait_until_ready(f"http://127.0.0.1:{service_port}", service)
@@ -88,6 +90,29 @@ def kept_secret(path: Path, size: int) -> str:
         path.write_text(secrets.token_hex(size))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def hook_forum_to_service(forum: dict[str, Any], service_url: str) -> None:
+    """The forum's webhook for every event, signed, to the service (made once)."""
+    admin = {"Api-Key": forum["api_key"], "Api-Username": forum["api_username"]}
+    target = f"{service_url}/webhooks/discourse"
+    hooks = requests.get(f"{forum['url']}/admin/api/web_hooks.json", headers=admin, timeout=10)
+    hooks.raise_for_status()
+    if any(hook["payload_url"] == target for hook in hooks.json()["web_hooks"]):
+        return
+    made = requests.post(
+        f"{forum['url']}/admin/api/web_hooks.json",
+        headers=admin,
+        data={
+            "web_hook[payload_url]": target,
+            "web_hook[secret]": forum["webhook_secret"],
+            "web_hook[content_type]": "1",
+            "web_hook[wildcard_web_hook]": "true",
+            "web_hook[active]": "true",
+        },
+        timeout=10,
+    )
+    made.raise_for_status()
 
 
 def seed_once(marker: Path, settings: dict[str, Any]) -> None:

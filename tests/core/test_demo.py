@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -46,6 +47,26 @@ def wait_for_line(process: subprocess.Popen[str], needle: str, seconds: float = 
         if needle in line:
             return seen
     raise AssertionError(f"{needle!r} never printed; output was:\n" + "\n".join(seen))
+
+
+def wait_for_inbox(config: Path, subject: str, seconds: float = 60) -> str:
+    """The state of the inbox event about ``subject`` once it is processed, as the CLI shows."""
+    deadline = time.monotonic() + seconds
+    states: list[str] = []
+    while time.monotonic() < deadline:
+        listed = subprocess.run(
+            [*CONSTELLATE, "--config", str(config), "inbox", "list", "--json"],
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        rows = [json.loads(line) for line in listed.stdout.splitlines() if line.strip()]
+        states = [r["state"] for r in rows if r["subject"] == subject]
+        if states and states[0] in ("done", "dead", "ignored"):
+            return states[0]
+        time.sleep(0.5)
+    raise AssertionError(f"{subject} not processed in time; states seen: {states}")
 
 
 def start(args: list[str], started: list[subprocess.Popen[str]]) -> subprocess.Popen[str]:
@@ -114,7 +135,20 @@ def test_demo_starts_the_wiki_and_a_ready_service(
     assert checks["wiki"]["ok"] is True and "MediaWiki" in checks["wiki"]["detail"]
     assert checks["forum"]["ok"] is True and checks["forum"]["detail"] != "not configured"
     latest = requests.get(f"http://127.0.0.1:{forum_port}/latest.json", timeout=10).json()
-    assert len(latest["topic_list"]["topics"]) == 30  # a full first page of example topics
+    topics = latest["topic_list"]["topics"]
+    assert len(topics) == 30  # a full first page of example topics
+
+    # A person replies in the forum: the signed webhook brings it to the service's inbox.
+    key = (tmp_path / "demo" / "forum_api_key").read_text().strip()
+    reply = requests.post(
+        f"http://127.0.0.1:{forum_port}/posts.json",
+        headers={"Api-Key": key, "Api-Username": "maren_okafor"},
+        data={"topic_id": topics[0]["id"], "raw": "Replying in the demo to see it arrive."},
+        timeout=10,
+    )
+    assert reply.status_code == 200, reply.text
+    subject = f"post:{reply.json()['id']}"
+    assert wait_for_inbox(tmp_path / "demo" / "constellate.toml", subject) == "done"
     demo.send_signal(signal.SIGTERM)
     assert demo.wait(timeout=30) == 0
     for dead in (port, wiki_port, forum_port):
