@@ -50,7 +50,7 @@ DEFAULTS: Settings = {
     "worker": {
         "embedded": True,
         "lease_seconds": 120,
-        "max_attempts": 8,
+        "max_attempts": 12,
         "poll_seconds": 2,
         "wiki_poll_seconds": 30,
     },

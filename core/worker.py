@@ -175,13 +175,12 @@ class Worker:
 
     def _failed(self, held: inbox.Claim, exc: Exception) -> None:
         error = inbox.describe(exc)
-        transient = isinstance(exc, RateLimited | Unavailable)
-        if not transient and held.attempt >= self.max_attempts:
+        # Every failure counts: with the default of 12 attempts the backoff rides out
+        # about two hours of platform outage; after that `inbox retry` sends it round again.
+        if held.attempt >= self.max_attempts:
             log.error("event %s is dead: %s", held.event.event_id, error)
             self._settle(held, state="dead", last_error=error, reason=self._gave_up(error))
             return
-        # A platform that is down or busy is waited for however long it takes; the
-        # attempt limit is for failures of our own (bugs get fixed, then replayed).
         retry_after = exc.retry_after if isinstance(exc, RateLimited | Unavailable) else None
         delay = inbox.backoff_seconds(held.attempt, retry_after=retry_after, jitter=self.jitter())
         log.warning(

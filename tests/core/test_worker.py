@@ -214,19 +214,22 @@ def test_dead_letter_after_max_attempts_with_the_reason(rig: Rig) -> None:
     assert rig.effects() == []
 
 
-def test_an_unavailable_platform_is_waited_for_past_the_attempt_limit(rig: Rig) -> None:
+def test_an_unavailable_platform_is_waited_for_then_dead_lettered(rig: Rig) -> None:
     rig.add(an_event())
-    down = Unavailable("wiki is down", platform="wiki")
+    down = Unavailable("wiki is down", platform="wiki", retry_after=900)
     worker = rig.worker(Table(forum_post_created=(fail_with(down),)))
-    for _ in range(MAX_ATTEMPTS + 2):
+    for attempt in range(1, MAX_ATTEMPTS):
         assert worker.run_once() is True
+        row = rig.row()
+        assert (row.state, row.attempts) == ("pending", attempt)
+        assert row.available_at - rig.clock() >= timedelta(seconds=900)  # the wiki's wait
+        assert worker.run_once() is False  # not due before that
         rig.clock.advance(3600)
+    assert worker.run_once() is True
     row = rig.row()
-    assert (row.state, row.attempts, row.last_error) == (
-        "pending",
-        MAX_ATTEMPTS + 2,
-        "Unavailable: wiki is down",
-    )
+    assert (row.state, row.attempts) == ("dead", MAX_ATTEMPTS)
+    assert row.reason == f"gave up after {MAX_ATTEMPTS} attempts: Unavailable: wiki is down"
+    assert rig.effects() == []  # each failed attempt's writes were rolled back
 
 
 @pytest.mark.parametrize("actor", ["Constellate Bot", "Constellate_Bot", "bridge", "BRIDGE"])
