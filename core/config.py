@@ -55,6 +55,12 @@ DEFAULTS: Settings = {
         "wiki_poll_seconds": 30,
     },
     "outgoing": {"timeout": 15, "allow_private_networks": False, "subscriptions": []},
+    "constellations": {
+        "parent_category": "Constellations",
+        "read_only_on_sunset": False,
+        "recent_topics": 8,
+        "participant_days": 90,
+    },
 }
 
 

@@ -3,7 +3,7 @@
 Alembic's environment and the migration drift test use this; nothing else needs it.
 """
 
-from community import activity  # noqa: F401
+from community import activity, leadership, sync_models  # noqa: F401
 from core.models import Base
 from webhooks.outgoing import models  # noqa: F401
 

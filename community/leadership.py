@@ -1,0 +1,1 @@
+"""The leadership timeline of each constellation, read from its wiki history."""

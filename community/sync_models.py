@@ -1,0 +1,1 @@
+"""Constellation sync state: conflicts recorded for moderators (tables)."""
