@@ -1,22 +1,40 @@
-"""Run every benchmark: python -m bench [name ...]."""
+"""Run benchmarks: python -m bench [name [options] ...] (all of them when none is named)."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
-from bench import wiki_reads
-
-BENCHMARKS = {"wiki_reads": wiki_reads.main}
+from bench import constellation_sync, wiki_reads
 
 
-def main(names: list[str]) -> None:
-    unknown = set(names) - set(BENCHMARKS)
-    if unknown:
-        sys.exit(
-            f"unknown benchmark(s): {', '.join(sorted(unknown))}; known: {', '.join(BENCHMARKS)}"
-        )
-    for name in names or list(BENCHMARKS):
-        BENCHMARKS[name]()
+def _no_options(run: Callable[[], None]) -> Callable[[list[str]], None]:
+    def call(args: list[str]) -> None:
+        if args:
+            sys.exit(f"unexpected argument(s): {' '.join(args)}")
+        run()
+
+    return call
+
+
+BENCHMARKS: dict[str, Callable[[list[str]], None]] = {
+    "wiki_reads": _no_options(wiki_reads.main),
+    "constellation_sync": constellation_sync.main,
+}
+
+
+def main(argv: list[str]) -> None:
+    # Each benchmark name takes the arguments that follow it, up to the next name.
+    runs: list[tuple[str, list[str]]] = []
+    for arg in argv:
+        if arg in BENCHMARKS:
+            runs.append((arg, []))
+        elif runs:
+            runs[-1][1].append(arg)
+        else:
+            sys.exit(f"unknown benchmark: {arg}; known: {', '.join(BENCHMARKS)}")
+    for name, args in runs or [(name, []) for name in BENCHMARKS]:
+        BENCHMARKS[name](args)
 
 
 if __name__ == "__main__":

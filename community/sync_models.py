@@ -1,1 +1,85 @@
 """Constellation sync state: conflicts recorded for moderators (tables)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from core.models import Base, UTCDateTime, utcnow
+
+ISSUE_KINDS = ("malformed", "conflict")
+
+
+class SyncIssue(Base):
+    """A problem a person must look at: a malformed charter or an unmergeable edit.
+
+    At most one open issue per (kind, wiki_title, field); resolving sets ``resolved_at``
+    and keeps the row as history.
+    """
+
+    __tablename__ = "sync_issues"
+    __table_args__ = (Index("ix_sync_issues_open", "kind", "wiki_title", "resolved_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    wiki_title: Mapped[str] = mapped_column(String(255))
+    wiki_page_id: Mapped[int | None] = mapped_column(Integer)
+    field: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text)
+    forum_post_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+def record_issue(
+    session: Session,
+    *,
+    kind: str,
+    wiki_title: str,
+    detail: str,
+    field: str | None = None,
+    wiki_page_id: int | None = None,
+    forum_post_id: int | None = None,
+) -> None:
+    """Open an issue, or refresh the detail of the one already open for the same key."""
+    if kind not in ISSUE_KINDS:
+        raise ValueError(f"unknown sync issue kind {kind!r}")
+    query = select(SyncIssue).where(
+        SyncIssue.kind == kind,
+        SyncIssue.wiki_title == wiki_title,
+        SyncIssue.resolved_at.is_(None),
+        SyncIssue.field.is_(None) if field is None else SyncIssue.field == field,
+    )
+    issue = session.scalars(query).first()
+    if issue is None:
+        issue = SyncIssue(kind=kind, wiki_title=wiki_title, field=field)
+        session.add(issue)
+    issue.detail = detail
+    if wiki_page_id is not None:
+        issue.wiki_page_id = wiki_page_id
+    if forum_post_id is not None:
+        issue.forum_post_id = forum_post_id
+    session.flush()
+
+
+def resolve_issues(session: Session, *, kind: str, wiki_title: str) -> int:
+    """Close every open issue of ``kind`` for the page; returns how many."""
+    query = select(SyncIssue).where(
+        SyncIssue.kind == kind,
+        SyncIssue.wiki_title == wiki_title,
+        SyncIssue.resolved_at.is_(None),
+    )
+    issues = list(session.scalars(query))
+    now = utcnow()
+    for issue in issues:
+        issue.resolved_at = now
+    session.flush()
+    return len(issues)
+
+
+def open_issues(session: Session) -> list[SyncIssue]:
+    """Every unresolved issue, oldest first."""
+    query = select(SyncIssue).where(SyncIssue.resolved_at.is_(None)).order_by(SyncIssue.id)
+    return list(session.scalars(query))

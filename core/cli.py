@@ -17,6 +17,7 @@ from typing import Any
 import click
 from flask import Flask
 
+from community.sync_cli import sync
 from core import migrate
 from core.config import CONFIG_PATH_VAR, load_config, masked
 from core.errors import ConfigError, ConstellateError
@@ -169,7 +170,7 @@ def serve(host: str, port: int) -> None:
     run_simple(host, port, create_app(), threaded=True)
 
 
-COMMANDS = (check_config, db, sandbox, worker, inbox_group, poll, outgoing)
+COMMANDS = (check_config, db, sandbox, worker, inbox_group, poll, outgoing, sync)
 for command in (*COMMANDS, serve):
     main.add_command(command)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from community import activity
+from community import activity, sync_events
 from core.handling import Handler
 
 
@@ -17,9 +17,11 @@ class UnknownKind(LookupError):
     """An event kind that is neither handled nor ignored on purpose."""
 
 
-_POST = (activity.record_post,)
-_TOPIC = (activity.record_topic,)
+# Activity first: the wiki section reads the activity rows, including this event's.
+_POST = (activity.record_post, sync_events.refresh_wiki_section)
+_TOPIC = (activity.record_topic, sync_events.refresh_wiki_section)
 _WIKI = (activity.record_wiki_change,)
+_WIKI_PAGE = (activity.record_wiki_change, sync_events.sync_wiki_page)
 
 HANDLERS: Mapping[str, tuple[Handler, ...]] = {
     "forum.post_created": _POST,
@@ -30,13 +32,13 @@ HANDLERS: Mapping[str, tuple[Handler, ...]] = {
     "forum.topic_edited": _TOPIC,
     "forum.topic_destroyed": _TOPIC,
     "forum.topic_recovered": _TOPIC,
-    "wiki.edit": _WIKI,
-    "wiki.new": _WIKI,
-    "wiki.move": _WIKI,
-    "wiki.delete": _WIKI,
-    "wiki.restore": _WIKI,
+    "wiki.edit": _WIKI_PAGE,
+    "wiki.new": _WIKI_PAGE,
+    "wiki.move": _WIKI_PAGE,
+    "wiki.delete": _WIKI_PAGE,
+    "wiki.restore": _WIKI_PAGE,
     "wiki.log": _WIKI,
-    "wiki.reconcile": _WIKI,
+    "wiki.reconcile": _WIKI_PAGE,
 }
 
 # Read and validated (so the payloads are known good), not yet acted on.

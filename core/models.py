@@ -65,7 +65,8 @@ class PageTopicLink(Base):
 
     ``external_id`` is the Discourse topic external_id (<= 50 chars, [\\w-]+)
     that makes topic creation happen exactly once; ``synced_text`` is the
-    last text written to the forum, the base of a three-way merge.
+    last text written to the forum; ``synced_hash`` covers everything written (post,
+    title, category, tags, topic state), so an unchanged hash means no forum writes.
     """
 
     __tablename__ = "page_topic_links"
@@ -79,6 +80,11 @@ class PageTopicLink(Base):
     forum_post_id: Mapped[int | None] = mapped_column(Integer)
     synced_hash: Mapped[str | None] = mapped_column(String(64))
     synced_text: Mapped[str | None] = mapped_column(Text)
+    # What the wiki last rendered (the merge base: human edits merged into synced_text
+    # earlier must survive later wiki changes), the category name and status last written.
+    rendered_text: Mapped[str | None] = mapped_column(Text)
+    category_name: Mapped[str | None] = mapped_column(String(50))
+    charter_status: Mapped[str | None] = mapped_column(String(16))
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -19,8 +19,10 @@ from typing import Any
 import click
 import requests
 
+from community.sync import sync_constellations
 from core import migrate
 from core.config import CONFIG_PATH_VAR, load_config
+from core.store import Store
 from sandbox.forum.server import ForumServer
 from sandbox.seeding import seed_configured
 from sandbox.wiki import WikiServer, ensure_packages, install
@@ -68,6 +70,7 @@ def _start_all(directory: Path, wiki_port: int, forum_port: int, service_port: i
         settings = load_config(config_path)
         migrate.upgrade(settings["store"]["url"])
         seed_once(directory / "seeded", settings)
+        sync_once(settings)
         hook_forum_to_service(forum_config, f"http://127.0.0.1:{service_port}")
         service = start_service(config_path, service_port)
         try:
@@ -123,6 +126,15 @@ def seed_once(marker: Path, settings: dict[str, Any]) -> None:
     for line in seed_configured(settings):
         click.echo(f"  {line}")
     marker.write_text("seeded\n")
+
+
+def sync_once(settings: dict[str, Any]) -> None:
+    """Bring every constellation page to the forum (and back); a restart changes nothing."""
+    store = Store(settings["store"]["url"])
+    try:
+        click.echo(f"  {sync_constellations(store, settings, full=True).headline()}")
+    finally:
+        store.dispose()
 
 
 def write_config(

@@ -14,6 +14,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from community.forum_sync import external_id
+from community.wiki_section import BEGIN, END
+from connectors.discourse.client import ForumClient
+from connectors.mediawiki import WikiClient
+from sandbox.example_data import EXAMPLE
 from sandbox.wiki import free_port
 
 CONSTELLATE = [sys.executable, "-m", "core.cli"]
@@ -134,12 +139,14 @@ def test_demo_starts_the_wiki_and_a_ready_service(
     checks = ready.json()["checks"]
     assert checks["wiki"]["ok"] is True and "MediaWiki" in checks["wiki"]["detail"]
     assert checks["forum"]["ok"] is True and checks["forum"]["detail"] != "not configured"
+    assert any(line.strip().startswith("sync: ") and "created" in line for line in output)
+    key = (tmp_path / "demo" / "forum_api_key").read_text().strip()
+    assert_constellations_on_both_sides(wiki_port, forum_port, key)
     latest = requests.get(f"http://127.0.0.1:{forum_port}/latest.json", timeout=10).json()
     topics = latest["topic_list"]["topics"]
     assert len(topics) == 30  # a full first page of example topics
 
     # A person replies in the forum: the signed webhook brings it to the service's inbox.
-    key = (tmp_path / "demo" / "forum_api_key").read_text().strip()
     reply = requests.post(
         f"http://127.0.0.1:{forum_port}/posts.json",
         headers={"Api-Key": key, "Api-Username": "maren_okafor"},
@@ -154,6 +161,24 @@ def test_demo_starts_the_wiki_and_a_ready_service(
     for dead in (port, wiki_port, forum_port):
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://127.0.0.1:{dead}/", timeout=2)
+
+
+def assert_constellations_on_both_sides(wiki_port: int, forum_port: int, key: str) -> None:
+    """Every example constellation: a forum category, a charter topic, the wiki section."""
+    wiki = WikiClient({"url": f"http://127.0.0.1:{wiki_port}", "script_path": "/"})
+    forum = ForumClient(
+        {"url": f"http://127.0.0.1:{forum_port}", "api_key": key, "api_username": "system"}
+    )
+    names = [c.name for c in EXAMPLE.constellations]
+    pages = wiki.read_pages(names)
+    categories = {c.id: c.name for c in forum.categories()}
+    for constellation in EXAMPLE.constellations:
+        page = pages[constellation.name]
+        assert page.exists and page.pageid is not None
+        assert BEGIN in page.text and END in page.text, constellation.name
+        topic = forum.topic_by_external_id(external_id(page.pageid))
+        assert topic is not None, constellation.name
+        assert categories[topic.category_id or 0] == constellation.forum_category
 
 
 def test_sandbox_forum_prints_how_to_call_it_and_keeps_its_state(

@@ -33,6 +33,9 @@ TABLES = {
     "delivery_attempts",
     "forum_post_activity",
     "wiki_change_activity",
+    "sync_issues",
+    "leadership_changes",
+    "wiki_section_states",
     "alembic_version",
 }
 

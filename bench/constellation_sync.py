@@ -1,0 +1,231 @@
+"""Constellation sync against a fresh sandbox wiki and forum: HTTP requests per page for
+an initial full sync and a no-change resync (which must write nothing), and the batched
+read phase timed against pywikibot's PreloadingGenerator reading the same pages.
+
+python -m bench constellation_sync [--pages N]   (default 300)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import requests
+
+from community.sync import SyncSummary, sync_constellations
+from connectors.discourse.client import ForumClient
+from connectors.mediawiki import WikiClient
+from connectors.mediawiki.client import TITLES_PER_QUERY, TITLES_PER_QUERY_HIGH
+from core.config import Settings, load_config
+from core.migrate import upgrade
+from core.store import Store
+from sandbox.forum.server import ForumServer
+from sandbox.wiki import WikiServer, ensure_packages, install
+
+PAGES = 300
+READER = Path(__file__).with_name("pywikibot_reads.py")  # run by path: cwd is a temp folder
+FORUM_RATE_LIMIT = 1_000_000  # the benchmark measures requests, not Discourse's throttle
+
+
+# Logging in is a POST but writes no content; counted apart, under its own name.
+SESSION = ("LOGIN",)
+_LOGIN_ACTIONS = {"login", "clientlogin"}
+
+
+def _method(request: requests.PreparedRequest) -> str:
+    body = request.body if isinstance(request.body, str) else (request.body or b"").decode()
+    action = parse_qs(body).get("action", [""])[0] if request.method == "POST" else ""
+    return "LOGIN" if action in _LOGIN_ACTIONS else request.method or "GET"
+
+
+class MethodCounts(Counter[str]):
+    """HTTP requests by method, from a ``requests`` response hook."""
+
+    def hook(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self[_method(response.request)] += 1
+
+    def writes(self) -> int:
+        return sum(n for method, n in self.items() if method != "GET" and method not in SESSION)
+
+    def total(self) -> int:
+        return sum(self.values())
+
+
+@dataclass
+class Phase:
+    name: str
+    summary: SyncSummary
+    wiki: MethodCounts
+    forum: MethodCounts
+    seconds: float
+
+    def describe(self, pages: int) -> str:
+        return (
+            f"  {self.name}: {self.seconds:.2f} s; wiki {self.wiki.total()} requests "
+            f"({self.wiki.total() / pages:.2f}/page, {self.wiki.writes()} writes); forum "
+            f"{self.forum.total()} requests ({self.forum.total() / pages:.2f}/page, "
+            f"{self.forum.writes()} writes); {self.summary.headline()}"
+        )
+
+
+@dataclass
+class Result:
+    pages: int
+    initial: Phase
+    resync: Phase
+    minimum_reads: int
+    read_seconds: float
+    read_requests: int
+    pywikibot: dict[str, Any]
+
+
+class WritesOnResync(AssertionError):
+    """The no-change resync wrote something: a regression the benchmark must not hide."""
+
+
+def constellation_text(number: int) -> str:
+    fields = {
+        "goal": f"Benchmark goal number {number}",
+        "lead_partner": "Harbour Food Bank",
+        "partners": "Harbour Food Bank, North Pantry, City Kitchen",
+        "stewards": "Ana, Ben",
+        "status": "active",
+        "started": "2025-03-01",
+        "term_end": "2027-03-01",
+        "beat": "fortnightly",
+        "forum_category": f"bench-{number}",
+    }
+    body = "\n".join(f"| {key} = {value}" for key, value in fields.items())
+    return "{{Constellation\n" + body + "\n}}\n\nA benchmark constellation.\n"
+
+
+def run(pages: int = PAGES, *, echo: Callable[[str], None] = print) -> Result:
+    ensure_packages()
+    with tempfile.TemporaryDirectory(prefix="constellate-bench-") as folder:
+        sandbox = install(Path(folder) / "wiki")
+        forum_server = ForumServer(rate_limit_per_minute=FORUM_RATE_LIMIT)
+        with WikiServer(sandbox) as server, forum_server as forum:
+            settings = load_config(
+                environ={},
+                overrides={
+                    "service": {"secret_key": uuid.uuid4().hex * 2},
+                    "store": {"url": f"sqlite:///{Path(folder) / 'bench.db'}"},
+                    "wiki": sandbox.wiki_config(server.url),
+                    "forum": {
+                        "url": forum.url,
+                        "api_key": forum.api_key,
+                        "api_username": forum.api_username,
+                    },
+                },
+            )
+            upgrade(settings["store"]["url"])
+            store = Store(settings["store"]["url"])
+            try:
+                return _measure(store, settings, server.url, Path(folder), pages, echo)
+            finally:
+                store.dispose()
+
+
+def _measure(
+    store: Store,
+    settings: Settings,
+    wiki_url: str,
+    folder: Path,
+    pages: int,
+    echo: Callable[[str], None],
+) -> Result:
+    writer = WikiClient(settings["wiki"])
+    prefix = f"Bench constellation {uuid.uuid4().hex[:6]}"
+    titles = [f"{prefix} {n}" for n in range(pages)]
+    for number, title in enumerate(titles):
+        writer.edit(title, constellation_text(number), summary="benchmark page", mode="create")
+
+    initial = _sync_phase("initial full sync", store, settings)
+    resync = _sync_phase("no-change resync", store, settings)
+
+    reader = WikiClient(settings["wiki"])
+    reader.read_pages(titles[:1])  # log in first: pywikibot's site is ready before timing too
+    high = "apihighlimits" in reader._login().rights
+    limit = TITLES_PER_QUERY_HIGH if high else TITLES_PER_QUERY
+    before = reader.request_counts.total()
+    started = time.perf_counter()
+    reader.read_pages(titles)
+    read_seconds = time.perf_counter() - started
+    read_requests = reader.request_counts.total() - before
+    theirs = _pywikibot_read(wiki_url, titles, folder)
+
+    result = Result(
+        pages, initial, resync, math.ceil(pages / limit), read_seconds, read_requests, theirs
+    )
+    echo(
+        f"constellation_sync: {pages} pages; minimum for batched reads "
+        f"ceil({pages}/{limit}) = {result.minimum_reads} read request(s)"
+    )
+    echo(initial.describe(pages))
+    echo(resync.describe(pages))
+    echo(
+        f"  read phase: ours {read_seconds:.3f} s in {read_requests} request(s); pywikibot "
+        f"PreloadingGenerator {theirs['seconds']:.3f} s in {theirs['requests']} request(s); "
+        f"ratio ours/pywikibot = {read_seconds / theirs['seconds']:.3f}"
+    )
+    if resync.wiki.writes() or resync.forum.writes():
+        raise WritesOnResync(
+            f"the no-change resync wrote: wiki {dict(resync.wiki)}, forum {dict(resync.forum)}"
+        )
+    return result
+
+
+def _sync_phase(name: str, store: Store, settings: Settings) -> Phase:
+    wiki, forum = WikiClient(settings["wiki"]), ForumClient(settings["forum"])
+    wiki_counts, forum_counts = MethodCounts(), MethodCounts()
+    wiki.session.hooks["response"].append(wiki_counts.hook)
+    forum.session.hooks["response"].append(forum_counts.hook)
+    started = time.perf_counter()
+    summary = sync_constellations(store, settings, full=True, wiki=wiki, forum=forum)
+    return Phase(name, summary, wiki_counts, forum_counts, time.perf_counter() - started)
+
+
+def _pywikibot_read(api_base: str, titles: list[str], folder: Path) -> dict[str, Any]:
+    """pywikibot in its own process, its configuration and files in a temporary folder."""
+    base = folder / "pywikibot"
+    base.mkdir()
+    listing = folder / "titles.txt"
+    listing.write_text("\n".join(titles) + "\n")
+    env = {**os.environ, "PYWIKIBOT_DIR": str(base), "PYWIKIBOT_NO_USER_CONFIG": "2"}
+    done = subprocess.run(
+        [sys.executable, str(READER), f"{api_base}/api.php", str(listing)],
+        env=env,
+        cwd=base,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"pywikibot reader failed:\n{done.stderr[-2000:]}")
+    answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    if answer["pages"] != len(titles):
+        raise RuntimeError(f"pywikibot read {answer['pages']} of {len(titles)} pages")
+    return answer
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench constellation_sync")
+    parser.add_argument("--pages", type=int, default=PAGES)
+    run(parser.parse_args(argv).pages)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,140 @@
+"""The ``{{Constellation}}`` template on a wiki page, parsed into a charter.
+
+Wikitext is parsed with mwparserfromhell (never regexes): values may hold
+links, comments or stray whitespace, and only the plain text counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from urllib.parse import quote
+
+import mwparserfromhell
+
+STATUSES = ("forming", "active", "dormant", "sunset")
+BEATS = ("weekly", "fortnightly", "monthly")
+TEMPLATE = "Constellation"
+REQUIRED = ("goal", "lead_partner", "partners")
+# The template's own defaults when a field is absent or empty.
+DEFAULT_STATUS = "forming"
+DEFAULT_BEAT = "monthly"
+
+
+@dataclass(frozen=True)
+class Charter:
+    title: str
+    goal: str
+    lead_partner: str
+    partners: tuple[str, ...]
+    stewards: tuple[str, ...]
+    status: str
+    started: date | None
+    term_end: date | None
+    beat: str
+    forum_category: str
+
+
+class CharterError(ValueError):
+    """A malformed ``{{Constellation}}``: which page, which field, what is wrong."""
+
+    def __init__(self, title: str, field: str, problem: str) -> None:
+        self.title = title
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{title}: {field}: {problem}")
+
+
+def parse_charter(title: str, wikitext: str) -> Charter | None:
+    """The page's charter; None when it has no ``{{Constellation}}``.
+
+    Raises CharterError when the template is malformed (a required field
+    missing, an unknown status or beat, a bad date, two templates …).
+    """
+    code = mwparserfromhell.parse(wikitext or "")
+    templates = [t for t in code.filter_templates(recursive=False) if _is_constellation(t)]
+    if not templates:
+        return None
+    if len(templates) > 1:
+        raise CharterError(title, "template", f"{len(templates)} {{{{{TEMPLATE}}}}} templates")
+    fields = _fields(templates[0])
+    for name in REQUIRED:
+        if not fields.get(name):
+            raise CharterError(title, name, "missing")
+    partners = _split(fields["partners"])
+    if not partners:
+        raise CharterError(title, "partners", "no organisation named")
+    status = (fields.get("status") or DEFAULT_STATUS).lower()
+    if status not in STATUSES:
+        raise CharterError(
+            title, "status", f"unknown status {status!r} (one of {', '.join(STATUSES)})"
+        )
+    beat = (fields.get("beat") or DEFAULT_BEAT).lower()
+    if beat not in BEATS:
+        raise CharterError(title, "beat", f"unknown beat {beat!r} (one of {', '.join(BEATS)})")
+    started = _date(title, "started", fields.get("started", ""))
+    term_end = _date(title, "term_end", fields.get("term_end", ""))
+    if started and term_end and term_end < started:
+        raise CharterError(title, "term_end", f"{term_end.isoformat()} is before started")
+    return Charter(
+        title=title,
+        goal=fields["goal"],
+        lead_partner=fields["lead_partner"],
+        partners=partners,
+        stewards=_split(fields.get("stewards", "")),
+        status=status,
+        started=started,
+        term_end=term_end,
+        beat=beat,
+        forum_category=fields.get("forum_category", ""),
+    )
+
+
+def page_url(settings: Any, title: str) -> str:
+    """A link back to the wiki page (``index.php?title=…``, as MediaWiki writes it)."""
+    wiki = settings["wiki"]
+    base = str(wiki.get("url", "")).rstrip("/")
+    script = str(wiki.get("script_path", "/")).strip("/")
+    prefix = f"{base}/{script}" if script else base
+    return f"{prefix}/index.php?title={quote(title.replace(' ', '_'), safe=':/()_,')}"
+
+
+def _is_constellation(template: Any) -> bool:
+    name = " ".join(str(template.name.strip_code() or template.name).replace("_", " ").split())
+    if name.lower().startswith("template:"):
+        name = name.split(":", 1)[1].strip()
+    # MediaWiki titles are case-insensitive in their first letter only.
+    return bool(name) and name[0].upper() + name[1:] == TEMPLATE
+
+
+def _fields(template: Any) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for param in template.params:
+        name = str(param.name).strip().lower()
+        fields[name] = _plain(param.value)  # the last one wins, as on the wiki
+    return fields
+
+
+def _plain(value: Any) -> str:
+    """The visible text of a value: links become their label, comments go."""
+    text = value.strip_code(normalize=True, collapse=True)
+    return " ".join(text.split())
+
+
+def _split(value: str) -> tuple[str, ...]:
+    items: list[str] = []
+    for item in value.split(","):
+        item = item.strip()
+        if item and item not in items:
+            items.append(item)
+    return tuple(items)
+
+
+def _date(title: str, field: str, value: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise CharterError(title, field, f"not a date (YYYY-MM-DD): {value!r}") from None

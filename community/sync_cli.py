@@ -1,0 +1,65 @@
+"""`constellate sync`: sync constellation pages with the forum, and say what happened."""
+
+from __future__ import annotations
+
+import click
+
+from community.sync import SyncSummary, sync_constellations
+from community.sync_models import open_issues
+from core.config import load_config
+from core.errors import ConfigError, ConstellateError
+from core.store import Store
+
+
+@click.command("sync")
+@click.option("--full", is_flag=True, help="every constellation page and every linked page")
+@click.option("--dry-run", is_flag=True, help="say what would change; write nothing")
+@click.option(
+    "--constellation",
+    "names",
+    multiple=True,
+    metavar="NAME",
+    help="the wiki page of one constellation (repeatable)",
+)
+def sync(full: bool, dry_run: bool, names: tuple[str, ...]) -> None:
+    """Sync constellations: wiki page -> forum category and charter topic, forum ->
+    the page's bot section, and the leadership timeline.
+
+    Conflicts are reported, not failures (exit code 0); a bad configuration or an
+    unreachable platform ends with one line and a non-zero exit code.
+    """
+    if not full and not names:
+        raise click.UsageError("name pages with --constellation, or use --full")
+    try:
+        settings = load_config()
+        if not settings["forum"].get("url"):
+            raise ConfigError("[forum] url is not set: there is no forum to sync with")
+        store = Store(settings["store"]["url"])
+        try:
+            summary = sync_constellations(
+                store, settings, titles=names, full=full, dry_run=dry_run, progress=full
+            )
+            with store.session() as session:
+                issues = [
+                    f"{i.kind}: {i.wiki_title}"
+                    + (f": {i.field}" if i.field else "")
+                    + f": {i.detail}"
+                    for i in open_issues(session)
+                ]
+        finally:
+            store.dispose()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from None
+    except ConstellateError as exc:
+        raise click.ClickException(str(exc)) from None
+    report(summary, issues, dry_run=dry_run)
+
+
+def report(summary: SyncSummary, issues: list[str], *, dry_run: bool) -> None:
+    click.echo(("dry run, nothing written; " if dry_run else "") + summary.headline())
+    for line in summary.lines:
+        click.echo(f"  {line}")
+    if issues:
+        click.echo(f"open issues ({len(issues)}):")
+        for issue in issues:
+            click.echo(f"  {issue}")

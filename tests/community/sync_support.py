@@ -1,0 +1,86 @@
+"""A store, settings and counted clients for constellation sync tests against the
+session's real wiki and forum sandbox."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import requests
+
+from connectors.discourse.client import ForumClient
+from connectors.mediawiki import WikiClient
+from core.config import Settings, load_config
+from core.migrate import upgrade
+from core.store import Store
+from tests.conftest import SessionForum, SessionWiki
+
+# Logging in is a POST but writes no content; counted apart, under its own name.
+SESSION = ("LOGIN",)
+_LOGIN_ACTIONS = {"login", "clientlogin"}
+
+
+def _method(request: requests.PreparedRequest) -> str:
+    body = request.body if isinstance(request.body, str) else (request.body or b"").decode()
+    action = parse_qs(body).get("action", [""])[0] if request.method == "POST" else ""
+    return "LOGIN" if action in _LOGIN_ACTIONS else request.method or "GET"
+
+
+class MethodCounts(Counter[str]):
+    """Requests by HTTP method, counted by a ``requests`` response hook."""
+
+    def hook(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self[_method(response.request)] += 1
+
+    def writes(self) -> int:
+        return sum(n for method, n in self.items() if method != "GET" and method not in SESSION)
+
+
+class SyncRig:
+    def __init__(self, wiki: SessionWiki, forum: SessionForum, tmp_path: Path) -> None:
+        url = f"sqlite:///{tmp_path / 'constellate.db'}"
+        upgrade(url)
+        self.store = Store(url)
+        self.session_wiki = wiki
+        self.session_forum = forum
+        self.settings: Settings = load_config(
+            environ={},
+            overrides={
+                "service": {"secret_key": "s" * 40},
+                "store": {"url": url},
+                "wiki": wiki.config(),
+                "forum": {
+                    "url": forum.url,
+                    "api_key": forum.api_key,
+                    "api_username": forum.api_username,
+                },
+                "worker": {"embedded": False},
+            },
+        )
+        self.wiki = WikiClient(self.settings["wiki"])
+        self.forum = ForumClient(self.settings["forum"])
+        self.wiki_counts, self.forum_counts = MethodCounts(), MethodCounts()
+        self.wiki.session.hooks["response"].append(self.wiki_counts.hook)
+        self.forum.session.hooks["response"].append(self.forum_counts.hook)
+
+    def writes(self) -> tuple[int, int]:
+        """(wiki, forum) write requests so far."""
+        return self.wiki_counts.writes(), self.forum_counts.writes()
+
+
+def charter_text(category: str, *, status: str = "active", lead: str = "Harbour Food Bank") -> str:
+    return (
+        "{{Constellation\n"
+        "| goal = Share one open data standard for food banks\n"
+        f"| lead_partner = {lead}\n"
+        "| partners = Harbour Food Bank, North Pantry, City Kitchen\n"
+        "| stewards = Ana, Ben\n"
+        f"| status = {status}\n"
+        "| started = 2025-03-01\n"
+        "| term_end = 2027-03-01\n"
+        "| beat = fortnightly\n"
+        f"| forum_category = {category}\n"
+        "}}\n\nHuman text about the constellation.\n"
+    )
