@@ -18,7 +18,7 @@ from sqlalchemy import Integer, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from community.charter import Charter, CharterError, parse_charter
-from connectors.mediawiki import WikiClient
+from connectors.mediawiki import WikiClient, WikiPage
 from core.models import Base, Payload, SyncCursor, UTCDateTime, utcnow
 
 
@@ -56,8 +56,17 @@ def _cursor_name(page_id: int) -> str:
     return f"leadership:{page_id}"
 
 
-def update_timeline(session: Session, wiki: WikiClient, *, title: str, page_id: int) -> int:
+def update_timeline(
+    session: Session,
+    wiki: WikiClient,
+    *,
+    title: str,
+    page_id: int,
+    head: WikiPage | None = None,
+) -> int:
     """Add the changes in revisions newer than the newest one read; returns how many.
+
+    ``head`` is the page's latest state when the caller already read it (saves a read).
 
     Reads every revision through continuation (no cap). The newest revision read is
     kept as a cursor, so revisions already read are never parsed again, and a page
@@ -65,7 +74,7 @@ def update_timeline(session: Session, wiki: WikiClient, *, title: str, page_id: 
     """
     cursor = session.get(SyncCursor, _cursor_name(page_id))
     seen = int(cursor.value) if cursor is not None else 0
-    head = wiki.read_pages([title])[title]
+    head = head or wiki.read_pages([title])[title]
     if not head.exists or (head.revid is not None and head.revid <= seen):
         return 0
     last = _latest(session, page_id)

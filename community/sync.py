@@ -199,7 +199,7 @@ def sync_page(
         _sync_section(session, wiki, forum, settings, summary, page, charter, dry_run)
     if not dry_run:
         summary.leadership_changes += update_timeline(
-            session, wiki, title=page.title, page_id=page.pageid
+            session, wiki, title=page.title, page_id=page.pageid, head=page
         )
     return summary
 
@@ -219,7 +219,7 @@ def _sync_section(
     if link is None or link.forum_topic_id is None or link.archived_at is not None:
         return  # nothing on the forum to show yet (a dry run, or an archived page)
     result = update_wiki_section(
-        session, wiki, forum, settings, charter=charter, link=link, dry_run=dry_run
+        session, wiki, forum, settings, charter=charter, link=link, dry_run=dry_run, page=page
     )
     if result == "written":
         summary.wiki_sections_written += 1

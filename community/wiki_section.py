@@ -68,8 +68,12 @@ def update_wiki_section(
     charter: Charter,
     link: PageTopicLink,
     dry_run: bool = False,
+    page: WikiPage | None = None,
 ) -> str:
     """Write the section on the charter's page: "written", "unchanged" or "conflict".
+
+    ``page``, when the caller already read it (a batched sync), saves a read when the
+    section is unchanged; a write still goes through ``apply``, which reads afresh.
 
     "conflict": a person's edit inside the markers was moved above them, or the page
     kept changing under us for three tries (nothing written; the next sync retries).
@@ -92,11 +96,16 @@ def update_wiki_section(
         outcome["action"] = "conflict" if conflict else "written"
         return None if text == page.text else text
 
+    if page is None or dry_run:
+        page = page or wiki.read_pages([charter.title])[charter.title]
+    new_text = transform(page)
+    changed = new_text is not None and new_text.rstrip() != page.text.rstrip()
     if dry_run:
-        page = wiki.read_pages([charter.title])[charter.title]
-        new_text = transform(page)
-        changed = new_text is not None and new_text.rstrip() != page.text.rstrip()
         return outcome["action"] if changed else "unchanged"
+    if not changed:
+        if outcome.get("action") == "written":
+            _remember(session, link.wiki_page_id, state, inside)
+        return "unchanged"
     try:
         result = wiki.apply(charter.title, transform, summary=SUMMARY, attempts=3)
     except EditConflict:  # still edited by others after three tries: next sync retries
