@@ -12,12 +12,8 @@ from community.leadership import timeline, update_timeline
 from core.migrate import upgrade
 from core.store import Store
 from tests.community.test_wiki_section import charter_text
-from tests.core import test_store
 
 # The store fixtures: a SQLite file, and a fresh PostgreSQL database per test.
-sqlite_url = test_store.sqlite_url
-postgres_url = test_store.postgres_url
-store_url = test_store.store_url
 
 
 @pytest.fixture

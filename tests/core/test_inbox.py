@@ -11,12 +11,8 @@ from core.inbox import record
 from core.migrate import upgrade
 from core.models import InboxEvent
 from core.store import Store
-from tests.core import test_store
 
 # The store fixtures: a SQLite file, and a fresh PostgreSQL database per test.
-sqlite_url = test_store.sqlite_url
-postgres_url = test_store.postgres_url
-store_url = test_store.store_url
 
 
 def post_created(event_id: str = "forum:post_created:17", dedupe_key: str | None = "k17") -> Event:

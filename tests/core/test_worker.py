@@ -30,12 +30,8 @@ from core.worker import Worker, wake
 from core.worker_cli import inbox_group
 from core.worker_cli import worker as worker_command
 from tests.conftest import SessionWiki
-from tests.core import test_store
 
 # The store fixtures: a SQLite file, and a fresh PostgreSQL database per test.
-sqlite_url = test_store.sqlite_url
-postgres_url = test_store.postgres_url
-store_url = test_store.store_url
 
 START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 MAX_ATTEMPTS = 3

@@ -17,13 +17,9 @@ from core.inbox import LAPSED, record
 from core.migrate import upgrade
 from core.models import InboxEvent, SyncCursor
 from core.store import Store
-from tests.core import test_store
 from tests.core.crash_worker import KIND
 
 # The store fixtures: a SQLite file, and a fresh PostgreSQL database per test.
-sqlite_url = test_store.sqlite_url
-postgres_url = test_store.postgres_url
-store_url = test_store.store_url
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENT_ID = "forum:post_created:99"

@@ -15,7 +15,6 @@ from core.events import Event
 from core.handling import HandlerContext
 from core.migrate import upgrade
 from core.store import Store
-from tests.core import test_store
 from tests.webhooks.incoming_support import load_fixture, wire_body
 from webhooks.incoming.discourse_events import normalise
 from webhooks.incoming.wiki_events import reconcile_event
@@ -24,9 +23,6 @@ RECEIVED = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 # The store fixtures: a SQLite file, and a fresh PostgreSQL database per test.
-sqlite_url = test_store.sqlite_url
-postgres_url = test_store.postgres_url
-store_url = test_store.store_url
 
 
 @pytest.fixture

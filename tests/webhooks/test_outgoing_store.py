@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
 from core.migrate import upgrade
 from core.store import Store
@@ -20,26 +18,9 @@ from webhooks.outgoing.cli import outgoing
 from webhooks.outgoing.models import OutgoingMessage, WebhookSubscription
 from webhooks.outgoing.queue import fan_out
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql+psycopg://constellate:constellate@127.0.0.1:5432/postgres"
-)
 CONFIG = settings(
     subscriptions=[{"url": "https://hooks.example/in", "secret": SECRET, "events": ["*"]}]
 )
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    name = f"constellate_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
