@@ -11,6 +11,7 @@ written on each page (see ``wiki_section.py``), so both tables share migration 0
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +19,8 @@ from sqlalchemy import Integer, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from community.charter import Charter, CharterError, parse_charter
-from connectors.mediawiki import WikiClient, WikiPage
+from connectors.mediawiki import WikiClient, WikiPage, WikiRevision
+from core.errors import NotFound
 from core.models import Base, Payload, SyncCursor, UTCDateTime, utcnow
 
 
@@ -83,9 +85,7 @@ def update_timeline(
     )
     added = 0
     newest = seen
-    # WikiClient.revisions has no start id, so older revisions still arrive; only the
-    # new ones are parsed.
-    for revision in wiki.revisions(title, with_content=True):
+    for revision in _revisions_from(wiki, title, seen):
         if revision.revid <= seen:
             continue
         newest = max(newest, revision.revid)
@@ -150,3 +150,14 @@ def _charter_of(title: str, text: Any) -> Charter | None:
 def _differs(before: tuple[str, tuple[str, ...]], after: tuple[str, tuple[str, ...]]) -> bool:
     """A new lead, or a different set of partners (a reordered list is no change)."""
     return before[0] != after[0] or set(before[1]) != set(after[1])
+
+
+def _revisions_from(wiki: WikiClient, title: str, seen: int) -> Iterator[WikiRevision]:
+    """Revisions from the last one read (included): only new ones are downloaded."""
+    try:
+        yield from wiki.revisions(title, with_content=True, from_revid=seen or None)
+    except NotFound:
+        if not seen:
+            raise
+        # The revision we stopped at was deleted since: read the whole history instead.
+        yield from wiki.revisions(title, with_content=True)

@@ -217,13 +217,24 @@ class WikiClient:
         return result
 
     def revisions(
-        self, title: str, *, batch: int | None = None, with_content: bool = False
+        self,
+        title: str,
+        *,
+        batch: int | None = None,
+        with_content: bool = False,
+        from_revid: int | None = None,
     ) -> Iterator[WikiRevision]:
-        """Every revision of a page, oldest first; NotFound if the page does not exist."""
+        """Every revision of a page, oldest first; NotFound if the page does not exist.
+
+        ``from_revid`` (a revision of this page, included) skips everything older, so a
+        caller that keeps the last revision it read downloads only what is new.
+        """
         with self._boundary():
             site = self._login()
             props = REVISION_PROPS + ("|content" if with_content else "")
-            extra = {"rvslots": "main"} if with_content else {}
+            extra: dict[str, Any] = {"rvslots": "main"} if with_content else {}
+            if from_revid is not None:
+                extra["rvstartid"] = from_revid
             for answer in self._query(
                 site,
                 prop="revisions",

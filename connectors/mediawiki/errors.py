@@ -99,6 +99,8 @@ def from_api_error(
     if code == "ratelimited":
         wait = rate_limit_wait() if rate_limit_wait else DEFAULT_RATE_LIMIT_WAIT
         return RateLimited(message, platform=PLATFORM, retry_after=wait, code=code)
+    if code and code.startswith("badid_"):  # MediaWiki's "no such id" for a parameter
+        return NotFound(message, platform=PLATFORM, code=code)
     if code and code.startswith(UNAVAILABLE_PREFIXES):
         return Unavailable(message, platform=PLATFORM, retry_after=retry_after, code=code)
     cls = ERROR_CLASSES.get(code or "", ConnectorError)

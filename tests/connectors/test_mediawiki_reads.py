@@ -100,6 +100,19 @@ def test_a_long_history_is_read_whole_oldest_first(wiki: SessionWiki) -> None:
     assert requests_made(bot) - before == 1
 
 
+def test_a_history_can_start_at_a_known_revision(wiki: SessionWiki) -> None:
+    bot = wiki.bot()
+    title = wiki.title("From revision")
+    written = [bot.edit(title, f"version {n}", summary="v", mode="any") for n in range(6)]
+    later = list(bot.revisions(title, with_content=True, from_revid=written[3].revid))
+    assert [rev.revid for rev in later] == [result.revid for result in written[3:]]
+    assert [rev.text for rev in later] == ["version 3", "version 4", "version 5"]
+    missing = (written[-1].revid or 0) + 10_000
+    with pytest.raises(NotFound) as caught:  # a revision that does not exist
+        list(bot.revisions(title, from_revid=missing))
+    assert caught.value.code == "badid_rvstartid"
+
+
 def test_the_history_of_a_missing_page_is_not_found(wiki: SessionWiki) -> None:
     with pytest.raises(NotFound) as caught:
         list(wiki.bot().revisions(wiki.title("Nobody wrote this")))
