@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -58,24 +59,32 @@ def render(settings: Any, charter: Charter) -> ForumView:
 
 
 def render_post(settings: Any, charter: Charter) -> str:
-    """The charter post in Markdown, one fact per line so three-way merges stay local."""
+    """The charter post in Markdown, one fact per paragraph: merge3 treats changes on
+    touching lines as one conflict, so a blank line between facts keeps a person's edit
+    of one fact mergeable with a wiki change of another."""
     link = page_url(settings, charter.title)
-    lines = []
-    if charter.status == "dormant":
-        lines += [DORMANT_NOTICE, ""]
-    lines += [
-        f"**Goal:** {charter.goal}",
-        "",
-        f"**Lead partner:** {charter.lead_partner}",
-        f"**Partners:** {', '.join(charter.partners)}",
-        f"**Stewards:** {', '.join(charter.stewards) or '—'}",
+    paragraphs = [DORMANT_NOTICE] if charter.status == "dormant" else []
+    paragraphs += [
+        f"**Goal:** {markdown_text(charter.goal)}",
+        f"**Lead partner:** {markdown_text(charter.lead_partner)}",
+        f"**Partners:** {markdown_text(', '.join(charter.partners))}",
+        f"**Stewards:** {markdown_text(', '.join(charter.stewards)) or '—'}",
         f"**Status:** {charter.status}",
         f"**Beat:** {charter.beat}",
         f"**Term:** {_term(charter)}",
-        "",
-        f"This charter mirrors the wiki page [{charter.title}]({link}); change it there.",
+        f"This charter mirrors the wiki page [{markdown_text(charter.title)}]({link}); "
+        "change it there.",
     ]
-    return "\n".join(lines)
+    return "\n\n".join(paragraphs)
+
+
+# Wiki text must stay text in the bot's post: no mentions that notify from our account,
+# no images or links to outside servers, no HTML or BBCode.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>@#|!~])")
+
+
+def markdown_text(value: str) -> str:
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", value)
 
 
 def category_name(name: str) -> str:

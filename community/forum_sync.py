@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from community.charter import Charter
+from community.forum_render import STATUS_TAG_PREFIX as STATUS_TAG
 from community.forum_render import ForumView, render
 from community.post_merge import merge_post
 from community.sync_models import record_issue, resolve_issues
@@ -81,7 +82,10 @@ def sync_to_forum(
     renamed = link.wiki_title != page.title
     if link.synced_hash == view.hash and not restoring and not renamed:
         return ForumOutcome("unchanged")
-    return _update(session, forum, link, page.pageid, charter, view, restoring, dry_run)
+    read_only_on_sunset = bool(settings["constellations"]["read_only_on_sunset"])
+    return _update(
+        session, forum, link, page.pageid, charter, view, restoring, dry_run, read_only_on_sunset
+    )
 
 
 def _find_link(session: Session, page: WikiPage) -> PageTopicLink | None:
@@ -186,6 +190,7 @@ def _update(
     view: ForumView,
     restoring: bool,
     dry_run: bool,
+    read_only_on_sunset: bool,
 ) -> ForumOutcome:
     assert link.forum_topic_id is not None and link.forum_post_id is not None
     post = _merged_post(forum, link, view)
@@ -220,11 +225,14 @@ def _update(
         forum.set_topic_status(link.forum_topic_id, "archived", False)
     if post.text.strip() != post.forum_raw.strip():
         forum.update_post(link.forum_post_id, post.text, edit_reason=EDIT_REASON)
-    forum.update_topic(link.forum_topic_id, title=view.topic_title, tags=view.tags)
+    _update_topic_fields(forum, link, charter, view)
     was_closed = link.charter_status == "sunset" and not restoring
     if view.closed != was_closed or restoring:
         forum.set_topic_status(link.forum_topic_id, "closed", view.closed)
-    if link.forum_category_id is not None and (view.read_only or was_closed):
+    # Permissions are touched only when we restrict, or lift a restriction we made:
+    # a category moderators restricted themselves must never be opened by us.
+    we_restricted = was_closed and read_only_on_sunset
+    if link.forum_category_id is not None and (view.read_only or we_restricted):
         _set_read_only(forum, link.forum_category_id, view.read_only)
     link.wiki_page_id = page_id
     link.archived_at = None
@@ -232,6 +240,21 @@ def _update(
     resolve_issues(session, kind="conflict", wiki_title=charter.title)
     session.flush()
     return ForumOutcome(action, _describe(link, view))
+
+
+def _update_topic_fields(
+    forum: ForumClient, link: PageTopicLink, charter: Charter, view: ForumView
+) -> None:
+    """Send the title only on a rename and the tags only on a status change, keeping
+    every tag people or other automations put on the topic (tags[] replaces the set)."""
+    assert link.forum_topic_id is not None
+    title = view.topic_title if link.wiki_title != charter.title else None
+    tags = None
+    if link.charter_status != charter.status:
+        current = forum.topic_by_external_id(link.external_id)
+        kept = [t for t in (current.tags if current else ()) if not t.startswith(STATUS_TAG)]
+        tags = [*kept, *view.tags]
+    forum.update_topic(link.forum_topic_id, title=title, tags=tags)
 
 
 @dataclass(frozen=True)

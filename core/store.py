@@ -26,7 +26,7 @@ EXTENSION_KEY = "constellate.store"
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
     if parsed.database and parsed.database != ":memory:":
         folder = Path(parsed.database).parent
         try:
@@ -35,7 +35,11 @@ def make_engine(url: str) -> Engine:
             raise ConfigError(
                 f"store.url: cannot create the folder {folder}: {exc.strerror}"
             ) from None
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    # hide_parameters: a failing statement's values (which may hold secrets) stay out of
+    # error messages, and so out of logs and the inbox's last_error.
+    engine = create_engine(
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, hide_parameters=True
+    )
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 

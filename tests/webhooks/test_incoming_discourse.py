@@ -53,6 +53,9 @@ def test_wrong_signature_is_refused(incoming_app: Flask, incoming_client: FlaskC
     # A body changed after signing fails too.
     headers, raw, _ = delivery()
     assert post(incoming_client, headers, raw.replace(b'"system"', b'"mallory"'))[0] == 401
+    # Non-ASCII in the header is a wrong signature too, never a server error.
+    headers["X-Discourse-Event-Signature"] = "sha256=\u00e9" + "0" * 63
+    assert post(incoming_client, headers, raw)[0] == 401
     assert inbox_count(incoming_app) == 0
 
 

@@ -54,7 +54,7 @@ EXPECTED = {
         "2026-11-21T05:40:17.970000+00:00",  # deleted_at
     ),
     "post__post_edited": (
-        "forum:post_edited:post:2:v2",
+        "forum:post_edited:post:2:v2:2026-11-21T05:40:17.965Z",
         "post:2",
         None,
         "2026-11-21T05:40:17.965000+00:00",  # updated_at
@@ -141,3 +141,16 @@ def test_fixture_is_accepted_into_the_inbox(
         (EXPECTED[name][0], f"forum.{data['headers']['X-Discourse-Event']}", "pending")
     ]
     assert rows[0].payload == data["body"]
+
+
+def test_two_quick_edits_with_the_same_version_are_two_events() -> None:
+    """Discourse keeps the version for edits within its grace period ("ninja edits")."""
+    body = load_fixture("post__post_edited")["body"]
+    later = {
+        "post": {**body["post"], "raw": "typo fixed", "updated_at": "2026-11-21T05:41:02.001Z"}
+    }
+    first, second = (
+        normalise("post_edited", b, b"{}", delivery_id=None, received=datetime.now(UTC))
+        for b in (body, later)
+    )
+    assert first.event_id != second.event_id

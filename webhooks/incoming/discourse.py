@@ -45,8 +45,10 @@ def _too_large(_exc: RequestEntityTooLarge) -> tuple[Response, int]:
 def signature_ok(secret: str, raw: bytes, header: str | None) -> bool:
     if not secret or not header or not header.startswith("sha256="):
         return False
-    expected = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header.removeprefix("sha256="))
+    expected = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest().encode()
+    # Bytes, not str: compare_digest refuses non-ASCII text, which a sender controls.
+    given = header.removeprefix("sha256=").encode("utf-8", "replace")
+    return hmac.compare_digest(expected, given)
 
 
 @blueprint.post("/webhooks/discourse")

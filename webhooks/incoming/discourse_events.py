@@ -167,7 +167,8 @@ def event_id_for(event_name: str, body_type: str, obj: Mapping[str, Any]) -> str
     if body_type == "like":  # one like per post and user
         return f"{base}:user:{obj['user']['id']}"
     if event_name == "post_edited" and isinstance(obj.get("version"), int):
-        return f"{base}:v{obj['version']}"
+        # Edits in Discourse's grace period keep the version: the time tells them apart.
+        return f"{base}:v{obj['version']}:{obj.get('updated_at') or digest(obj)}"
     return f"{base}:{digest(obj)}"
 
 
