@@ -9,7 +9,7 @@ half-synced and the pages before it stay done.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -26,6 +26,7 @@ from community.wiki_section import update_wiki_section
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient, WikiPage
 from core.config import Settings
+from core.errors import ConnectorError
 from core.models import PageTopicLink
 from core.store import Store
 
@@ -96,10 +97,10 @@ def sync_constellations(
     forum = forum or ForumClient(settings["forum"])
     with store.session() as session:
         wanted = wanted_titles(session, wiki, titles=titles, full=full)
-    pages = wiki.read_pages(wanted) if wanted else {}
+    pages = existing_first(wiki.read_pages(wanted) if wanted else {})
     summary = SyncSummary()
     bar: Iterator[WikiPage] = tqdm(
-        pages.values(), desc="constellations", unit="page", file=sys.stderr, disable=not progress
+        pages, desc="constellations", unit="page", file=sys.stderr, disable=not progress
     )
     seen: set[int] = set()
     for page in bar:
@@ -108,8 +109,23 @@ def sync_constellations(
             if page.pageid in seen:
                 continue
             seen.add(page.pageid)
-        with _transaction(store, dry_run) as session:
-            summary.add(sync_page(session, wiki, forum, settings, page=page, dry_run=dry_run))
+        try:
+            with _transaction(store, dry_run) as session:
+                summary.add(sync_page(session, wiki, forum, settings, page=page, dry_run=dry_run))
+        except ConnectorError as exc:
+            # One page the forum or the wiki refuses must not stop the others; it is
+            # reported, and the next sync tries it again.
+            summary.skipped += 1
+            summary.lines.append(f"error: {page.title}: {type(exc).__name__}: {exc}")
+            if not dry_run:
+                with store.session() as session:
+                    record_issue(
+                        session,
+                        kind="error",
+                        wiki_title=page.title,
+                        detail=f"{type(exc).__name__}: {exc}",
+                        wiki_page_id=page.pageid,
+                    )
     return summary
 
 
@@ -125,9 +141,15 @@ def sync_titles(
     """Sync a few pages in the caller's transaction (a pipeline handler's session)."""
     summary = SyncSummary()
     wanted = list(dict.fromkeys(t for t in titles if t.strip()))
-    for page in (wiki.read_pages(wanted) if wanted else {}).values():
+    for page in existing_first(wiki.read_pages(wanted) if wanted else {}):
         summary.add(sync_page(session, wiki, forum, settings, page=page, dry_run=dry_run))
     return summary
+
+
+def existing_first(pages: Mapping[str, WikiPage]) -> list[WikiPage]:
+    """Pages that exist before missing ones: a page moved without a redirect is then
+    synced under its new title before its old title could archive its topic."""
+    return sorted(pages.values(), key=lambda page: not page.exists)
 
 
 def _transaction(store: Store, dry_run: bool) -> AbstractContextManager[Session]:
@@ -191,6 +213,7 @@ def sync_page(
         return summary
     if not dry_run:
         resolve_issues(session, kind="malformed", wiki_title=page.title)
+        resolve_issues(session, kind="error", wiki_title=page.title)
     if charter is None and forum_link(session, page.pageid) is None:
         return summary  # not a constellation page, and never was (or a move's redirect)
     outcome = sync_to_forum(session, forum, settings, page=page, charter=charter, dry_run=dry_run)

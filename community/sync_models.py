@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.models import Base, UTCDateTime, utcnow
 
-ISSUE_KINDS = ("malformed", "conflict")
+ISSUE_KINDS = ("malformed", "conflict", "error")  # error: the platform refused this page
 
 
 class SyncIssue(Base):

@@ -189,3 +189,24 @@ def test_the_sync_command_prints_the_summary_and_issues(
     monkeypatch.setenv(CONFIG_PATH_VAR, str(tmp_path / "missing.toml"))
     failed = runner.invoke(sync_command, ["--full"])
     assert failed.exit_code == 1 and failed.output.startswith("Error: configuration:")
+
+
+def test_a_page_the_forum_refuses_is_reported_and_the_others_still_sync(rig: SyncRig) -> None:
+    refused, _ = make_page(rig, "Sync refused")
+    fine, _ = make_page(rig, "Sync fine")
+    # A person already used the charter topic's title: Discourse refuses the duplicate.
+    people = rig.session_forum.client("system")
+    people.create_post(
+        "A person's topic that happens to carry the charter's title.",
+        category_id=1,
+        title=f"Charter of the {refused} constellation",
+    )
+    summary = sync_constellations(
+        rig.store, rig.settings, titles=[refused, fine], wiki=rig.wiki, forum=rig.forum
+    )
+    assert summary.created == 1 and summary.skipped == 1
+    assert any(line.startswith(f"error: {refused}: InvalidRequest") for line in summary.lines)
+    with rig.store.session() as session:
+        issues = [(i.kind, i.wiki_title) for i in open_issues(session)]
+    assert ("error", refused) in issues
+    assert ("error", fine) not in issues

@@ -109,9 +109,14 @@ def test_secrets_never_reach_the_log(settings: dict[str, Any]) -> None:
         password = settings["wiki"]["password"]
         logging.getLogger("constellate.test").warning("login with %s failed", password)
         logging.getLogger("constellate.test").warning(f"key {settings['service']['secret_key']}")
+        try:
+            raise RuntimeError(f"could not log in with {password}")
+        except RuntimeError:
+            logging.getLogger("constellate.test").exception("login failed")
     finally:
         root.removeHandler(handler)
     output = stream.getvalue()
     assert "login with ******** failed" in output
+    assert "RuntimeError: could not log in with ********" in output  # tracebacks too
     assert settings["wiki"]["password"] not in output
     assert settings["service"]["secret_key"] not in output
