@@ -30,7 +30,7 @@ from connectors.discourse.records import (
     post_from,
     topic_from,
 )
-from connectors.discourse.transport import BudgetedDiscourseClient
+from connectors.discourse.transport import BudgetedDiscourseClient, ForumSession
 from core.errors import ConnectorError, InvalidRequest, NotFound, Unavailable
 
 # Discourse's Topic model: external_id ≤ 50 characters of [\w-] (ASCII word characters).
@@ -57,7 +57,7 @@ class ForumClient(ForumAdmin):
             request_counts if request_counts is not None else Counter()
         )
         if session is None:
-            session = requests.Session()
+            session = ForumSession()
             session.hooks["response"].append(self._observe)
         self.session = session
         self._dc = BudgetedDiscourseClient(

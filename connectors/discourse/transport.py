@@ -153,3 +153,22 @@ def _decoded(response: requests.Response) -> Any:
             decoded.get("message") or "; ".join(map(str, decoded["errors"])), response=response
         )
     return decoded
+
+
+class ForumSession(requests.Session):
+    """A session that keeps the forum's API credentials on the forum.
+
+    requests drops ``Authorization`` when a redirect leaves the host, but not custom
+    headers: a redirect elsewhere (or from https to http) would carry the admin key
+    with it. Here the key headers go wherever ``Authorization`` would not.
+    """
+
+    CREDENTIALS = ("Api-Key", "Api-Username")
+
+    def rebuild_auth(
+        self, prepared_request: requests.PreparedRequest, response: requests.Response
+    ) -> None:
+        super().rebuild_auth(prepared_request, response)
+        if self.should_strip_auth(response.request.url or "", prepared_request.url or ""):
+            for name in self.CREDENTIALS:
+                prepared_request.headers.pop(name, None)

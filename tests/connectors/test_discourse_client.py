@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import inspect
+import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -458,3 +461,58 @@ def test_badges_granted_twice_are_granted_once(client: ForumClient) -> None:
 def test_site_settings_are_set(forum: Any, client: ForumClient) -> None:
     client.site_settings(min_topic_title_length=15, allow_duplicate_topic_titles=False)
     assert forum.forum.site_settings["min_topic_title_length"] in (15, "15")
+
+
+def test_the_api_key_never_follows_a_redirect_off_the_forum() -> None:
+    """A 301 to another host (or port) must not carry the admin key along."""
+    seen: list[dict[str, str]] = []
+
+    class Elsewhere(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(dict(self.headers))
+            body = b'{"errors":["not here"],"error_type":"not_found"}'
+            self.send_response(404)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    with serving(Elsewhere) as elsewhere:
+
+        class Forum(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(301)
+                self.send_header("Location", f"{elsewhere}/t/some-topic/1.json")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        with serving(Forum) as forum_url:
+            client = ForumClient(
+                {
+                    "url": forum_url,
+                    "api_username": "system",
+                    "api_key": "admin-key-123",
+                    "timeout": 5,
+                }
+            )
+            assert client.topic_by_external_id("wiki-1") is None
+    assert len(seen) == 1
+    assert "Api-Key" not in seen[0] and "Api-Username" not in seen[0]
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
