@@ -53,6 +53,7 @@ DEFAULTS: Settings = {
         "max_attempts": 12,
         "poll_seconds": 2,
         "wiki_poll_seconds": 30,
+        "forum_poll_seconds": 60,
     },
     "outgoing": {"timeout": 15, "allow_private_networks": False, "subscriptions": []},
     "constellations": {

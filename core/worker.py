@@ -21,7 +21,7 @@ from core.events import Event
 from core.handling import Handler, HandlerContext
 from core.models import utcnow
 from core.store import Store, get_store
-from webhooks.incoming import wiki_poll
+from webhooks.incoming import forum_poll, wiki_poll
 from webhooks.outgoing import delivery, queue
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class Worker:
         sleep: Callable[[float], None] = _wait_for_wake,
         jitter: Callable[[], float] = random.random,
         handlers_for: Callable[[str], tuple[Handler, ...]] = dispatch.handlers_for,
-        poll_wiki: bool = False,
+        poll_platforms: bool = False,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -76,9 +76,17 @@ class Worker:
         self.max_attempts = int(config["max_attempts"])
         self.poll_seconds = float(config["poll_seconds"])
         self.bot_names = _bot_names(settings)
-        # Service workers also read the wiki's recent changes every wiki_poll_seconds.
-        self.wiki_poll_seconds = float(config["wiki_poll_seconds"]) if poll_wiki else 0.0
-        self._last_wiki_poll: datetime | None = None
+        # Service workers also read the platforms' changes on schedule (missed webhooks,
+        # the wiki's recent changes); unit tests of the worker leave this off.
+        self.poll_every = (
+            {
+                "wiki": float(config["wiki_poll_seconds"]),
+                "forum": float(config["forum_poll_seconds"]),
+            }
+            if poll_platforms
+            else {}
+        )
+        self._last_poll: dict[str, datetime] = {}
         self._last_trouble = ""
 
     def run(self, stop: threading.Event) -> None:
@@ -95,9 +103,9 @@ class Worker:
         log.info("worker %s stopped", self.worker_id)
 
     def run_once(self) -> bool:
-        """Poll the wiki when due, deliver due outgoing messages, then process one inbox
-        event; False if none was due."""
-        self.poll_wiki()
+        """Poll the platforms when due, deliver due outgoing messages, then process one
+        inbox event; False if none was due."""
+        self.poll()
         self.deliver()
         held = self.claim()
         if held is None:
@@ -114,21 +122,32 @@ class Worker:
         except Exception as exc:  # outgoing trouble must not stop incoming work
             self._report("outgoing delivery failed", exc)
 
-    def poll_wiki(self) -> None:
-        now = self.clock()
-        last = self._last_wiki_poll
-        if not self.wiki_poll_seconds or (
-            last and (now - last).total_seconds() < self.wiki_poll_seconds
-        ):
+    def poll(self) -> None:
+        """Read the platforms' changes into the inbox when each is due."""
+        self._poll_when_due("wiki", self._poll_wiki)
+        self._poll_when_due("forum", self._poll_forum)
+
+    def _poll_when_due(self, platform: str, read: Callable[[], object]) -> None:
+        every = self.poll_every.get(platform, 0.0)
+        now, last = self.clock(), self._last_poll.get(platform)
+        if not every or (last and (now - last).total_seconds() < every):
             return
-        self._last_wiki_poll = now
+        self._last_poll[platform] = now
+        try:
+            read()
+        except Exception as exc:  # a platform outage must not stop the rest of the work
+            self._report(f"{platform} poll failed", exc)
+
+    def _poll_wiki(self) -> None:
         # One try per cycle: a wiki that is down must not hold up event processing;
         # the next cycle tries again.
         once = {**self.settings, "wiki": {**self.settings["wiki"], "max_retries": 0}}
-        try:
-            wiki_poll.poll_wiki(self.store, once)
-        except Exception as exc:  # a wiki outage must not stop the rest of the work
-            self._report("wiki poll failed", exc)
+        wiki_poll.poll_wiki(self.store, once)
+
+    def _poll_forum(self) -> None:
+        # No waiting out rate limits here either: the next cycle tries again.
+        once = {**self.settings, "forum": {**self.settings["forum"], "rate_limit_wait_budget": 0}}
+        forum_poll.poll_forum(self.store, once)
 
     def _report(self, what: str, exc: Exception) -> None:
         """A traceback for a new trouble, one line while the same trouble repeats each poll."""
@@ -249,7 +268,7 @@ def init_app(app: Flask) -> None:
         with lock:
             if EMBEDDED_KEY in app.extensions:
                 return
-            worker = Worker(get_store(app), settings, poll_wiki=True)
+            worker = Worker(get_store(app), settings, poll_platforms=True)
             stop = threading.Event()  # for tests; the daemon thread ends with the process
             thread = threading.Thread(
                 target=worker.run, args=(stop,), name="constellate-worker", daemon=True

@@ -46,8 +46,8 @@ def worker(threads: int, once: bool) -> None:
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         with _store() as (settings, store):
-            # One of them also reads the wiki's recent changes on schedule.
-            workers = [Worker(store, settings, poll_wiki=n == 0) for n in range(threads)]
+            # One of them also reads the platforms' changes on schedule.
+            workers = [Worker(store, settings, poll_platforms=n == 0) for n in range(threads)]
             target = _drain if once else Worker.run
             pool = [threading.Thread(target=target, args=(w, stop)) for w in workers]
             for thread in pool:

@@ -435,7 +435,7 @@ def test_a_service_worker_reads_the_real_wiki_on_its_schedule(rig: Rig, wiki: Se
         clock=rig.clock,
         sleep=lambda _seconds: None,
         handlers_for=Table(wiki_new=(write_effect,)),
-        poll_wiki=True,
+        poll_platforms=True,
     )
 
     def wiki_rows() -> list[InboxEvent]:

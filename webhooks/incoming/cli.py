@@ -9,6 +9,7 @@ import click
 
 from core.config import load_config
 from core.store import Store
+from webhooks.incoming.forum_poll import poll_forum
 from webhooks.incoming.wiki_poll import poll_wiki
 
 
@@ -29,3 +30,15 @@ def poll_wiki_command() -> None:
     click.echo(json.dumps(asdict(report), sort_keys=True))
     if report.cursor_too_old:
         click.echo("warning: changes were lost from the wiki; a full reconcile ran", err=True)
+
+
+@poll.command("forum")
+def poll_forum_command() -> None:
+    """Record the forum posts since the stored cursor (missed webhooks); print a report."""
+    settings = load_config()
+    store = Store(settings["store"]["url"])
+    try:
+        report = poll_forum(store, settings)
+    finally:
+        store.dispose()
+    click.echo(json.dumps(asdict(report), sort_keys=True))
