@@ -6,6 +6,7 @@ import click
 
 from community.sync import SyncSummary, sync_constellations
 from community.sync_models import open_issues
+from core import logs
 from core.config import load_config
 from core.errors import ConfigError, ConstellateError
 from core.store import Store
@@ -32,6 +33,7 @@ def sync(full: bool, dry_run: bool, names: tuple[str, ...]) -> None:
         raise click.UsageError("name pages with --constellation, or use --full")
     try:
         settings = load_config()
+        logs.configure(settings)
         if not settings["forum"].get("url"):
             raise ConfigError("[forum] url is not set: there is no forum to sync with")
         store = Store(settings["store"]["url"])

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from jsonschema import ValidationError
+from standardwebhooks.webhooks import Webhook
 
 import schemas
 from core.errors import ConfigError
@@ -212,6 +213,15 @@ def _validate(settings: Settings) -> None:
     if errors:
         more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
         raise ConfigError(_describe(errors[0]) + more)
+    for number, subscription in enumerate(settings["outgoing"]["subscriptions"]):
+        try:  # the pattern admits base64 of impossible lengths; the library knows
+            Webhook(subscription["secret"])
+        except Exception:
+            raise ConfigError(
+                f"outgoing.subscriptions.{number}.secret: {MASK} is not a valid whsec_ secret"
+                ' (make one with: python3 -c "import base64, secrets;'
+                " print('whsec_' + base64.b64encode(secrets.token_bytes(32)).decode())\")"
+            ) from None
 
 
 def _describe(error: ValidationError) -> str:

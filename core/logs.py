@@ -33,7 +33,11 @@ class RedactSecrets(logging.Filter):
 
 
 def init_app(app: Flask) -> None:
-    settings: Settings = app.config["CONSTELLATE"]
+    configure(app.config["CONSTELLATE"])
+
+
+def configure(settings: Settings) -> None:
+    """Log format, level and secret redaction; for the app and for commands without it."""
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")

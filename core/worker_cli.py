@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from core import inbox
+from core import inbox, logs
 from core.config import Settings, load_config
 from core.models import InboxEvent, utcnow
 from core.store import Store
@@ -24,6 +24,7 @@ STATES = ("pending", "claimed", "done", "ignored", "dead")
 @contextmanager
 def _store() -> Iterator[tuple[Settings, Store]]:
     settings = load_config()
+    logs.configure(settings)  # the worker logs: redact secrets there too
     store = Store(settings["store"]["url"])
     try:
         yield settings, store

@@ -34,7 +34,7 @@ def translated() -> Iterator[None]:
         raise Unavailable(f"forum unreachable: {type(exc).__name__}", platform=PLATFORM) from exc
     except requests.RequestException as exc:
         raise ConnectorError(f"forum request failed: {exc}", platform=PLATFORM) from exc
-    except (KeyError, RuntimeError) as exc:
+    except (KeyError, ValueError, TypeError, RuntimeError) as exc:
         # pydiscourse indexes into answers (["user"], meta.total) without checking them.
         raise ConnectorError(f"unexpected forum answer: {exc!r}", platform=PLATFORM) from exc
 

@@ -131,6 +131,14 @@ class WikiClient:
                 last_response=self._last_response,
                 rate_limit_wait=lambda: self._rate_limit_wait(action),
             )
+            if translated is None and isinstance(exc, KeyError | ValueError | TypeError):
+                # An answer without the fields it should have (a proxy's page, a changed
+                # API, mwclient tripping over a missing header) is the wiki's fault here.
+                translated = ConnectorError(
+                    f"unexpected answer from the wiki: {type(exc).__name__}: {exc}",
+                    platform=PLATFORM,
+                    code="unexpected",
+                )
             if translated is None:
                 raise
             raise translated from exc

@@ -19,7 +19,7 @@ import mwclient.sleep
 import pytest
 
 from connectors.mediawiki import WikiClient
-from core.errors import PermissionDenied, RateLimited, Unavailable
+from core.errors import ConnectorError, PermissionDenied, RateLimited, Unavailable
 from sandbox.wiki import free_port
 from tests.conftest import SessionWiki
 
@@ -125,9 +125,10 @@ def config(url: str, **overrides: object) -> dict[str, object]:
 class StatusHandler(BaseHTTPRequestHandler):
     status = 500
     headers_to_send: ClassVar[dict[str, str]] = {}
+    body: ClassVar[bytes] = b'{"error": {"code": "http", "info": "refused"}}'
 
     def do_GET(self) -> None:
-        body = b'{"error": {"code": "http", "info": "refused"}}'
+        body = self.body
         self.send_response(self.status)
         for name, value in self.headers_to_send.items():
             self.send_header(name, value)
@@ -143,9 +144,13 @@ class StatusHandler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def status_server(status: int, headers: dict[str, str]) -> Iterator[str]:
-    """A tiny HTTP server answering every request with one status and these headers."""
-    handler = type("Handler", (StatusHandler,), {"status": status, "headers_to_send": headers})
+def status_server(
+    status: int, headers: dict[str, str], body: bytes = StatusHandler.body
+) -> Iterator[str]:
+    """A tiny HTTP server answering every request with one status, headers and body."""
+    handler = type(
+        "Handler", (StatusHandler,), {"status": status, "headers_to_send": headers, "body": body}
+    )
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -153,3 +158,10 @@ def status_server(status: int, headers: dict[str, str]) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_an_answer_without_the_expected_fields_is_a_connector_error() -> None:
+    """A proxy's empty JSON, or a changed API: our error type, never a KeyError."""
+    with status_server(200, {}, body=b"{}") as url, pytest.raises(ConnectorError) as caught:
+        WikiClient(config(url)).ping()
+    assert caught.value.code == "unexpected" and caught.value.platform == "wiki"

@@ -121,6 +121,9 @@ def test_secrets_inside_lists_are_masked_and_lists_come_from_json_variables() ->
     assert secret in secret_values(settings)
     with pytest.raises(ConfigError, match="CONSTELLATE_OUTGOING_SUBSCRIPTIONS: not valid JSON"):
         load_config(environ={**REQUIRED_ENV, "CONSTELLATE_OUTGOING_SUBSCRIPTIONS": "[{"})
+    impossible = subscriptions.replace(secret, "whsec_" + "A" * 33)
+    with pytest.raises(ConfigError, match=r"^outgoing.subscriptions.0.secret: .* valid whsec_"):
+        load_config(environ={**REQUIRED_ENV, "CONSTELLATE_OUTGOING_SUBSCRIPTIONS": impossible})
     with pytest.raises(ConfigError, match=r"^outgoing.subscriptions.0.secret: \*\*\*\*\*\*\*\* is"):
         load_config(
             environ={

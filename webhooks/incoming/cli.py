@@ -7,6 +7,7 @@ from dataclasses import asdict
 
 import click
 
+from core import logs
 from core.config import load_config
 from core.store import Store
 from webhooks.incoming.forum_poll import poll_forum
@@ -22,6 +23,7 @@ def poll() -> None:
 def poll_wiki_command() -> None:
     """Record the wiki changes since the stored cursor; print the report as JSON."""
     settings = load_config()
+    logs.configure(settings)
     store = Store(settings["store"]["url"])
     try:
         report = poll_wiki(store, settings)
@@ -36,6 +38,7 @@ def poll_wiki_command() -> None:
 def poll_forum_command() -> None:
     """Record the forum posts since the stored cursor (missed webhooks); print a report."""
     settings = load_config()
+    logs.configure(settings)
     store = Store(settings["store"]["url"])
     try:
         report = poll_forum(store, settings)
