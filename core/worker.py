@@ -45,6 +45,10 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+# Outgoing sends a cycle may start: incoming events must not wait behind a dead receiver.
+DELIVERY_BUDGET_SECONDS = 5.0
+
+
 class Worker:
     """Processes inbox events one at a time; any number may run against one store.
 
@@ -118,7 +122,9 @@ class Worker:
             # With the real clock each message takes the time of its own send (its lease
             # and webhook-timestamp must be fresh); a test's clock is passed as it stands.
             now = None if self.clock is utcnow else self.clock()
-            delivery.deliver_due(self.store, self.settings, now=now)
+            delivery.deliver_due(
+                self.store, self.settings, now=now, budget_seconds=DELIVERY_BUDGET_SECONDS
+            )
         except Exception as exc:  # outgoing trouble must not stop incoming work
             self._report("outgoing delivery failed", exc)
 

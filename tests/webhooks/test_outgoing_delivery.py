@@ -289,3 +289,14 @@ def test_a_claimed_message_is_not_sent_twice_until_its_lease_expires(
     # The first worker died: after the lease, another worker takes it over.
     assert deliver_due(store, config, now=lease + timedelta(seconds=1), courier=COURIER) == 1
     assert message(store).state == "delivered"
+
+
+def test_a_spent_time_budget_leaves_due_messages_for_the_next_cycle(
+    store: Store, receiver: Receiver
+) -> None:
+    config = subscribe(receiver)
+    queue(store, config)
+    assert deliver_due(store, config, now=T0, courier=COURIER, budget_seconds=0) == 0
+    assert message(store).state == "pending" and receiver.received == []
+    assert deliver_due(store, config, now=T0, courier=COURIER, budget_seconds=60) == 1
+    assert message(store).state == "delivered"

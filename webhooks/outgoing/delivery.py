@@ -60,12 +60,20 @@ def deliver_due(
     *,
     now: datetime | None = None,
     courier: Courier | None = None,
+    budget_seconds: float | None = None,
 ) -> int:
-    """Attempt every message whose time has come; return how many were attempted."""
+    """Attempt every message whose time has come; return how many were attempted.
+
+    With ``budget_seconds`` no new send starts once that much time has passed, so a
+    slow or silent receiver holds a worker cycle up for one timeout at most.
+    """
     courier = courier or Courier()
     lease = timedelta(seconds=settings["worker"]["lease_seconds"])
     attempted = 0
+    deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
     for message_id in _candidates(store, now or datetime.now(UTC)):
+        if deadline is not None and time.monotonic() >= deadline:
+            break  # the rest waits for the next cycle
         # Claim each message just before sending it, so its lease covers this send only.
         current = now or datetime.now(UTC)
         if _claim(store, message_id, current, current + lease) and _attempt(
