@@ -218,12 +218,14 @@ def sync_page(
         return summary  # not a constellation page, and never was (or a move's redirect)
     outcome = sync_to_forum(session, forum, settings, page=page, charter=charter, dry_run=dry_run)
     _count(summary, page.title, outcome.action, outcome.detail)
-    if charter is not None:
-        _sync_section(session, wiki, forum, settings, summary, page, charter, dry_run)
     if not dry_run:
         summary.leadership_changes += update_timeline(
             session, wiki, title=page.title, page_id=page.pageid, head=page
         )
+    # The wiki write comes last: nothing after it can roll back the record of what we
+    # wrote, which tells our own section from a person's edit next time.
+    if charter is not None:
+        _sync_section(session, wiki, forum, settings, summary, page, charter, dry_run)
     return summary
 
 
