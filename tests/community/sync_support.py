@@ -3,39 +3,15 @@ session's real wiki and forum sandbox."""
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs
 
-import requests
-
+from bench.constellation_sync import MethodCounts
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient
 from core.config import Settings, load_config
 from core.migrate import upgrade
 from core.store import Store
 from tests.conftest import SessionForum, SessionWiki
-
-# Logging in is a POST but writes no content; counted apart, under its own name.
-SESSION = ("LOGIN",)
-_LOGIN_ACTIONS = {"login", "clientlogin"}
-
-
-def _method(request: requests.PreparedRequest) -> str:
-    body = request.body if isinstance(request.body, str) else (request.body or b"").decode()
-    action = parse_qs(body).get("action", [""])[0] if request.method == "POST" else ""
-    return "LOGIN" if action in _LOGIN_ACTIONS else request.method or "GET"
-
-
-class MethodCounts(Counter[str]):
-    """Requests by HTTP method, counted by a ``requests`` response hook."""
-
-    def hook(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        self[_method(response.request)] += 1
-
-    def writes(self) -> int:
-        return sum(n for method, n in self.items() if method != "GET" and method not in SESSION)
 
 
 class SyncRig:
