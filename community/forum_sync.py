@@ -135,11 +135,7 @@ def _create(
     )
     post_id = made.post_id
     if post_id is None:  # created by an earlier attempt whose link was never stored
-        first = forum.get_topic(made.topic_id).posts[0]
-        post_id = first.id
-        if (first.raw or "").strip() != view.post.strip():
-            forum.update_post(post_id, view.post, edit_reason=EDIT_REASON)
-        forum.update_topic(made.topic_id, title=view.topic_title, tags=view.tags)
+        post_id = _adopt(session, forum, made.topic_id, page_id, charter, view)
     if view.closed:
         forum.set_topic_status(made.topic_id, "closed", True)
     if view.read_only:
@@ -155,6 +151,38 @@ def _create(
     _remember(link, charter, view, view.post)
     session.flush()
     return ForumOutcome("created", f"category {view.category_name!r}, topic {made.topic_id}")
+
+
+def _adopt(
+    session: Session,
+    forum: ForumClient,
+    topic_id: int,
+    page_id: int,
+    charter: Charter,
+    view: ForumView,
+) -> int:
+    """Take over a charter topic made before our link was stored (a rolled-back run, a
+    rebuilt store). Whether its text is an older render of ours or a person's edit is
+    unknowable, so the forum's words and tags are kept: the link records our render as
+    what we last wrote, which makes the forum text an edit that later wiki changes merge
+    into, and moderators are told."""
+    topic = forum.get_topic(topic_id)
+    first = topic.posts[0]
+    if (first.raw or "").strip() != view.post.strip():
+        record_issue(
+            session,
+            kind="conflict",
+            wiki_title=charter.title,
+            field="charter_post",
+            detail="an existing charter topic was taken over; its text differs from the "
+            "wiki's and was kept",
+            wiki_page_id=page_id,
+            forum_post_id=first.id,
+        )
+    kept = [tag for tag in topic.tags if not tag.startswith(STATUS_TAG)]
+    if sorted([*kept, *view.tags]) != sorted(topic.tags):
+        forum.update_topic(topic_id, tags=[*kept, *view.tags])
+    return first.id
 
 
 def _category_taken(

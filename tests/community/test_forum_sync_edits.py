@@ -144,3 +144,35 @@ def test_a_category_name_taken_by_another_constellation_is_a_conflict(harness: H
     assert page.pageid is not None
     link = harness.link(page.pageid)
     assert harness.category(link.forum_category_id or 0).name == second
+
+
+def test_a_taken_over_topic_keeps_the_forum_words_and_merges_later_changes(
+    harness: Harness,
+) -> None:
+    """The link was lost (a rolled-back run, a rebuilt store) and a person had edited."""
+    title = harness.wiki.title("WF Takeover")
+    page_id = created(harness, title)
+    link = harness.link(page_id)
+    assert link.forum_post_id is not None and link.forum_topic_id is not None
+    post_id, topic_id = link.forum_post_id, link.forum_topic_id
+    edit_on_forum(
+        harness.forum_sandbox, post_id, ("**Stewards:** Ana, Ben", "**Stewards:** Ana, Ben, Cleo")
+    )
+    harness.forum_sandbox.client().update_topic(
+        f"/t/-/{topic_id}.json", title=None, **{"tags[]": ["status-active", "people-tag"]}
+    )
+    with harness.store.session() as session:
+        session.delete(session.get(type(link), link.id))
+    forum_text = harness.first_post(topic_id)
+
+    assert harness.sync(title).action == "created"  # taken over, not made again
+    assert harness.first_post(topic_id) == forum_text  # the person's words kept
+    assert "people-tag" in harness.forum.get_topic(topic_id).tags
+    with harness.store.session() as session:
+        issues = [(i.kind, i.field) for i in open_issues(session) if i.wiki_title == title]
+    assert issues == [("conflict", "charter_post")]
+
+    harness.write_page(title, charter_text(beat="weekly"))
+    assert harness.sync(title).action == "merged"
+    post = harness.first_post(topic_id).splitlines()
+    assert "**Stewards:** Ana, Ben, Cleo" in post and "**Beat:** weekly" in post
