@@ -265,7 +265,7 @@ def _update(
     link.wiki_page_id = page_id
     link.archived_at = None
     _remember(link, charter, view, post.text)
-    resolve_issues(session, kind="conflict", wiki_title=charter.title)
+    resolve_issues(session, kind="conflict", wiki_title=charter.title, wiki_page_id=page_id)
     session.flush()
     return ForumOutcome(action, _describe(link, view))
 

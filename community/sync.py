@@ -212,8 +212,8 @@ def sync_page(
             )
         return summary
     if not dry_run:
-        resolve_issues(session, kind="malformed", wiki_title=page.title)
-        resolve_issues(session, kind="error", wiki_title=page.title)
+        for kind in ("malformed", "error"):
+            resolve_issues(session, kind=kind, wiki_title=page.title, wiki_page_id=page.pageid)
     if charter is None and forum_link(session, page.pageid) is None:
         return summary  # not a constellation page, and never was (or a move's redirect)
     outcome = sync_to_forum(session, forum, settings, page=page, charter=charter, dry_run=dry_run)

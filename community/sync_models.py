@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String, Text, select
+from sqlalchemy import Index, Integer, String, Text, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.models import Base, UTCDateTime, utcnow
@@ -64,13 +64,15 @@ def record_issue(
     session.flush()
 
 
-def resolve_issues(session: Session, *, kind: str, wiki_title: str) -> int:
-    """Close every open issue of ``kind`` for the page; returns how many."""
-    query = select(SyncIssue).where(
-        SyncIssue.kind == kind,
-        SyncIssue.wiki_title == wiki_title,
-        SyncIssue.resolved_at.is_(None),
-    )
+def resolve_issues(
+    session: Session, *, kind: str, wiki_title: str, wiki_page_id: int | None = None
+) -> int:
+    """Close every open issue of ``kind`` for the page, found by its title or (so an
+    issue recorded before a move closes too) its page id; returns how many."""
+    page = SyncIssue.wiki_title == wiki_title
+    if wiki_page_id is not None:
+        page = or_(page, SyncIssue.wiki_page_id == wiki_page_id)
+    query = select(SyncIssue).where(SyncIssue.kind == kind, page, SyncIssue.resolved_at.is_(None))
     issues = list(session.scalars(query))
     now = utcnow()
     for issue in issues:

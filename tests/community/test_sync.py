@@ -210,3 +210,19 @@ def test_a_page_the_forum_refuses_is_reported_and_the_others_still_sync(rig: Syn
         issues = [(i.kind, i.wiki_title) for i in open_issues(session)]
     assert ("error", refused) in issues
     assert ("error", fine) not in issues
+
+
+def test_an_issue_closes_when_its_page_is_fixed_under_a_new_title(rig: SyncRig) -> None:
+    title, _ = make_page(rig, "Sync moved malformed", status="sleeping")
+    assert sync_constellations(rig.store, rig.settings, titles=[title]).malformed == 1
+    new_title = f"{title} renamed"
+    admin = rig.session_wiki.sandbox.admin_username
+    rig.session_wiki.sandbox.run_maintenance(
+        "moveBatch.php", "--u", admin, stdin=f"{title}|{new_title}\n"
+    )
+    human = rig.session_wiki.human()
+    page = human.read_pages([new_title])[new_title]
+    human.edit(new_title, page.text.replace("sleeping", "active"), summary="fix", base=page)
+    assert sync_constellations(rig.store, rig.settings, titles=[new_title]).created == 1
+    with rig.store.session() as session:
+        assert [i.wiki_title for i in open_issues(session) if title in i.wiki_title] == []
