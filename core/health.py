@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,11 @@ bp = Blueprint("health", __name__)
 
 # Readiness must answer quickly even when a platform hangs.
 PROBE_TIMEOUT = 5.0
+# Platform answers are reused this long: anyone may ask /readyz, and each forum probe
+# spends the admin API key's shared budget (60 requests a minute by default).
+PLATFORM_PROBE_TTL = 15.0
+PLATFORMS = frozenset({"wiki", "forum"})
+CACHE_KEY = "constellate.readiness"
 
 
 @bp.get("/healthz")
@@ -33,16 +39,27 @@ def readyz() -> ResponseReturnValue:
         "wiki": lambda: _probe_wiki(settings["wiki"]),
         "forum": lambda: _probe_forum(settings["forum"]),
     }
+    remembered = current_app.extensions.setdefault(CACHE_KEY, {})
     checks: dict[str, dict[str, Any]] = {}
     for name, probe in probes.items():
-        try:
-            checks[name] = {"ok": True, "detail": probe()}
-        except Exception as exc:  # a probe failing is the answer, not a crash
-            log.warning("readiness: %s failed: %s", name, exc)
-            checks[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        cached = remembered.get(name)
+        if cached is not None and time.monotonic() - cached[0] < PLATFORM_PROBE_TTL:
+            checks[name] = cached[1]
+            continue
+        checks[name] = _check(name, probe)
+        if name in PLATFORMS:
+            remembered[name] = (time.monotonic(), checks[name])
     failed = [name for name, check in checks.items() if not check["ok"]]
     body = {"ready": not failed, "failed": failed, "checks": checks}
     return jsonify(body), 503 if failed else 200
+
+
+def _check(name: str, probe: Callable[[], str]) -> dict[str, Any]:
+    try:
+        return {"ok": True, "detail": probe()}
+    except Exception as exc:  # a probe failing is the answer, not a crash
+        log.warning("readiness: %s failed: %s", name, exc)
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
 
 
 def _probe_store() -> str:

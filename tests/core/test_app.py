@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from core import health
 from core.app import create_app
 from core.errors import ConfigError
 from sandbox.wiki import free_port
@@ -120,3 +121,29 @@ def test_secrets_never_reach_the_log(settings: dict[str, Any]) -> None:
     assert "RuntimeError: could not log in with ********" in output  # tracebacks too
     assert settings["wiki"]["password"] not in output
     assert settings["service"]["secret_key"] not in output
+
+
+def test_readyz_reuses_platform_answers_for_a_while(
+    settings: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Anyone may ask /readyz; it must not spend the forum API budget on every request."""
+    settings["forum"] = {"url": "http://forum.example.org", "api_username": "s", "api_key": "k"}
+    asked: list[str] = []
+    now = [1000.0]
+
+    def probe_forum(_cfg: Any) -> str:
+        asked.append("forum")
+        return "Forum"
+
+    monkeypatch.setattr(health, "_probe_forum", probe_forum)
+    monkeypatch.setattr(health.time, "monotonic", lambda: now[0])
+    client = create_app(settings).test_client()
+    for _ in range(3):
+        assert client.get("/readyz").get_json()["checks"]["forum"] == {
+            "ok": True,
+            "detail": "Forum",
+        }
+    assert asked == ["forum"]
+    now[0] += health.PLATFORM_PROBE_TTL + 1
+    client.get("/readyz")
+    assert asked == ["forum", "forum"]
