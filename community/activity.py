@@ -12,12 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Integer, String, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from core.events import Event
 from core.handling import HandlerContext
 from core.models import Base, UTCDateTime
+from core.store import dialect_insert
 from webhooks.incoming.discourse_events import parse_time
 
 
@@ -54,11 +54,6 @@ class WikiChangeActivity(Base):
     type: Mapped[str] = mapped_column(String(32))
 
 
-def _insert(session: Session, model: type[Base]) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
-
-
 # -- forum -------------------------------------------------------------------------------
 
 
@@ -85,7 +80,7 @@ def record_post(event: Event, ctx: HandlerContext) -> None:
         deleted = False
     values = _post_values(post, deleted, event.occurred_at)
     inserted = ctx.session.execute(
-        _insert(ctx.session, ForumPostActivity)
+        dialect_insert(ctx.session, ForumPostActivity)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["post_id"])
         .returning(ForumPostActivity.id)
@@ -127,7 +122,7 @@ def record_wiki_change(event: Event, ctx: HandlerContext) -> None:
     revid = data.get("revid") or None
     key = f"rc:{rcid}" if rcid else f"rev:{revid}"
     ctx.session.execute(
-        _insert(ctx.session, WikiChangeActivity)
+        dialect_insert(ctx.session, WikiChangeActivity)
         .values(
             change_key=key,
             rcid=rcid,

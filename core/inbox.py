@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.events import Event
 from core.models import InboxEvent, utcnow
+from core.store import dialect_insert
 
 BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 3600.0
@@ -39,9 +39,7 @@ def record(session: Session, event: Event) -> bool:
         "attempts": 0,
     }
     values["received_at"] = values["available_at"] = utcnow()
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(InboxEvent).values(**values).on_conflict_do_nothing()
+    statement = dialect_insert(session, InboxEvent).values(**values).on_conflict_do_nothing()
     # RETURNING tells inserted from skipped on both dialects (rowcount is unreliable).
     return session.execute(statement.returning(InboxEvent.id)).scalar() is not None
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -54,6 +55,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
+
+
+def dialect_insert(session: Session, model: Any) -> Any:
+    """An INSERT for ``model`` with ``on_conflict_do_nothing``, which only the dialects'
+    own inserts have; the same code then runs on SQLite and PostgreSQL."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model)
 
 
 class Store:

@@ -5,31 +5,18 @@ from __future__ import annotations
 import json
 import signal
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
 import click
 
-from core import inbox, logs
-from core.config import Settings, load_config
+from core import inbox
+from core.command_context import configured_store
 from core.models import InboxEvent, utcnow
-from core.store import Store
 from core.worker import Worker, wake
 
 STATES = ("pending", "claimed", "done", "ignored", "dead")
-
-
-@contextmanager
-def _store() -> Iterator[tuple[Settings, Store]]:
-    settings = load_config()
-    logs.configure(settings)  # the worker logs: redact secrets there too
-    store = Store(settings["store"]["url"])
-    try:
-        yield settings, store
-    finally:
-        store.dispose()
 
 
 @click.command("worker")
@@ -46,7 +33,7 @@ def worker(threads: int, once: bool) -> None:
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        with _store() as (settings, store):
+        with configured_store() as (settings, store):
             # One of them also reads the platforms' changes on schedule.
             workers = [Worker(store, settings, poll_platforms=n == 0) for n in range(threads)]
             target = _drain if once else Worker.run
@@ -77,7 +64,7 @@ def inbox_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="print JSON lines instead of a table")
 def inbox_list(state: str | None, limit: int, as_json: bool) -> None:
     """The newest events first."""
-    with _store() as (_settings, store), store.session() as session:
+    with configured_store() as (_settings, store), store.session() as session:
         rows = inbox.listing(session, state=state, limit=limit)
         if as_json:
             for row in rows:
@@ -130,7 +117,7 @@ def _clip(text: str, width: int) -> str:
 
 
 def _requeue(operation: Callable[..., InboxEvent], row_id: int, verb: str) -> None:
-    with _store() as (_settings, store):
+    with configured_store() as (_settings, store):
         try:
             with store.session() as session:
                 row = operation(session, row_id, now=utcnow())

@@ -7,9 +7,7 @@ from dataclasses import asdict
 
 import click
 
-from core import logs
-from core.config import load_config
-from core.store import Store
+from core.command_context import configured_store
 from webhooks.incoming.forum_poll import poll_forum
 from webhooks.incoming.wiki_poll import poll_wiki
 
@@ -22,13 +20,8 @@ def poll() -> None:
 @poll.command("wiki")
 def poll_wiki_command() -> None:
     """Record the wiki changes since the stored cursor; print the report as JSON."""
-    settings = load_config()
-    logs.configure(settings)
-    store = Store(settings["store"]["url"])
-    try:
+    with configured_store() as (settings, store):
         report = poll_wiki(store, settings)
-    finally:
-        store.dispose()
     click.echo(json.dumps(asdict(report), sort_keys=True))
     if report.cursor_too_old:
         click.echo("warning: changes were lost from the wiki; a full reconcile ran", err=True)
@@ -37,11 +30,6 @@ def poll_wiki_command() -> None:
 @poll.command("forum")
 def poll_forum_command() -> None:
     """Record the forum posts since the stored cursor (missed webhooks); print a report."""
-    settings = load_config()
-    logs.configure(settings)
-    store = Store(settings["store"]["url"])
-    try:
+    with configured_store() as (settings, store):
         report = poll_forum(store, settings)
-    finally:
-        store.dispose()
     click.echo(json.dumps(asdict(report), sort_keys=True))

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import click
 from sqlalchemy import select
 
-from core.config import load_config
-from core.store import Store
+from core.command_context import configured_store
 from webhooks.outgoing.delivery import replay as replay_message
 from webhooks.outgoing.models import MESSAGE_STATES, DeliveryAttempt, OutgoingMessage
-
-
-@contextmanager
-def _store() -> Iterator[Store]:
-    store = Store(load_config()["store"]["url"])
-    try:
-        yield store
-    finally:
-        store.dispose()
 
 
 @click.group("outgoing")
@@ -36,7 +23,7 @@ def list_messages(state: str | None, limit: int) -> None:
     query = select(OutgoingMessage).order_by(OutgoingMessage.id.desc()).limit(limit)
     if state:
         query = query.where(OutgoingMessage.state == state)
-    with _store() as store, store.session() as session:
+    with configured_store() as (_settings, store), store.session() as session:
         for m in session.scalars(query):
             status = m.last_status if m.last_status is not None else "-"
             click.echo(
@@ -49,7 +36,7 @@ def list_messages(state: str | None, limit: int) -> None:
 @click.argument("message_id")
 def replay(message_id: str) -> None:
     """Send a failed (or delivered) message again, with the same webhook-id."""
-    with _store() as store, store.session() as session:
+    with configured_store() as (_settings, store), store.session() as session:
         if not replay_message(session, message_id):
             raise click.ClickException(
                 f"{message_id}: no such message, or it is still pending or in flight"
@@ -61,7 +48,7 @@ def replay(message_id: str) -> None:
 @click.argument("message_id")
 def attempts(message_id: str) -> None:
     """Every delivery attempt of one message (its msg_… id or number)."""
-    with _store() as store, store.session() as session:
+    with configured_store() as (_settings, store), store.session() as session:
         if message_id.startswith("msg_"):
             where = OutgoingMessage.msg_id == message_id
         else:

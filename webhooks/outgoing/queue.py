@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.config import Settings
 from core.events import Event
+from core.store import dialect_insert
 from webhooks.outgoing import subscriptions
 from webhooks.outgoing.models import OutgoingMessage
 
@@ -62,9 +62,8 @@ def fan_out(session: Session, event: Event, settings: Settings) -> int:
         }
         for sub in wanted
     ]
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = (
-        dialect.insert(OutgoingMessage)
+        dialect_insert(session, OutgoingMessage)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["msg_id"])
         .returning(OutgoingMessage.id)

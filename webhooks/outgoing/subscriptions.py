@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.config import Settings
+from core.store import dialect_insert
 from webhooks.outgoing.models import WebhookSubscription
 
 REMOVED_FROM_CONFIG = "removed from configuration"
@@ -48,7 +48,7 @@ def sync_config(session: Session, settings: Settings) -> None:
     wanted = {entry["url"]: entry for entry in settings["outgoing"]["subscriptions"]}
     if wanted:
         session.execute(
-            _insert(session)
+            dialect_insert(session, WebhookSubscription)
             .values(
                 [
                     {
@@ -86,10 +86,3 @@ def add(session: Session, url: str, events: Sequence[str], secret: str) -> Webho
     session.add(row)
     session.flush()
     return row
-
-
-def _insert(session: Session) -> postgresql.Insert | sqlite.Insert:
-    # Each dialect's insert has on_conflict_do_nothing; the generic one does not.
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(WebhookSubscription)
-    return sqlite.insert(WebhookSubscription)
