@@ -149,14 +149,20 @@ class _Outcome:
     retry_after: float | None = None
 
 
+def _message_and_subscription(
+    session: Session, message_id: int
+) -> tuple[OutgoingMessage | None, WebhookSubscription | None]:
+    message = session.get(OutgoingMessage, message_id)
+    if message is None:
+        return None, None
+    return message, session.get(WebhookSubscription, message.subscription_id)
+
+
 def _attempt(
     store: Store, settings: Settings, courier: Courier, message_id: int, now: datetime
 ) -> bool:
     with store.session() as session:
-        message = session.get(OutgoingMessage, message_id)
-        subscription = (
-            session.get(WebhookSubscription, message.subscription_id) if message else None
-        )
+        message, subscription = _message_and_subscription(session, message_id)
         if message is None or subscription is None:
             return False
         if not subscription.active:
@@ -175,10 +181,7 @@ def _attempt(
     duration_ms = int((courier.monotonic() - started) * 1000)
 
     with store.session() as session:
-        message = session.get(OutgoingMessage, message_id)
-        subscription = (
-            session.get(WebhookSubscription, message.subscription_id) if message else None
-        )
+        message, subscription = _message_and_subscription(session, message_id)
         if message is None or subscription is None:
             return False
         session.add(
