@@ -16,9 +16,14 @@ from core.events import Event
 
 @dataclass
 class HandlerContext:
-    """``session`` is the transaction in which the event is marked done, so a handler's
-    store writes and the completion commit together or not at all. Platform clients are
-    made on first use (most handlers need neither)."""
+    """``session`` is the session in which the event is finally marked done. Platform
+    clients are made on first use (most handlers need neither).
+
+    Before each platform request the session commits what the handlers wrote so far:
+    on SQLite an open write transaction holds the database's only write lock, and
+    incoming webhooks must not wait on a slow wiki or forum. Handlers are idempotent,
+    so an event that fails after such a commit is simply handled again.
+    """
 
     session: Session
     settings: Settings
@@ -26,14 +31,22 @@ class HandlerContext:
 
     def wiki(self) -> WikiClient:
         if "wiki" not in self._clients:
-            self._clients["wiki"] = WikiClient(self.settings["wiki"])
+            self._clients["wiki"] = self._released(WikiClient(self.settings["wiki"]))
         client: WikiClient = self._clients["wiki"]
         return client
 
     def forum(self) -> ForumClient:
         if "forum" not in self._clients:
-            self._clients["forum"] = ForumClient(self.settings["forum"])
+            self._clients["forum"] = self._released(ForumClient(self.settings["forum"]))
         client: ForumClient = self._clients["forum"]
+        return client
+
+    def commit_so_far(self) -> None:
+        if self.session.in_transaction():
+            self.session.commit()
+
+    def _released(self, client: Any) -> Any:
+        client.session.before_request = self.commit_so_far
         return client
 
 

@@ -71,9 +71,15 @@ class Store:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session in one transaction: committed on success, rolled back on error."""
-        with self._sessions.begin() as session:
-            yield session
+        """A session committed on success and rolled back on error. Code inside may
+        commit earlier too (a handler commits before each platform call)."""
+        with self._sessions() as session:
+            try:
+                yield session
+            except BaseException:
+                session.rollback()
+                raise
+            session.commit()
 
     def ping(self) -> None:
         """Raise if the database cannot answer a trivial query."""

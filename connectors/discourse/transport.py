@@ -26,6 +26,8 @@ from pydiscourse.exceptions import (
     DiscourseServerError,
 )
 
+from connectors.session import PlatformSession
+
 log = logging.getLogger(__name__)
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
@@ -155,7 +157,7 @@ def _decoded(response: requests.Response) -> Any:
     return decoded
 
 
-class ForumSession(requests.Session):
+class ForumSession(PlatformSession):
     """A session that keeps the forum's API credentials on the forum.
 
     requests drops ``Authorization`` when a redirect leaves the host, but not custom

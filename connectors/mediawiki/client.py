@@ -36,6 +36,7 @@ from connectors.mediawiki.records import (
     read_cursor,
     revision_from,
 )
+from connectors.session import PlatformSession
 from core.errors import ConnectorError, EditConflict, NotFound
 
 EditMode = Literal["update", "create", "any"]
@@ -65,7 +66,7 @@ class WikiClient:
         self._retry_wait = float(cfg.get("retry_wait", 5))
         self.bot = bot
         self.request_counts: Counter[int] = Counter()
-        self.session = requests.Session()
+        self.session = PlatformSession()
         self.session.headers["User-Agent"] = str(cfg.get("user_agent", "Constellate/0.1"))
         self.session.hooks["response"].append(self._observe)
         self._last_response: requests.Response | None = None

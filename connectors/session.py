@@ -1,0 +1,25 @@
+"""The HTTP session both connectors send through, with one hook before each request.
+
+The worker sets ``before_request`` to commit a handler's store writes so far: on SQLite
+a write transaction holds the database's one write lock, and holding it while a wiki or
+forum call waits would make every incoming webhook wait behind it (and fail after the
+busy timeout).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import requests
+
+
+class PlatformSession(requests.Session):
+    def __init__(self) -> None:
+        super().__init__()
+        self.before_request: Callable[[], None] | None = None
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        if self.before_request is not None:
+            self.before_request()
+        return super().request(method, url, *args, **kwargs)
