@@ -1,16 +1,13 @@
-"""The forum section on a constellation's wiki page, between Constellate's markers.
+"""What the bot-owned section of a constellation's wiki page shows (written by
+``bot_section``).
 
 Recent discussions and active participants come from the ``ForumPostActivity`` rows that
 the event handlers keep (the category's posts, no forum listing needed); the forum is
-asked only for the titles of those topics and for each participant's groups. The text
-outside the markers is never changed. A person's edit inside the markers (seen as an
-inside text whose hash is not the one we last wrote) is moved just above the section
-under a short note, so no one's words are lost.
+asked only for the titles of those topics and for each participant's groups.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,30 +16,22 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from community.activity import ForumPostActivity
+from community.bot_section import escape, write_bot_section
 from community.charter import Charter
-from community.leadership import WikiSectionState
 from connectors.discourse import ForumClient
 from connectors.mediawiki import WikiClient
 from connectors.mediawiki.records import WikiPage
-from core.errors import EditConflict, NotFound
-from core.models import PageTopicLink, utcnow
+from core.errors import NotFound
+from core.models import PageTopicLink
 
-BEGIN = "<!-- constellate:begin -->"
-END = "<!-- constellate:end -->"
 NOTE = (
     "''This section is maintained by Constellate from the forum and is rewritten on "
     "every sync: please edit above or below it.''"
-)
-MOVED_NOTE = (
-    "''The text below was edited inside the section that Constellate maintains; "
-    "it was moved here so that it is kept. Please merge or remove it.''"
 )
 HEALTH_LINE = "Health: not measured yet; it will be shown once the health capability lands."
 SUMMARY = "Constellate: update the forum section"
 # Accounts whose posts are Constellate's own (the charter topic), not participation.
 SYSTEM_USERS = {"system"}
-# Characters that would become markup in titles and names; shown as entities instead.
-ESCAPES = {c: f"&#{ord(c)};" for c in "&<>[]{}|'=~*#:;_"}
 
 
 @dataclass(frozen=True)
@@ -84,77 +73,16 @@ def update_wiki_section(
         recent_discussions(session, forum, settings, link),
         active_participants(session, forum, settings, link),
     )
-    state = session.get(WikiSectionState, link.wiki_page_id)
-    outcome: dict[str, str] = {}
-
-    def transform(page: WikiPage) -> str | None:
-        # A deleted page is not recreated; a title now held by another page is left alone.
-        if not page.exists or page.pageid != link.wiki_page_id:
-            outcome["action"] = "unchanged"
-            return None
-        text, conflict = replace_section(page.text, inside, state.written_hash if state else None)
-        outcome["action"] = "conflict" if conflict else "written"
-        return None if text == page.text else text
-
-    if page is None or dry_run:
-        page = page or wiki.read_pages([charter.title])[charter.title]
-    new_text = transform(page)
-    changed = new_text is not None and new_text.rstrip() != page.text.rstrip()
-    if dry_run:
-        return outcome["action"] if changed else "unchanged"
-    if not changed:
-        if outcome.get("action") == "written":
-            _remember(session, link.wiki_page_id, state, inside)
-        return "unchanged"
-    try:
-        result = wiki.apply(charter.title, transform, summary=SUMMARY, attempts=3)
-    except EditConflict:  # still edited by others after three tries: next sync retries
-        return "conflict"
-    if result is None:
-        # Nothing to write; still remember the section as ours when the page has it, so
-        # a lost state does not turn the next person's edit into a false conflict.
-        if outcome.get("action") == "written":
-            _remember(session, link.wiki_page_id, state, inside)
-        return "unchanged"
-    _remember(session, link.wiki_page_id, state, inside)
-    return outcome["action"]
-
-
-def replace_section(text: str, inside: str, written_hash: str | None) -> tuple[str, bool]:
-    """The page text with ``inside`` between the markers, and whether a person's edit
-    inside them was moved above the section."""
-    body = f"\n{inside}\n"
-    begin = text.rfind(BEGIN)
-    end = text.find(END, begin) if begin >= 0 else -1
-    if begin < 0 or end < 0:
-        separator = "" if not text else ("\n" if text.endswith("\n") else "\n\n")
-        return f"{text}{separator}{BEGIN}{body}{END}", False
-    current = text[begin + len(BEGIN) : end]
-    before, after = text[:begin], text[end:]
-    if _is_ours(current, inside, written_hash):
-        return f"{before}{BEGIN}{body}{after}", False
-    moved = f"{MOVED_NOTE}\n{current.strip()}\n\n"
-    return f"{before}{moved}{BEGIN}{body}{after}", True
-
-
-def section_hash(inside: str) -> str:
-    return hashlib.sha256(inside.strip().encode()).hexdigest()
-
-
-def _is_ours(current: str, inside: str, written_hash: str | None) -> bool:
-    if current.strip() in ("", inside.strip()):
-        return True
-    return written_hash is not None and section_hash(current) == written_hash
-
-
-def _remember(session: Session, page_id: int, state: WikiSectionState | None, inside: str) -> None:
-    digest = section_hash(inside)
-    if state is None:
-        session.add(WikiSectionState(page_id=page_id, written_hash=digest, written_at=utcnow()))
-    elif state.written_hash != digest:
-        state.written_hash = digest
-        state.written_at = utcnow()
-    session.flush()
+    return write_bot_section(
+        session,
+        wiki,
+        title=charter.title,
+        page_id=link.wiki_page_id,
+        inside=inside,
+        summary=SUMMARY,
+        dry_run=dry_run,
+        page=page,
+    )
 
 
 # -- what the section shows -----------------------------------------------------------
@@ -255,8 +183,3 @@ def render_inside(
         lines.append("* No one yet.")
     lines += ["", "=== Health ===", HEALTH_LINE]
     return "\n".join(lines)
-
-
-def escape(value: str) -> str:
-    """Plain text that the wiki shows as it is (no links, templates or signatures)."""
-    return "".join(ESCAPES.get(c, c) for c in " ".join(value.split()))

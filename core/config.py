@@ -63,6 +63,28 @@ DEFAULTS: Settings = {
         "recent_topics": 8,
         "participant_days": 90,
     },
+    "practices": {
+        "category": "Category:Practices",
+        "tag_group": "practices",
+        "max_tag_length": 20,
+        "candidates": {
+            "keywords": [
+                "how we",
+                "what worked",
+                "step by step",
+                "checklist",
+                "lessons learned",
+                "template",
+                "recipe",
+                "our approach",
+            ],
+            "min_replies": 2,
+            "min_likes": 1,
+            "min_organisations": 2,
+            "min_score": 3,
+        },
+    },
+    "credits": {"rules_file": ""},
 }
 
 

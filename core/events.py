@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-SOURCES = frozenset({"forum", "wiki", "schedule", "health"})
+SOURCES = frozenset({"forum", "wiki", "schedule", "health", "community"})
 
 
 @dataclass(frozen=True)

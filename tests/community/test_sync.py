@@ -9,12 +9,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from community.bot_section import BEGIN, END
 from community.forum_sync import forum_link
 from community.leadership import timeline
 from community.sync import sync_constellations
 from community.sync_cli import sync as sync_command
 from community.sync_models import open_issues
-from community.wiki_section import BEGIN, END
 from core.config import CONFIG_PATH_VAR
 from core.models import PageTopicLink
 from tests.community.sync_support import SyncRig, charter_text

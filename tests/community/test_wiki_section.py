@@ -14,8 +14,9 @@ import requests
 from sqlalchemy.orm import Session
 
 from community.activity import ForumPostActivity
+from community.bot_section import BEGIN, END, MOVED_NOTE
 from community.charter import Charter, parse_charter
-from community.wiki_section import BEGIN, END, MOVED_NOTE, update_wiki_section
+from community.wiki_section import update_wiki_section
 from connectors.discourse import ForumClient
 from connectors.discourse.records import Topic
 from connectors.mediawiki import WikiClient

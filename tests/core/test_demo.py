@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from community.bot_section import BEGIN, END
 from community.forum_sync import external_id
-from community.wiki_section import BEGIN, END
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient
 from sandbox.example_data import EXAMPLE

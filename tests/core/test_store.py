@@ -27,6 +27,18 @@ TABLES = {
     "sync_issues",
     "leadership_changes",
     "wiki_section_states",
+    "practices",
+    "practice_tag_names",
+    "practice_topics",
+    "practice_adoptions",
+    "practice_suggestions",
+    "people",
+    "accounts",
+    "link_suggestions",
+    "connect_logins",
+    "credit_ledger",
+    "badge_grants",
+    "wiki_authorship",
     "alembic_version",
 }
 

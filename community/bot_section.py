@@ -1,0 +1,127 @@
+"""The bot-owned section of a wiki page: the text between Constellate's markers.
+
+Constellation pages and practice pages each carry one such section; what goes inside is
+rendered by their own modules, and written here. The text outside the markers is never
+changed. A person's edit inside the markers (seen as an inside text whose hash is not the
+one we last wrote) is moved just above the section under a short note, so no one's words
+are lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy.orm import Session
+
+from community.leadership import WikiSectionState
+from connectors.mediawiki import WikiClient
+from connectors.mediawiki.records import WikiPage
+from core.errors import EditConflict
+from core.models import utcnow
+
+BEGIN = "<!-- constellate:begin -->"
+END = "<!-- constellate:end -->"
+MOVED_NOTE = (
+    "''The text below was edited inside the section that Constellate maintains; "
+    "it was moved here so that it is kept. Please merge or remove it.''"
+)
+# Characters that would become markup in titles and names; shown as entities instead.
+ESCAPES = {c: f"&#{ord(c)};" for c in "&<>[]{}|'=~*#:;_"}
+
+
+def write_bot_section(
+    session: Session,
+    wiki: WikiClient,
+    *,
+    title: str,
+    page_id: int,
+    inside: str,
+    summary: str,
+    dry_run: bool = False,
+    page: WikiPage | None = None,
+) -> str:
+    """Write ``inside`` between the markers of the page: "written", "unchanged" or
+    "conflict".
+
+    ``page``, when the caller already read it (a batched sync), saves a read when the
+    section is unchanged; a write still goes through ``apply``, which reads afresh.
+
+    "conflict": a person's edit inside the markers was moved above them, or the page
+    kept changing under us for three tries (nothing written; the next sync retries).
+    """
+    state = session.get(WikiSectionState, page_id)
+    outcome: dict[str, str] = {}
+
+    def transform(page: WikiPage) -> str | None:
+        # A deleted page is not recreated; a title now held by another page is left alone.
+        if not page.exists or page.pageid != page_id:
+            outcome["action"] = "unchanged"
+            return None
+        text, conflict = replace_section(page.text, inside, state.written_hash if state else None)
+        outcome["action"] = "conflict" if conflict else "written"
+        return None if text == page.text else text
+
+    if page is None or dry_run:
+        page = page or wiki.read_pages([title])[title]
+    new_text = transform(page)
+    changed = new_text is not None and new_text.rstrip() != page.text.rstrip()
+    if dry_run:
+        return outcome["action"] if changed else "unchanged"
+    if not changed:
+        if outcome.get("action") == "written":
+            _remember(session, page_id, state, inside)
+        return "unchanged"
+    try:
+        result = wiki.apply(title, transform, summary=summary, attempts=3)
+    except EditConflict:  # still edited by others after three tries: next sync retries
+        return "conflict"
+    if result is None:
+        # Nothing to write; still remember the section as ours when the page has it, so
+        # a lost state does not turn the next person's edit into a false conflict.
+        if outcome.get("action") == "written":
+            _remember(session, page_id, state, inside)
+        return "unchanged"
+    _remember(session, page_id, state, inside)
+    return outcome["action"]
+
+
+def replace_section(text: str, inside: str, written_hash: str | None) -> tuple[str, bool]:
+    """The page text with ``inside`` between the markers, and whether a person's edit
+    inside them was moved above the section."""
+    body = f"\n{inside}\n"
+    begin = text.rfind(BEGIN)
+    end = text.find(END, begin) if begin >= 0 else -1
+    if begin < 0 or end < 0:
+        separator = "" if not text else ("\n" if text.endswith("\n") else "\n\n")
+        return f"{text}{separator}{BEGIN}{body}{END}", False
+    current = text[begin + len(BEGIN) : end]
+    before, after = text[:begin], text[end:]
+    if _is_ours(current, inside, written_hash):
+        return f"{before}{BEGIN}{body}{after}", False
+    moved = f"{MOVED_NOTE}\n{current.strip()}\n\n"
+    return f"{before}{moved}{BEGIN}{body}{after}", True
+
+
+def section_hash(inside: str) -> str:
+    return hashlib.sha256(inside.strip().encode()).hexdigest()
+
+
+def escape(value: str) -> str:
+    """Plain text that the wiki shows as it is (no links, templates or signatures)."""
+    return "".join(ESCAPES.get(c, c) for c in " ".join(value.split()))
+
+
+def _is_ours(current: str, inside: str, written_hash: str | None) -> bool:
+    if current.strip() in ("", inside.strip()):
+        return True
+    return written_hash is not None and section_hash(current) == written_hash
+
+
+def _remember(session: Session, page_id: int, state: WikiSectionState | None, inside: str) -> None:
+    digest = section_hash(inside)
+    if state is None:
+        session.add(WikiSectionState(page_id=page_id, written_hash=digest, written_at=utcnow()))
+    elif state.written_hash != digest:
+        state.written_hash = digest
+        state.written_at = utcnow()
+    session.flush()

@@ -1,0 +1,1 @@
+"""Contributors: people across both platforms and the credit ledger behind their scores."""

@@ -1,0 +1,123 @@
+"""People, their accounts, identity-link suggestions, the credit ledger and badge grants."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.models import Base, Payload, UTCDateTime, utcnow
+
+
+class Person(Base):
+    """One human across both platforms. Every account starts with a person of its own;
+    a moderator's link moves a wiki account to a forum account's person."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    organisation: Mapped[str | None] = mapped_column(String(255))
+    # forum_group (read from the person's forum groups) or moderator (set by hand, kept)
+    organisation_source: Mapped[str | None] = mapped_column(String(16))
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Account(Base):
+    """A wiki or forum account. Usernames are stored as the platform spells them."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("platform", "username"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(8))  # wiki | forum
+    username: Mapped[str] = mapped_column(String(255))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    email: Mapped[str | None] = mapped_column(String(255))
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    is_bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LinkSuggestion(Base):
+    """A wiki account and a forum account that may be one person, and why.
+
+    Unique per pair: a rejected pair stays rejected and is never suggested again."""
+
+    __tablename__ = "link_suggestions"
+    __table_args__ = (UniqueConstraint("wiki_username", "forum_username"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    wiki_username: Mapped[str] = mapped_column(String(255))
+    forum_username: Mapped[str] = mapped_column(String(255))
+    reasons: Mapped[list[Any]] = mapped_column(Payload, default=list)
+    state: Mapped[str] = mapped_column(String(16), default="open")  # open|linked|rejected
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class ConnectLogin(Base):
+    """A verified DiscourseConnect login: the forum vouches for this name and e-mail."""
+
+    __tablename__ = "connect_logins"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    forum_username: Mapped[str] = mapped_column(String(255), index=True)
+    external_id: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(255))
+    name: Mapped[str | None] = mapped_column(String(255))
+    logged_in_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CreditEntry(Base):
+    """One row of the credit ledger: a contribution and its provenance, or the
+    counter-entry that cancels one (``cancels_key``, negative weight). Rows are never
+    updated or deleted; ``entry_key`` is unique, so a replay writes nothing."""
+
+    __tablename__ = "credit_ledger"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_key: Mapped[str] = mapped_column(String(255), unique=True)
+    platform: Mapped[str] = mapped_column(String(8))  # wiki | forum
+    account: Mapped[str] = mapped_column(String(255), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    object: Mapped[str] = mapped_column(String(128))  # page:<id>, post:<id>, practice:<id>
+    ref: Mapped[str] = mapped_column(String(128))  # revision, post, like or adoption
+    weight: Mapped[float] = mapped_column(Float)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rule: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str | None] = mapped_column(String(128), index=True)
+    cancels_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BadgeGrant(Base):
+    """A badge granted on the forum by Constellate: once per (badge, username)."""
+
+    __tablename__ = "badge_grants"
+    __table_args__ = (UniqueConstraint("badge", "username"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    badge: Mapped[str] = mapped_column(String(64))  # our rule name, e.g. practice_sharer
+    username: Mapped[str] = mapped_column(String(255))
+    forum_badge_id: Mapped[int] = mapped_column(Integer)
+    user_badge_id: Mapped[int | None] = mapped_column(Integer)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WikiAuthorship(Base):
+    """Who wrote the surviving text of a page, as of ``revid``: kept so the next change
+    needs only the revisions after it."""
+
+    __tablename__ = "wiki_authorship"
+
+    page_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(255))
+    revid: Mapped[int] = mapped_column(Integer)
+    state: Mapped[dict[str, Any]] = mapped_column(Payload, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

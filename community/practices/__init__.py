@@ -1,0 +1,1 @@
+"""Shared practices: wiki pages with ``{{Practice}}``, tagged on the forum, adopted by partners."""
