@@ -8,6 +8,7 @@ asked only for the titles of those topics and for each participant's groups.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from community.activity import ForumPostActivity
 from community.bot_section import escape, write_bot_section
 from community.charter import Charter
+from community.credits.credits_section import credits_block, page_contributors
 from connectors.discourse import ForumClient
 from connectors.mediawiki import WikiClient
 from connectors.mediawiki.records import WikiPage
@@ -67,11 +69,17 @@ def update_wiki_section(
     "conflict": a person's edit inside the markers was moved above them, or the page
     kept changing under us for three tries (nothing written; the next sync retries).
     """
+    scopes = [f"page:{link.wiki_page_id}"]
+    if link.forum_category_id is not None:
+        scopes.append(f"category:{link.forum_category_id}")
+    contributors = page_contributors(wiki, charter.title)
+    credits = credits_block(session, settings, scopes=scopes, wiki_contributors=contributors)
     inside = render_inside(
         settings,
         link,
         recent_discussions(session, forum, settings, link),
         active_participants(session, forum, settings, link),
+        credits,
     )
     return write_bot_section(
         session,
@@ -163,6 +171,7 @@ def render_inside(
     link: PageTopicLink,
     discussions: list[Discussion],
     participants: list[Participant],
+    credits: Sequence[str],
 ) -> str:
     """The wikitext between the markers: the same inputs always give the same text."""
     days = int(settings["constellations"]["participant_days"])
@@ -181,5 +190,6 @@ def render_inside(
         lines.append(f"* {escape(person.username)} ({where})")
     if not participants:
         lines.append("* No one yet.")
+    lines += ["", *credits]
     lines += ["", "=== Health ===", HEALTH_LINE]
     return "\n".join(lines)

@@ -17,6 +17,8 @@ from typing import Any
 import click
 from flask import Flask
 
+from community.credits.credits_cli import credits_group, people_group
+from community.practices.practices_cli import practices
 from community.sync_cli import sync
 from core import migrate
 from core.config import CONFIG_PATH_VAR, load_config, masked
@@ -170,7 +172,19 @@ def serve(host: str, port: int) -> None:
     run_simple(host, port, create_app(), threaded=True)
 
 
-COMMANDS = (check_config, db, sandbox, worker, inbox_group, poll, outgoing, sync)
+COMMANDS = (
+    check_config,
+    db,
+    sandbox,
+    worker,
+    inbox_group,
+    poll,
+    outgoing,
+    sync,
+    practices,
+    credits_group,
+    people_group,
+)
 for command in (*COMMANDS, serve):
     main.add_command(command)
 

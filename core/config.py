@@ -82,6 +82,8 @@ DEFAULTS: Settings = {
             "min_likes": 1,
             "min_organisations": 2,
             "min_score": 3,
+            "duplicate_similarity": 90,
+            "related_similarity": 60,
         },
     },
     "credits": {"rules_file": ""},

@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from community import activity, sync_events
+from community.credits import forum_credit, wiki_credit
+from community.practices import candidates
+from community.practices import handlers as practice_handlers
 from core.handling import Handler
 
 
@@ -17,21 +20,41 @@ class UnknownKind(LookupError):
     """An event kind that is neither handled nor ignored on purpose."""
 
 
-# Activity first: the wiki section reads the activity rows, including this event's.
-_POST = (activity.record_post, sync_events.refresh_wiki_section)
-_TOPIC = (activity.record_topic, sync_events.refresh_wiki_section)
+# Activity and credit first: the wiki sections show the activity rows and the credit,
+# including this event's; the candidate check counts the activity rows too.
+_POST = (activity.record_post, forum_credit.credit_post, sync_events.refresh_wiki_section)
+_POST_FIRST = (candidates.suggest_on_post, practice_handlers.tag_forum_topic)
+_TOPIC = (
+    activity.record_topic,
+    sync_events.refresh_wiki_section,
+    practice_handlers.tag_forum_topic,
+)
 _WIKI = (activity.record_wiki_change,)
-_WIKI_PAGE = (activity.record_wiki_change, sync_events.sync_wiki_page)
+_WIKI_PAGE = (
+    activity.record_wiki_change,
+    wiki_credit.credit_wiki_change,
+    sync_events.sync_wiki_page,
+    practice_handlers.sync_practice,
+)
 
 HANDLERS: Mapping[str, tuple[Handler, ...]] = {
-    "forum.post_created": _POST,
-    "forum.post_edited": _POST,
-    "forum.post_destroyed": _POST,
+    "forum.post_created": (*_POST, *_POST_FIRST),
+    "forum.post_edited": (*_POST, practice_handlers.tag_forum_topic),
+    "forum.post_destroyed": (
+        activity.record_post,
+        forum_credit.cancel_post,
+        sync_events.refresh_wiki_section,
+    ),
     "forum.post_recovered": _POST,
+    "forum.post_liked": (forum_credit.credit_like,),
+    "forum.like_created": (forum_credit.credit_like,),
+    "forum.solved_accepted_solution": (forum_credit.credit_solution,),
+    "forum.solved_unaccepted_solution": (forum_credit.cancel_solution,),
+    "community.practice_adopted": (forum_credit.credit_adoption,),
     "forum.topic_created": _TOPIC,
     "forum.topic_edited": _TOPIC,
-    "forum.topic_destroyed": _TOPIC,
-    "forum.topic_recovered": _TOPIC,
+    "forum.topic_destroyed": _TOPIC[:2],
+    "forum.topic_recovered": _TOPIC[:2],
     "wiki.edit": _WIKI_PAGE,
     "wiki.new": _WIKI_PAGE,
     "wiki.move": _WIKI_PAGE,
@@ -46,10 +69,6 @@ IGNORED: frozenset[str] = frozenset(
     {
         "forum.user_created",
         "forum.user_updated",
-        "forum.post_liked",
-        "forum.like_created",
-        "forum.solved_accepted_solution",
-        "forum.solved_unaccepted_solution",
         "forum.user_badge_granted",
         "forum.user_badge_revoked",
         "forum.user_added_to_group",

@@ -78,6 +78,8 @@ class Practice:
             "originating_organisation": organisation_name(self.originating_organisation),
             "adopted_by": ", ".join(organisation_name(group) for group in self.adopted_by),
             "related_constellations": ", ".join(self.related_constellations),
+            # Explicit, so the page keeps the forum tag seeded for it.
+            "tag": self.tag,
         }
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from community.practices import adoption
 from core import dispatch
 from webhooks.incoming import discourse_events, wiki_events
 
-PRODUCED = discourse_events.KINDS | wiki_events.KINDS
+PRODUCED = discourse_events.KINDS | wiki_events.KINDS | adoption.KINDS
 
 
 def test_every_produced_kind_is_routed() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from connectors.discourse.errors import translated
 from connectors.discourse.records import (
@@ -111,6 +112,36 @@ class ForumAdmin:
         with translated():
             answer = self._dc._put(f"/tag_groups/{int(tag_group_id)}.json", json=True, **fields)
         return tag_group_from(answer["tag_group"])
+
+    def rename_tag(self, old: str, new: str) -> str:
+        """Rename a tag on every topic and tag group; returns the name the forum kept
+        (it cleans names). InvalidRequest when ``new`` is taken, NotFound for ``old``."""
+        with translated():
+            answer = self._dc._put(f"/tag/{quote(old, safe='')}.json", json=True, tag={"id": new})
+        return str(answer["tag"]["id"])
+
+    def add_tag_synonyms(self, tag: str, names: Iterable[str]) -> dict[str, str]:
+        """Make ``names`` synonyms of ``tag`` (created when missing); their topics move to
+        ``tag``. Returns the names the forum refused, with its reasons."""
+        wanted = list(names)
+        if not wanted:
+            return {}
+        with translated():
+            answer = self._dc._post(
+                f"/tag/{quote(tag, safe='')}/synonyms.json", **{"synonyms[]": wanted}
+            )
+        failed = answer.get("failed_tags") or {}
+        return {str(name): str(reason) for name, reason in failed.items()}
+
+    def tag_info(self, name: str) -> dict[str, Any] | None:
+        """The tag's details (synonyms, tag groups), or None when there is no such tag."""
+        try:
+            with translated():
+                answer = self._dc._get(f"/tag/{quote(name, safe='')}/info.json")
+        except NotFound:
+            return None
+        info: dict[str, Any] = answer["tag_info"]
+        return info
 
     # -- users ---------------------------------------------------------------------------
 

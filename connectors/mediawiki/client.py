@@ -293,6 +293,16 @@ class WikiClient:
                             user=revisions[0].get("user"),
                         )
 
+    def all_users(self) -> dict[str, frozenset[str]]:
+        """Every registered user (list=allusers, continued) and the groups each is in."""
+        users: dict[str, frozenset[str]] = {}
+        with self._boundary():
+            site = self._login()
+            for answer in self._query(site, list="allusers", aulimit="max", auprop="groups"):
+                for user in answer.get("query", {}).get("allusers", []):
+                    users[str(user["name"])] = frozenset(user.get("groups") or ())
+        return users
+
     def recent_changes(
         self, cursor: str | None = None, *, batch: int | None = None
     ) -> Iterator[WikiChange]:
@@ -345,7 +355,62 @@ class WikiClient:
             return None
         return make_cursor(parse_time(changes[0]["timestamp"]), int(changes[0]["rcid"]))
 
+    def contributors(self, title: str) -> list[str]:
+        """The registered, non-bot users the wiki lists as contributors of a page, in the
+        wiki's order (prop=contributors; anonymous editors are only counted there, not
+        named). NotFound if the page does not exist."""
+        names: list[str] = []
+        with self._boundary():
+            site = self._login()
+            for answer in self._query(
+                site, prop="contributors", titles=title, pclimit="max", pcexcludegroup="bot"
+            ):
+                for entry in answer.get("query", {}).get("pages", []):
+                    if entry.get("missing") or entry.get("invalid"):
+                        code = "missingtitle" if entry.get("missing") else "invalidtitle"
+                        raise from_api_error(code, f"{title!r} cannot be read")
+                    names += [str(user["name"]) for user in entry.get("contributors", [])]
+        return list(dict.fromkeys(names))
+
+    def user_groups(self, usernames: Iterable[str]) -> dict[str, frozenset[str]]:
+        """The groups of each named user (list=users), keyed by the name as given;
+        unknown users get no groups."""
+        wanted = [name for name in dict.fromkeys(usernames) if name and "|" not in name]
+        groups: dict[str, frozenset[str]] = {name: frozenset() for name in wanted}
+        with self._boundary():
+            site = self._login()
+            for start in range(0, len(wanted), TITLES_PER_QUERY):
+                batch = wanted[start : start + TITLES_PER_QUERY]
+                found: dict[str, frozenset[str]] = {}
+                for answer in self._query(
+                    site, list="users", ususers="|".join(batch), usprop="groups"
+                ):
+                    for user in answer.get("query", {}).get("users", []):
+                        found[str(user.get("name"))] = frozenset(user.get("groups") or ())
+                for name in batch:  # the wiki answers with normalised names
+                    normal = name.replace("_", " ").strip()
+                    normal = normal[:1].upper() + normal[1:]
+                    groups[name] = found.get(name, found.get(normal, frozenset()))
+        return groups
+
     # -- writes -----------------------------------------------------------------------
+
+    def move(self, old: str, new: str, reason: str, *, redirect: bool = True) -> None:
+        """Rename a page (and its talk page); the old title keeps a redirect unless
+        ``redirect`` is False (that needs the suppressredirect right)."""
+        params: dict[str, Any] = {
+            "from": old,
+            "to": new,
+            "reason": reason,
+            "movetalk": 1,
+            "maxlag": self._maxlag,
+            "formatversion": 2,
+        }
+        if not redirect:
+            params["noredirect"] = 1
+        with self._boundary():
+            site = self._login()
+            site.post("move", **params, token=site.get_token("csrf"))
 
     def edit(
         self,

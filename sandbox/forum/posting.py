@@ -37,9 +37,16 @@ def clean_tag(forum: Forum, name: str) -> str:
 def ensure_tags(forum: Forum, names: list[str], user: dict[str, Any]) -> list[str]:
     """The cleaned tag names; staff create unknown tags (emitting tag_created), others skip them."""
     known = {t["name"] for t in forum.table("tags").values()}
+    # A synonym stands for its target tag: topics given the synonym carry the target.
+    targets = {
+        t["name"]: forum.table("tags")[t["target_tag_id"]]["name"]
+        for t in forum.table("tags").values()
+        if t.get("target_tag_id") in forum.table("tags")
+    }
     result: list[str] = []
     for raw_name in names:
         name = clean_tag(forum, raw_name)
+        name = targets.get(name, name)
         if not name or name in result:
             continue
         if name not in known:

@@ -68,6 +68,7 @@ def settings(wiki: Any, forum: Any, *, recent_topics: int = 3) -> dict[str, Any]
             "recent_topics": recent_topics,
             "participant_days": 90,
         },
+        "credits": {"rules_file": ""},
     }
 
 
@@ -228,6 +229,9 @@ def test_no_change_makes_no_wiki_write_and_text_around_the_markers_stays(
     # A person writes below the section; a later update must keep it exactly.
     text = bot.read_pages([linked.title])[linked.title].text
     human.edit(linked.title, text + "\n\nWritten below the section.", summary="below")
+    # The person is now one of the page's contributors: the credits list them, once.
+    assert run(store, wiki, forum, linked, bot) == "written"
+    assert "=== Credits ===" in inside_of(bot.read_pages([linked.title])[linked.title].text)
     writes = count_writes(bot.session)
 
     assert run(store, wiki, forum, linked, bot) == "unchanged"
@@ -279,7 +283,9 @@ def test_participants_show_their_partner_organisation(
     linked = linked_page(bot, wiki.title("Constellation"), charter_text(), scene.category_id)
     assert run(store, wiki, forum, linked, bot) == "written"
     inside = inside_of(bot.read_pages([linked.title])[linked.title].text)
-    people = [line for line in inside.splitlines() if line.startswith("* ") and "/t/" not in line]
+    participants = inside[inside.index("=== Active participants ===") :]
+    participants = participants[: participants.index("=== Credits ===")]
+    people = [line for line in participants.splitlines() if line.startswith("* ")]
     assert people == sorted(
         [
             f"* {scene.member} ({scene.organisation})",

@@ -1,0 +1,151 @@
+"""The credit ledger: append-only rows of who contributed what, and counter-entries.
+
+A contribution is written once (its key is unique, so a replayed event writes nothing);
+a withdrawn contribution (deleted post, unaccepted solution) gets a counter-entry with
+the negative weight. Rows are never updated or deleted, so every score can be explained.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from community.credits import people
+from community.credits.models import CreditEntry
+from core.store import dialect_insert
+
+KEY_LIMIT = 255
+FIELD_LIMIT = 128  # the object and ref columns
+CANCEL_PREFIX = "cancel|"
+
+
+@dataclass(frozen=True)
+class Contribution:
+    platform: str  # "wiki" | "forum"
+    account: str  # username as the platform spells it
+    kind: str  # wiki_text | page_created | forum_reply | accepted_solution | ...
+    object: str  # "page:<pageid>", "post:<id>", "practice:<pageid>"
+    ref: str  # revision id, post id, "like:<username>", "adoption:<org>", ...
+    weight: float
+    occurred_at: datetime
+    rule: str  # the scoring rule's name
+    scope: str | None = None  # "page:<pageid>" | "category:<id>" | None
+
+    @property
+    def key(self) -> str:
+        return fit_key(f"{self.kind}|{self.platform}|{self.object}|{self.ref}|{self.account}")
+
+
+def fit_key(key: str, limit: int = KEY_LIMIT) -> str:
+    """Keys (and refs, objects) longer than their column keep a readable head and a hash
+    of the whole text, so two long ones that share a head stay distinct."""
+    if len(key) <= limit:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return f"{key[: limit - len(digest) - 1]}#{digest}"
+
+
+def credit(session: Session, contribution: Contribution) -> bool:
+    """Record a contribution once; True when it is new. The account gets a person too."""
+    people.ensure_account(session, contribution.platform, contribution.account)
+    c = contribution
+    values = {
+        "entry_key": c.key,
+        "platform": c.platform,
+        "account": c.account,
+        "kind": c.kind,
+        "object": fit_key(c.object, FIELD_LIMIT),
+        "ref": fit_key(c.ref, FIELD_LIMIT),
+        "weight": c.weight,
+        "occurred_at": c.occurred_at,
+        "rule": c.rule,
+        "scope": c.scope,
+    }
+    return _insert_once(session, values)
+
+
+def cancel(session: Session, key: str, *, reason: str, at: datetime) -> bool:
+    """Write the counter-entry for ``key`` once; False when absent or already cancelled."""
+    original = session.scalars(
+        select(CreditEntry).where(CreditEntry.entry_key == key, CreditEntry.cancels_key.is_(None))
+    ).first()
+    if original is None:
+        return False
+    values = {
+        "entry_key": fit_key(CANCEL_PREFIX + key),
+        "platform": original.platform,
+        "account": original.account,
+        "kind": original.kind,
+        "object": original.object,
+        "ref": original.ref,
+        "weight": -original.weight,
+        "occurred_at": at,
+        "rule": original.rule,
+        "scope": original.scope,
+        "cancels_key": key,
+        "reason": reason,
+    }
+    return _insert_once(session, values)
+
+
+def cancel_object(
+    session: Session,
+    *,
+    platform: str,
+    object: str,
+    reason: str,
+    at: datetime,
+    kind: str | None = None,
+    up_to: datetime | None = None,
+) -> int:
+    """Cancel every still-active entry for an object (a deleted post, a deleted page);
+    only those of ``kind`` when given, and only those that occurred by ``up_to`` when
+    given (a replayed deletion then leaves the credit of a later recovery alone)."""
+    entries = active_entries(session, platform=platform, object=object, kind=kind)
+    return sum(
+        cancel(session, entry.entry_key, reason=reason, at=at)
+        for entry in entries
+        if up_to is None or _aware(entry.occurred_at) <= _aware(up_to)
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def active_entries(
+    session: Session,
+    *,
+    account: str | None = None,
+    platform: str | None = None,
+    object: str | None = None,
+    kind: str | None = None,
+    scope: str | None = None,
+) -> list[CreditEntry]:
+    """Entries that count: not counter-entries and not cancelled by one."""
+    session.flush()
+    cancelled = select(CreditEntry.cancels_key).where(CreditEntry.cancels_key.is_not(None))
+    query = select(CreditEntry).where(
+        CreditEntry.cancels_key.is_(None), CreditEntry.entry_key.not_in(cancelled)
+    )
+    filters = {
+        CreditEntry.account: account,
+        CreditEntry.platform: platform,
+        CreditEntry.object: object,
+        CreditEntry.kind: kind,
+        CreditEntry.scope: scope,
+    }
+    for column, value in filters.items():
+        if value is not None:
+            query = query.where(column == value)
+    return list(session.scalars(query.order_by(CreditEntry.occurred_at, CreditEntry.id)))
+
+
+def _insert_once(session: Session, values: dict[str, object]) -> bool:
+    statement = dialect_insert(session, CreditEntry).values(**values).on_conflict_do_nothing()
+    # RETURNING tells inserted from skipped on both dialects (rowcount is unreliable).
+    return session.execute(statement.returning(CreditEntry.id)).scalar() is not None

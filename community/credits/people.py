@@ -1,0 +1,381 @@
+"""People and their wiki and forum accounts: link suggestions, a moderator's decisions,
+organisations and opt-out.
+
+Every account starts with a person of its own. Two accounts become one person only when
+a moderator links them; suggestions say why they might be one person, never act."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from community.credits.models import Account, ConnectLogin, LinkSuggestion, Person
+from connectors.discourse.client import ForumClient
+from connectors.mediawiki import WikiClient
+from core.errors import ConstellateError
+from core.models import utcnow
+from core.store import dialect_insert
+
+log = logging.getLogger(__name__)
+
+PLATFORMS = ("wiki", "forum")
+SAME_USERNAME = "same username"
+SAME_EMAIL = "same e-mail"
+CONNECT_LOGIN = "DiscourseConnect login"
+BOT_GROUPS = frozenset({"bot"})  # the wiki's group for bot accounts
+
+
+class PeopleError(ConstellateError):
+    """A people command cannot be done as asked; the message says what and why."""
+
+
+# -- accounts --------------------------------------------------------------------------
+
+
+def ensure_account(session: Session, platform: str, username: str) -> Account:
+    """The account, created with a new person of its own when we did not know it."""
+    if platform not in PLATFORMS:
+        raise PeopleError(f"platform {platform!r}: expected one of {', '.join(PLATFORMS)}")
+    if not username:
+        raise PeopleError(f"{platform} account: the username is empty")
+    found = _account(session, platform, username)
+    if found is not None:
+        return found
+    person = Person()
+    session.add(person)
+    session.flush()
+    values = {"platform": platform, "username": username, "person_id": person.id}
+    statement = dialect_insert(session, Account).values(**values, is_bot=False)
+    inserted = session.execute(statement.on_conflict_do_nothing().returning(Account.id)).scalar()
+    if inserted is None:  # another worker created it meanwhile: keep theirs
+        session.delete(person)
+        session.flush()
+    account = _account(session, platform, username)
+    assert account is not None
+    return account
+
+
+def _account(session: Session, platform: str, username: str) -> Account | None:
+    return session.scalars(
+        select(Account).where(Account.platform == platform, Account.username == username)
+    ).first()
+
+
+def accounts_of(session: Session, person: Person) -> list[Account]:
+    return list(
+        session.scalars(
+            select(Account)
+            .where(Account.person_id == person.id)
+            .order_by(Account.platform, Account.username)
+        )
+    )
+
+
+def find_person(session: Session, spec: str) -> Person:
+    """A person named on the command line: an id, ``platform:username`` or a username."""
+    text = spec.strip()
+    if text.isdigit():
+        person = session.get(Person, int(text))
+        if person is None:
+            raise PeopleError(f"person {text}: no such person id")
+        return person
+    platform, sep, name = text.partition(":")
+    if sep and platform in PLATFORMS:
+        account = _account(session, platform, name)
+        if account is None:
+            raise PeopleError(f"person {text}: no {platform} account named {name!r}")
+        return session.get_one(Person, account.person_id)
+    matches = list(
+        session.scalars(select(Account).where(func.lower(Account.username) == text.lower()))
+    )
+    people = {account.person_id for account in matches}
+    if not people:
+        raise PeopleError(f"person {text}: no account with that username")
+    if len(people) > 1:
+        named = ", ".join(f"{a.platform}:{a.username}" for a in matches)
+        raise PeopleError(f"person {text}: several people match ({named}); name the platform")
+    return session.get_one(Person, people.pop())
+
+
+# -- reading the forum -------------------------------------------------------------------
+
+
+def refresh_forum_people(session: Session, forum: ForumClient) -> int:
+    """Read the forum's users (e-mails where the admin list shows them) and their groups:
+    the full name of a person's non-automatic group is their organisation, unless a
+    moderator set one. Returns how many forum accounts were read."""
+    users = forum.list_users("active")
+    organisations = _group_organisations(forum)
+    for user in users:
+        account = ensure_account(session, "forum", user.username)
+        account.email = user.email or account.email
+        external = (user.data.get("external_id") or "") if user.data else ""
+        account.external_id = str(external) or account.external_id
+        account.is_bot = user.id <= 0  # Discourse's system user and bots have ids <= 0
+        person = session.get_one(Person, account.person_id)
+        person.name = person.name or user.name or None
+        organisation = organisations.get(user.username.casefold())
+        if organisation and person.organisation_source != "moderator":
+            person.organisation = organisation
+            person.organisation_source = "forum_group"
+    session.flush()
+    return len(users)
+
+
+def _group_organisations(forum: ForumClient) -> dict[str, str]:
+    """casefolded username -> organisation; a member of several groups gets the first by
+    name, so the answer does not depend on the order the forum lists groups in."""
+    found: dict[str, str] = {}
+    for group in sorted(forum.groups(), key=lambda g: g.name.casefold()):
+        if group.automatic:
+            continue
+        for member in forum.group_members(group.name):
+            found.setdefault(member.casefold(), group.full_name or group.name)
+    return found
+
+
+# -- DiscourseConnect ---------------------------------------------------------------------
+
+
+def record_connect_login(session: Session, payload: Mapping[str, str]) -> ConnectLogin:
+    """Record a verified DiscourseConnect login: the forum vouches for the name and e-mail."""
+    missing = [key for key in ("external_id", "username") if not payload.get(key)]
+    if missing:
+        raise PeopleError(f"DiscourseConnect login: missing {', '.join(missing)}")
+    login = ConnectLogin(
+        forum_username=payload["username"],
+        external_id=payload["external_id"],
+        email=payload.get("email") or None,
+        name=payload.get("name") or None,
+    )
+    session.add(login)
+    account = ensure_account(session, "forum", payload["username"])
+    account.external_id = payload["external_id"]
+    account.email = login.email or account.email
+    session.flush()
+    return login
+
+
+# -- suggestions ----------------------------------------------------------------------------
+
+
+def normalised_name(name: str) -> str:
+    """Casefolded, with "_" the same as a space (MediaWiki treats them alike)."""
+    return " ".join(name.replace("_", " ").split()).casefold()
+
+
+def _loose(name: str) -> str:
+    """Letters and digits only: an e-mail's local part ("ana.lima") vs a username."""
+    return re.sub(r"[\W_]+", "", name.casefold())
+
+
+def suggest_links(session: Session, wiki: WikiClient, forum: ForumClient) -> list[LinkSuggestion]:
+    """New suggestions of wiki and forum accounts that may be one person, with reasons."""
+    refresh_forum_people(session, forum)
+    wiki_names = _wiki_names(session, wiki)
+    forum_accounts = [
+        a
+        for a in session.scalars(select(Account).where(Account.platform == "forum"))
+        if not a.is_bot
+    ]
+    by_name: dict[str, list[Account]] = defaultdict(list)
+    by_email: dict[str, list[Account]] = defaultdict(list)
+    by_local: dict[str, list[Account]] = defaultdict(list)
+    for account in forum_accounts:
+        by_name[normalised_name(account.username)].append(account)
+        if account.email:
+            by_email[account.email.casefold()].append(account)
+            by_local[_loose(account.email.split("@", 1)[0])].append(account)
+    logins = list(session.scalars(select(ConnectLogin)))
+    reasons: dict[tuple[str, str], list[str]] = defaultdict(list)
+
+    def note(wiki_name: str, accounts: Iterable[Account], reason: str) -> None:
+        for account in accounts:
+            if reason not in reasons[(wiki_name, account.username)]:
+                reasons[(wiki_name, account.username)].append(reason)
+
+    for wiki_name in wiki_names:
+        key = normalised_name(wiki_name)
+        note(wiki_name, by_name.get(key, ()), SAME_USERNAME)
+        vouched = [
+            login
+            for login in logins
+            if key in {normalised_name(login.forum_username), normalised_name(login.name or "")}
+        ]
+        emails = {login.email.casefold() for login in vouched if login.email}
+        wiki_account = _account(session, "wiki", wiki_name)
+        if wiki_account is not None and wiki_account.email:
+            emails.add(wiki_account.email.casefold())
+        for email in emails:
+            note(wiki_name, by_email.get(email, ()), SAME_EMAIL)
+        note(wiki_name, by_local.get(_loose(wiki_name), ()), SAME_EMAIL)
+        for login in vouched:
+            forum_account = _account(session, "forum", login.forum_username)
+            note(wiki_name, [forum_account] if forum_account else [], CONNECT_LOGIN)
+    return [
+        suggestion
+        for (wiki_name, forum_name), why in sorted(reasons.items())
+        if (suggestion := _new_suggestion(session, wiki_name, forum_name, why)) is not None
+    ]
+
+
+def _wiki_names(session: Session, wiki: WikiClient) -> list[str]:
+    known = set(session.scalars(select(Account.username).where(Account.platform == "wiki")))
+    registered = wiki.all_users()
+    bots = {name for name, groups in registered.items() if groups & BOT_GROUPS}
+    bots |= set(
+        session.scalars(select(Account.username).where(Account.platform == "wiki", Account.is_bot))
+    )
+    return sorted((known | set(registered)) - bots)
+
+
+def _new_suggestion(
+    session: Session, wiki_name: str, forum_name: str, reasons: list[str]
+) -> LinkSuggestion | None:
+    """A suggestion for a pair not suggested before (in any state) and not yet linked."""
+    wiki_account = _account(session, "wiki", wiki_name)
+    forum_account = _account(session, "forum", forum_name)
+    if wiki_account and forum_account and wiki_account.person_id == forum_account.person_id:
+        return None
+    values = {"wiki_username": wiki_name, "forum_username": forum_name, "reasons": reasons}
+    statement = dialect_insert(session, LinkSuggestion).values(**values, state="open")
+    new_id = session.execute(
+        statement.on_conflict_do_nothing().returning(LinkSuggestion.id)
+    ).scalar()
+    return None if new_id is None else session.get_one(LinkSuggestion, new_id)
+
+
+def open_suggestions(session: Session) -> list[LinkSuggestion]:
+    return list(
+        session.scalars(
+            select(LinkSuggestion).where(LinkSuggestion.state == "open").order_by(LinkSuggestion.id)
+        )
+    )
+
+
+# -- a moderator's decisions ------------------------------------------------------------------
+
+Pair = int | tuple[str, str]
+
+
+def link(session: Session, target: Pair, moderator: str) -> LinkSuggestion:
+    """The wiki account joins the forum account's person: their ledger rows then count
+    for one person. ``target`` is a suggestion id or (wiki username, forum username)."""
+    suggestion = _suggestion(session, target, create=True)
+    wiki_account = ensure_account(session, "wiki", suggestion.wiki_username)
+    forum_account = ensure_account(session, "forum", suggestion.forum_username)
+    if wiki_account.person_id != forum_account.person_id:
+        _move(session, wiki_account, session.get_one(Person, forum_account.person_id))
+    _decide(suggestion, "linked", moderator)
+    session.flush()
+    log.info(
+        "people: %s linked wiki:%s to forum:%s",
+        moderator,
+        suggestion.wiki_username,
+        suggestion.forum_username,
+    )
+    return suggestion
+
+
+def reject(session: Session, target: Pair, moderator: str) -> LinkSuggestion:
+    """The pair is not one person; it is never suggested again."""
+    suggestion = _suggestion(session, target, create=True)
+    if suggestion.state == "linked":
+        raise PeopleError(
+            f"suggestion {suggestion.id}: wiki:{suggestion.wiki_username} and "
+            f"forum:{suggestion.forum_username} are linked; unlink one of them first"
+        )
+    _decide(suggestion, "rejected", moderator)
+    session.flush()
+    return suggestion
+
+
+def unlink(session: Session, platform: str, username: str, moderator: str) -> Account:
+    """The account gets a person of its own again; the pairs it was linked in count as
+    rejected, so they are not suggested again."""
+    account = _account(session, platform, username)
+    if account is None:
+        raise PeopleError(f"{platform}:{username}: no such account")
+    person = session.get_one(Person, account.person_id)
+    others = [a for a in accounts_of(session, person) if a.id != account.id]
+    if not others:
+        raise PeopleError(f"{platform}:{username}: not linked to any other account")
+    alone = Person(name=person.name if platform == "forum" else None)
+    session.add(alone)
+    session.flush()
+    account.person_id = alone.id
+    column = LinkSuggestion.wiki_username if platform == "wiki" else LinkSuggestion.forum_username
+    for suggestion in session.scalars(
+        select(LinkSuggestion).where(column == username, LinkSuggestion.state == "linked")
+    ):
+        _decide(suggestion, "rejected", moderator)
+    session.flush()
+    return account
+
+
+def set_organisation(session: Session, person: Person, organisation: str, moderator: str) -> None:
+    """A moderator's affiliation; forum groups never overwrite it."""
+    name = organisation.strip()
+    if not name or len(name) > 255:
+        raise PeopleError(f"organisation {organisation!r}: expected 1 to 255 characters")
+    person.organisation = name
+    person.organisation_source = "moderator"
+    session.flush()
+    log.info("people: %s set person %s's organisation to %s", moderator, person.id, name)
+
+
+def set_opt_out(session: Session, person: Person, flag: bool) -> None:
+    """Opted-out people are left out of leaderboards and person-level exports."""
+    person.opted_out = flag
+    session.flush()
+
+
+def _suggestion(session: Session, target: Pair, *, create: bool) -> LinkSuggestion:
+    if isinstance(target, int):
+        found = session.get(LinkSuggestion, target)
+        if found is None:
+            raise PeopleError(f"suggestion {target}: no such suggestion")
+        return found
+    wiki_name, forum_name = target
+    found = session.scalars(
+        select(LinkSuggestion).where(
+            LinkSuggestion.wiki_username == wiki_name, LinkSuggestion.forum_username == forum_name
+        )
+    ).first()
+    if found is None and create:
+        found = LinkSuggestion(
+            wiki_username=wiki_name, forum_username=forum_name, reasons=["moderator"], state="open"
+        )
+        session.add(found)
+        session.flush()
+    if found is None:
+        raise PeopleError(f"wiki:{wiki_name} / forum:{forum_name}: never suggested")
+    return found
+
+
+def _decide(suggestion: LinkSuggestion, state: str, moderator: str) -> None:
+    suggestion.state = state
+    suggestion.decided_at = utcnow()
+    suggestion.decided_by = moderator
+
+
+def _move(session: Session, account: Account, person: Person) -> None:
+    """Move an account to ``person``; a person left with no account is removed, and
+    what it carried (opt-out, a moderator's organisation) is kept on the new one."""
+    old = session.get_one(Person, account.person_id)
+    account.person_id = person.id
+    session.flush()
+    if accounts_of(session, old):
+        return
+    person.opted_out = person.opted_out or old.opted_out
+    if old.organisation and not person.organisation:
+        person.organisation = old.organisation
+        person.organisation_source = old.organisation_source
+    person.name = person.name or old.name
+    session.delete(old)
+    session.flush()

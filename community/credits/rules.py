@@ -1,0 +1,116 @@
+"""Scoring rules: the weight of each kind of contribution, who is never credited, and
+the badges Constellate grants. Read from ``credits.rules_file`` or the built-in defaults."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import schemas
+from core.config import Settings
+from core.errors import ConfigError
+
+DEFAULT_RULES = "default_rules.json"
+SYSTEM_ACCOUNT = "system"  # Discourse's own automation user
+
+
+@dataclass(frozen=True)
+class BadgeRule:
+    name: str
+    description: str
+    badge_type: int
+    metric: str
+    threshold: float
+
+
+@dataclass(frozen=True)
+class CreditRules:
+    weights: Mapping[str, float]  # rule name -> weight per unit
+    options: Mapping[str, Mapping[str, Any]]  # per-rule extras, e.g. wiki_text "per": 100
+    exclude_accounts: frozenset[str]  # casefolded usernames never credited
+    badges: Mapping[str, BadgeRule]  # practice_sharer | bridge_builder | constellation_lead
+
+
+def load_rules(settings: Settings) -> CreditRules:
+    """The rules from ``credits.rules_file``, or the built-in defaults when it is empty."""
+    path = settings.get("credits", {}).get("rules_file") or ""
+    if path:
+        source = str(path)
+        try:
+            text = Path(path).read_text("utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                f"credits.rules_file {source}: cannot read ({exc.strerror})"
+            ) from None
+    else:
+        source = f"built-in {DEFAULT_RULES}"
+        text = resources.files(__package__).joinpath(DEFAULT_RULES).read_text("utf-8")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"credits rules {source}: not valid JSON ({exc.msg} at line {exc.lineno})"
+        ) from None
+    _validate(data, source)
+    return _build(data)
+
+
+def is_excluded(
+    rules: CreditRules, settings: Settings, platform: str, username: str, *, is_bot: bool = False
+) -> bool:
+    """True for accounts that never earn credit: bots, our own accounts, the excluded list."""
+    if is_bot or not username:
+        return True
+    name = normalise(username)
+    return name in own_accounts(settings, platform) or name in rules.exclude_accounts
+
+
+def own_accounts(settings: Settings, platform: str) -> set[str]:
+    """Constellate's own accounts on a platform (casefolded)."""
+    if platform == "wiki":
+        # a bot password login is "User@botname"; edits are made as "User"
+        login = str(settings.get("wiki", {}).get("username") or "")
+        return {normalise(login.split("@", 1)[0])} - {""}
+    return {normalise(str(settings.get("forum", {}).get("api_username") or "")), SYSTEM_ACCOUNT} - {
+        ""
+    }
+
+
+def normalise(username: str) -> str:
+    """Usernames compare case-insensitively, and MediaWiki treats "_" as a space."""
+    return username.replace("_", " ").strip().casefold()
+
+
+def _validate(data: Any, source: str) -> None:
+    errors = sorted(schemas.validator("credit_rules").iter_errors(data), key=lambda e: e.json_path)
+    if not errors:
+        return
+    lines = [f"  {e.json_path}: {e.message}" for e in errors]
+    raise ConfigError(f"credits rules {source}: {len(errors)} problem(s)\n" + "\n".join(lines))
+
+
+def _build(data: Mapping[str, Any]) -> CreditRules:
+    options = {"wiki_text": {"per": 100}}
+    for rule, extra in data.get("options", {}).items():
+        options[rule] = {**options.get(rule, {}), **extra}
+    badges = {
+        key: BadgeRule(
+            name=b["name"],
+            description=b["description"],
+            badge_type=b["badge_type"],
+            metric=b["metric"],
+            threshold=float(b["threshold"]),
+        )
+        for key, b in data["badges"].items()
+    }
+    return CreditRules(
+        weights=MappingProxyType({k: float(v) for k, v in data["weights"].items()}),
+        options=MappingProxyType({k: MappingProxyType(v) for k, v in options.items()}),
+        exclude_accounts=frozenset(normalise(n) for n in data.get("exclude_accounts", [])),
+        badges=MappingProxyType(badges),
+    )

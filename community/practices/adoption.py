@@ -1,0 +1,281 @@
+"""Which organisations adopted which practice: from the page's ``{{Practice}}`` template
+and from the explicit "adopt" action.
+
+Adoption by an organisation other than the one the practice came from is what the
+partnership exists for, so each such adoption is recorded once as a
+``community.practice_adopted`` event (it feeds credit and health).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import mwparserfromhell
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from community.bot_section import escape
+from community.practices.models import Practice, PracticeAdoption
+from connectors.mediawiki import WikiClient
+from connectors.mediawiki.records import WikiPage
+from core import inbox
+from core.errors import ConstellateError
+from core.events import Event
+from core.store import dialect_insert
+
+ADOPTED = "community.practice_adopted"
+KINDS = frozenset({ADOPTED})
+TEMPLATE = "Practice"
+FIELD = "adopted_by"
+SUMMARY = "Constellate: {organisation} adopted this practice"
+MAX_EVENT_ID = 128
+
+
+class AdoptionError(ConstellateError):
+    """An adoption that cannot be made: the message says which practice and why."""
+
+
+def normalise(organisation: str) -> str:
+    """The form organisations are compared in: case and whitespace runs do not count."""
+    return " ".join(organisation.split()).casefold()
+
+
+def sync_template_adoptions(
+    session: Session,
+    practice: Practice,
+    adopted_by: Sequence[str],
+    *,
+    revid: int,
+    at: datetime,
+    actor: str | None,
+) -> list[PracticeAdoption]:
+    """Make the stored template adoptions match the page's ``adopted_by``.
+
+    New organisations become adoptions (source "template"); organisations no longer in
+    the template are withdrawn (``withdrawn_at``), never deleted, and an adoption made
+    by the "adopt" action stays. Returns the adoptions new to the store; replays
+    return none. ``actor`` is the wiki user whose revision listed them.
+    """
+    wanted: dict[str, str] = {}
+    for name in adopted_by:
+        shown = " ".join(name.split())
+        if shown:
+            wanted.setdefault(normalise(shown), shown)
+    stored = {normalise(row.organisation): row for row in _adoptions(session, practice.page_id)}
+    new: list[PracticeAdoption] = []
+    for key, shown in wanted.items():
+        row = stored.get(key)
+        if row is None:
+            added = _insert(
+                session, practice, shown, source="template", revid=revid, at=at, actor=actor
+            )
+            if added is not None:
+                new.append(added)
+        elif row.withdrawn_at is not None:
+            # Listed again: the adoption stands once more, but it is not new (its event,
+            # keyed by organisation, was recorded the first time).
+            row.withdrawn_at = None
+            row.source, row.revid, row.actor = "template", revid, actor
+    for key, row in stored.items():
+        if key not in wanted and row.source == "template" and row.withdrawn_at is None:
+            row.withdrawn_at = at
+    session.flush()
+    return new
+
+
+def adopt(
+    session: Session,
+    wiki: WikiClient,
+    settings: Any,
+    *,
+    practice_title: str,
+    organisation: str,
+    actor: str | None,
+) -> str:
+    """The explicit "adopt" action: list ``organisation`` in the practice page's
+    ``adopted_by`` (nothing written when it is already there) and store the adoption.
+
+    Returns "adopted" or "already adopted". Raises AdoptionError for an unknown
+    practice, an unusable organisation name or a page without ``{{Practice}}``.
+    """
+    shown = " ".join(organisation.split())
+    check_organisation(shown)
+    practice = find_practice(session, practice_title)
+    key = normalise(shown)
+    current = {normalise(r.organisation): r for r in _adoptions(session, practice.page_id)}
+    row = current.get(key)
+    if row is not None and row.withdrawn_at is None:
+        return "already adopted"
+
+    def listed(page: WikiPage) -> str | None:
+        if not page.exists:
+            raise AdoptionError(f"practice {practice.title!r}: the wiki page is gone")
+        return add_to_template(practice.title, page.text, shown)
+
+    session.commit()  # no write lock held while the wiki answers
+    result = wiki.apply(practice.title, listed, summary=SUMMARY.format(organisation=shown))
+    revid = result.revid if result is not None else None
+    at = datetime.now(UTC)
+    if row is not None:  # withdrawn before: it stands again, as an action now
+        row.withdrawn_at, row.source, row.actor, row.revid = None, "action", actor, revid
+        session.flush()
+        _show(session, wiki, settings, practice)
+        return "adopted"
+    added = _insert(session, practice, shown, source="action", revid=revid, at=at, actor=actor)
+    _show(session, wiki, settings, practice)
+    # None: a concurrent page sync stored it first, from the template we just wrote.
+    return "adopted" if added is not None else "already adopted"
+
+
+def adoption_lines(session: Session, settings: Any, practice: Practice) -> list[str]:
+    """The practice page section's "Adopted by" block: organisations other than the
+    originating one, oldest adoption first."""
+    origin = normalise(practice.originating_organisation)
+    rows = [
+        row
+        for row in _adoptions(session, practice.page_id)
+        if row.withdrawn_at is None and normalise(row.organisation) != origin
+    ]
+    rows.sort(key=lambda row: (row.adopted_at, normalise(row.organisation)))
+    lines = ["=== Adopted by ==="]
+    lines += [
+        f"* {escape(row.organisation)} (since {row.adopted_at.date().isoformat()})" for row in rows
+    ] or ["* Not adopted elsewhere yet."]
+    return lines
+
+
+def _show(session: Session, wiki: WikiClient, settings: Any, practice: Practice) -> None:
+    """Rewrite the practice page's section (our own wiki edit is dropped as an echo, so
+    no page sync would do it). Imported here: the section imports this module's block."""
+    from community.practices.section import refresh_practice_section
+
+    refresh_practice_section(session, wiki, settings, practice)
+
+
+# -- the template ---------------------------------------------------------------------
+
+
+def add_to_template(title: str, wikitext: str, organisation: str) -> str | None:
+    """The page text with ``organisation`` appended to ``{{Practice}}``'s ``adopted_by``;
+    None when it is already listed. Everything else on the page is kept as it is."""
+    code = mwparserfromhell.parse(wikitext)
+    templates = [t for t in code.filter_templates(recursive=False) if is_practice_template(t)]
+    if len(templates) != 1:
+        found = "no" if not templates else str(len(templates))
+        raise AdoptionError(f"practice {title!r}: the page has {found} {{{{Practice}}}} templates")
+    template = templates[0]
+    shown = escape(organisation)  # plain text on the wiki: no markup, no signatures
+    if not template.has(FIELD):
+        template.add(FIELD, shown)
+        return str(code)
+    param = template.get(FIELD)
+    text = str(param.value)
+    present = param.value.strip_code(normalize=True, collapse=True).split(",")
+    if normalise(organisation) in {normalise(item) for item in present}:
+        return None
+    # Keep the value's own trailing whitespace (the line break before the next field).
+    body = text.rstrip()
+    tail = text[len(body) :]
+    lead = text[: len(text) - len(text.lstrip())]
+    body = body.strip()
+    param.value = f"{lead}{body}, {shown}{tail}" if body else f"{lead}{shown}{tail}"
+    return str(code)
+
+
+def is_practice_template(template: Any) -> bool:
+    name = " ".join(str(template.name.strip_code() or template.name).replace("_", " ").split())
+    if name.lower().startswith("template:"):
+        name = name.split(":", 1)[1].strip()
+    # MediaWiki titles are case-insensitive in their first letter only.
+    return bool(name) and name[0].upper() + name[1:] == TEMPLATE
+
+
+def check_organisation(organisation: str) -> None:
+    if not organisation:
+        raise AdoptionError("organisation: empty name")
+    if "," in organisation:  # the template's list is comma-separated
+        raise AdoptionError(f"organisation {organisation!r}: one name, without commas")
+
+
+# -- the store ------------------------------------------------------------------------
+
+
+def find_practice(session: Session, title: str) -> Practice:
+    """The stored, not deleted practice with this page title (first letter and
+    underscores as the wiki treats them); AdoptionError when there is none."""
+    wanted = " ".join(title.replace("_", " ").split())
+    candidates = {wanted, wanted[:1].upper() + wanted[1:]}
+    practice = session.scalars(
+        select(Practice).where(Practice.title.in_(candidates), Practice.deleted_at.is_(None))
+    ).first()
+    if practice is None:
+        raise AdoptionError(f"practice {title!r}: no practice page with this title is known")
+    return practice
+
+
+def _adoptions(session: Session, page_id: int) -> list[PracticeAdoption]:
+    query = select(PracticeAdoption).where(PracticeAdoption.page_id == page_id)
+    return list(session.scalars(query.order_by(PracticeAdoption.id)))
+
+
+def _insert(
+    session: Session,
+    practice: Practice,
+    organisation: str,
+    *,
+    source: str,
+    revid: int | None,
+    at: datetime,
+    actor: str | None,
+) -> PracticeAdoption | None:
+    """Store one adoption (None when a concurrent writer stored it) and, when it is by
+    another organisation than the originating one, its event in the same transaction."""
+    values = {
+        "page_id": practice.page_id,
+        "organisation": organisation,
+        "source": source,
+        "actor": actor,
+        "revid": revid,
+        "adopted_at": at,
+    }
+    statement = dialect_insert(session, PracticeAdoption).values(**values)
+    statement = statement.on_conflict_do_nothing().returning(PracticeAdoption.id)
+    row_id = session.execute(statement).scalar()
+    if row_id is None:
+        return None
+    row = session.get(PracticeAdoption, row_id)
+    assert row is not None
+    if normalise(organisation) != normalise(practice.originating_organisation):
+        inbox.record(session, adoption_event(practice, row))
+    return row
+
+
+def adoption_event(practice: Practice, adoption: PracticeAdoption) -> Event:
+    key = normalise(adoption.organisation)
+    event_id = f"{ADOPTED.replace('.', ':')}:{practice.page_id}:{key}"
+    if len(event_id) > MAX_EVENT_ID:  # long names: a digest keeps the id unique and short
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        event_id = f"{event_id[: MAX_EVENT_ID - len(digest) - 1]}~{digest}"
+    return Event(
+        event_id=event_id,
+        kind=ADOPTED,
+        source="community",
+        subject=f"practice:{practice.page_id}",
+        actor=adoption.actor,
+        occurred_at=adoption.adopted_at,
+        delivery_id=None,
+        payload={
+            "page_id": practice.page_id,
+            "title": practice.title,
+            "tag": practice.tag,
+            "organisation": adoption.organisation,
+            "originating_organisation": practice.originating_organisation,
+            "author": practice.author,
+            "author_platform": practice.author_platform,
+            "source": adoption.source,
+            "revid": adoption.revid,
+        },
+    )
