@@ -19,7 +19,10 @@ from typing import Any
 import click
 import requests
 
+from community.credits.people import refresh_forum_people
+from community.practices.registry import sync_practices
 from community.sync import sync_constellations
+from connectors.discourse import ForumClient
 from core import migrate
 from core.config import CONFIG_PATH_VAR, load_config
 from core.store import Store
@@ -129,10 +132,15 @@ def seed_once(marker: Path, settings: dict[str, Any]) -> None:
 
 
 def sync_once(settings: dict[str, Any]) -> None:
-    """Bring every constellation page to the forum (and back); a restart changes nothing."""
+    """Bring every constellation and practice page to the forum (and back), and read the
+    forum's people and their organisations; a restart changes nothing."""
     store = Store(settings["store"]["url"])
     try:
         click.echo(f"  {sync_constellations(store, settings, full=True).headline()}")
+        click.echo(f"  {sync_practices(store, settings, full=True).headline()}")
+        with store.session() as session:
+            people = refresh_forum_people(session, ForumClient(settings["forum"]))
+        click.echo(f"  people: {people} forum accounts read")
     finally:
         store.dispose()
 
