@@ -13,6 +13,8 @@ from urllib.parse import quote
 
 import mwparserfromhell
 
+from community.wikitext import split_list, template_fields, top_templates
+
 STATUSES = ("forming", "active", "dormant", "sunset")
 BEATS = ("weekly", "fortnightly", "monthly")
 TEMPLATE = "Constellation"
@@ -53,16 +55,16 @@ def parse_charter(title: str, wikitext: str) -> Charter | None:
     missing, an unknown status or beat, a bad date, two templates …).
     """
     code = mwparserfromhell.parse(wikitext or "")
-    templates = [t for t in code.filter_templates(recursive=False) if _is_constellation(t)]
+    templates = top_templates(code, TEMPLATE)
     if not templates:
         return None
     if len(templates) > 1:
         raise CharterError(title, "template", f"{len(templates)} {{{{{TEMPLATE}}}}} templates")
-    fields = _fields(templates[0])
+    fields = template_fields(templates[0])
     for name in REQUIRED:
         if not fields.get(name):
             raise CharterError(title, name, "missing")
-    partners = _split(fields["partners"])
+    partners = split_list(fields["partners"])
     if not partners:
         raise CharterError(title, "partners", "no organisation named")
     status = (fields.get("status") or DEFAULT_STATUS).lower()
@@ -82,7 +84,7 @@ def parse_charter(title: str, wikitext: str) -> Charter | None:
         goal=fields["goal"],
         lead_partner=fields["lead_partner"],
         partners=partners,
-        stewards=_split(fields.get("stewards", "")),
+        stewards=split_list(fields.get("stewards", "")),
         status=status,
         started=started,
         term_end=term_end,
@@ -98,37 +100,6 @@ def page_url(settings: Any, title: str) -> str:
     script = str(wiki.get("script_path", "/")).strip("/")
     prefix = f"{base}/{script}" if script else base
     return f"{prefix}/index.php?title={quote(title.replace(' ', '_'), safe=':/()_,')}"
-
-
-def _is_constellation(template: Any) -> bool:
-    name = " ".join(str(template.name.strip_code() or template.name).replace("_", " ").split())
-    if name.lower().startswith("template:"):
-        name = name.split(":", 1)[1].strip()
-    # MediaWiki titles are case-insensitive in their first letter only.
-    return bool(name) and name[0].upper() + name[1:] == TEMPLATE
-
-
-def _fields(template: Any) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for param in template.params:
-        name = str(param.name).strip().lower()
-        fields[name] = _plain(param.value)  # the last one wins, as on the wiki
-    return fields
-
-
-def _plain(value: Any) -> str:
-    """The visible text of a value: links become their label, comments go."""
-    text = value.strip_code(normalize=True, collapse=True)
-    return " ".join(text.split())
-
-
-def _split(value: str) -> tuple[str, ...]:
-    items: list[str] = []
-    for item in value.split(","):
-        item = item.strip()
-        if item and item not in items:
-            items.append(item)
-    return tuple(items)
 
 
 def _date(title: str, field: str, value: str) -> date | None:

@@ -18,8 +18,7 @@ from community.wiki_section import update_wiki_section
 from core.events import Event
 from core.handling import HandlerContext
 from core.models import PageTopicLink
-
-MAIN_NAMESPACE = 0
+from webhooks.incoming.wiki_events import main_titles
 
 
 def sync_wiki_page(event: Event, ctx: HandlerContext) -> None:
@@ -29,14 +28,7 @@ def sync_wiki_page(event: Event, ctx: HandlerContext) -> None:
     """
     if not ctx.settings.get("forum", {}).get("url"):
         return  # no forum to mirror to
-    data: Mapping[str, Any] = event.payload
-    titles = []
-    if int(data.get("ns") or MAIN_NAMESPACE) == MAIN_NAMESPACE:
-        titles.append(str(data["title"]))
-    params: Mapping[str, Any] = data.get("log_params") or {}
-    target = params.get("target_title")
-    if event.kind == "wiki.move" and target and int(params.get("target_ns") or 0) == 0:
-        titles.append(str(target))
+    titles = main_titles(event)
     if titles:
         sync_titles(ctx.session, ctx.wiki(), ctx.forum(), ctx.settings, titles)
 

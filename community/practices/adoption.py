@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 
 from community.bot_section import escape
 from community.practices.models import Practice, PracticeAdoption
+from community.practices.page import TEMPLATE
+from community.wikitext import top_templates
 from connectors.mediawiki import WikiClient
 from connectors.mediawiki.records import WikiPage
 from core import inbox
@@ -28,7 +30,6 @@ from core.store import dialect_insert
 
 ADOPTED = "community.practice_adopted"
 KINDS = frozenset({ADOPTED})
-TEMPLATE = "Practice"
 FIELD = "adopted_by"
 SUMMARY = "Constellate: {organisation} adopted this practice"
 MAX_EVENT_ID = 128
@@ -162,7 +163,7 @@ def add_to_template(title: str, wikitext: str, organisation: str) -> str | None:
     """The page text with ``organisation`` appended to ``{{Practice}}``'s ``adopted_by``;
     None when it is already listed. Everything else on the page is kept as it is."""
     code = mwparserfromhell.parse(wikitext)
-    templates = [t for t in code.filter_templates(recursive=False) if is_practice_template(t)]
+    templates = top_templates(code, TEMPLATE)
     if len(templates) != 1:
         found = "no" if not templates else str(len(templates))
         raise AdoptionError(f"practice {title!r}: the page has {found} {{{{Practice}}}} templates")
@@ -183,14 +184,6 @@ def add_to_template(title: str, wikitext: str, organisation: str) -> str | None:
     body = body.strip()
     param.value = f"{lead}{body}, {shown}{tail}" if body else f"{lead}{shown}{tail}"
     return str(code)
-
-
-def is_practice_template(template: Any) -> bool:
-    name = " ".join(str(template.name.strip_code() or template.name).replace("_", " ").split())
-    if name.lower().startswith("template:"):
-        name = name.split(":", 1)[1].strip()
-    # MediaWiki titles are case-insensitive in their first letter only.
-    return bool(name) and name[0].upper() + name[1:] == TEMPLATE
 
 
 def check_organisation(organisation: str) -> None:

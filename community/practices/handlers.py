@@ -3,15 +3,11 @@ section); a new or edited forum topic gets the tags of the practices it discusse
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from community.practices.registry import sync_practice_page
 from community.practices.tagging import tag_topic, topic_id_of, worth_reading
 from core.events import Event
 from core.handling import HandlerContext
-
-MAIN_NAMESPACE = 0
+from webhooks.incoming.wiki_events import main_titles
 
 
 def sync_practice(event: Event, ctx: HandlerContext) -> None:
@@ -21,14 +17,7 @@ def sync_practice(event: Event, ctx: HandlerContext) -> None:
     """
     if not ctx.settings.get("forum", {}).get("url"):
         return  # no forum to tag on
-    data: Mapping[str, Any] = event.payload
-    titles = []
-    if int(data.get("ns") or MAIN_NAMESPACE) == MAIN_NAMESPACE:
-        titles.append(str(data["title"]))
-    params: Mapping[str, Any] = data.get("log_params") or {}
-    target = params.get("target_title")
-    if event.kind == "wiki.move" and target and int(params.get("target_ns") or 0) == 0:
-        titles.append(str(target))
+    titles = main_titles(event)
     if not titles:
         return
     wiki, forum = ctx.wiki(), ctx.forum()

@@ -7,11 +7,11 @@ links or comments, and only their plain text counts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import mwparserfromhell
 
 from community.practices.tags import TagError, check_tag
+from community.wikitext import split_list, template_fields, top_templates
 
 TEMPLATE = "Practice"
 REQUIRED = ("summary", "originating_organisation")
@@ -45,12 +45,12 @@ def parse_practice(title: str, wikitext: str, *, max_tag_length: int = 20) -> Pr
     that is not a valid forum tag.
     """
     code = mwparserfromhell.parse(wikitext or "")
-    templates = [t for t in code.filter_templates(recursive=False) if _is_practice(t)]
+    templates = top_templates(code, TEMPLATE)
     if not templates:
         return None
     if len(templates) > 1:
         raise PracticeError(title, "template", f"{len(templates)} {{{{{TEMPLATE}}}}} templates")
-    fields = _fields(templates[0])
+    fields = template_fields(templates[0])
     for name in REQUIRED:
         if not fields.get(name):
             raise PracticeError(title, name, "missing")
@@ -64,33 +64,8 @@ def parse_practice(title: str, wikitext: str, *, max_tag_length: int = 20) -> Pr
         title=title,
         summary=fields["summary"],
         originating_organisation=fields["originating_organisation"],
-        adopted_by=_split(fields.get("adopted_by", "")),
-        related_constellations=_split(fields.get("related_constellations", "")),
+        adopted_by=split_list(fields.get("adopted_by", "")),
+        related_constellations=split_list(fields.get("related_constellations", "")),
         tag=tag,
-        aliases=_split(fields.get("aliases", "")),
+        aliases=split_list(fields.get("aliases", "")),
     )
-
-
-def _is_practice(template: Any) -> bool:
-    name = " ".join(str(template.name.strip_code() or template.name).replace("_", " ").split())
-    if name.lower().startswith("template:"):
-        name = name.split(":", 1)[1].strip()
-    # MediaWiki titles are case-insensitive in their first letter only.
-    return bool(name) and name[0].upper() + name[1:] == TEMPLATE
-
-
-def _fields(template: Any) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for param in template.params:
-        text = param.value.strip_code(normalize=True, collapse=True)
-        fields[str(param.name).strip().lower()] = " ".join(text.split())  # the last one wins
-    return fields
-
-
-def _split(value: str) -> tuple[str, ...]:
-    items: list[str] = []
-    for item in value.split(","):
-        item = item.strip()
-        if item and item not in items:
-            items.append(item)
-    return tuple(items)

@@ -9,10 +9,8 @@ from typing import Any
 
 from community.practices.handlers import sync_practice, tag_forum_topic
 from core.handling import HandlerContext
-from core.migrate import upgrade
-from core.store import Store
 from sandbox.forum.state import ForumEvent
-from tests.community.sync_support import SyncRig
+from tests.community.sync_support import SyncRig, on_store
 from webhooks.incoming.discourse_events import READ, normalise
 from webhooks.incoming.wiki_events import change_event
 
@@ -20,11 +18,8 @@ BODY = "A first post that is comfortably longer than twenty characters."
 
 
 def practice_rig(rig: SyncRig, store_url: str) -> SyncRig:
-    if store_url != str(rig.store.engine.url):
-        upgrade(store_url)
-        rig.store.dispose()
-        rig.store = Store(store_url)
-        rig.settings["store"]["url"] = store_url
+    """The rig on ``store_url`` with a practices category and tag group of its own."""
+    on_store(rig, store_url)
     rig.settings["practices"]["category"] = "Category:" + rig.session_wiki.title("Practices")
     rig.settings["practices"]["tag_group"] = rig.session_forum.name("practices-")
     return rig

@@ -60,3 +60,12 @@ def charter_text(category: str, *, status: str = "active", lead: str = "Harbour 
         f"| forum_category = {category}\n"
         "}}\n\nHuman text about the constellation.\n"
     )
+
+
+def on_store(rig: SyncRig, store_url: str) -> SyncRig:
+    """The rig moved to ``store_url`` (the ``store_url`` fixture: SQLite, then PostgreSQL)."""
+    rig.store.dispose()
+    upgrade(store_url)
+    rig.store = Store(store_url)
+    rig.settings["store"]["url"] = store_url
+    return rig

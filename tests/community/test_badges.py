@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,19 +19,8 @@ from core.events import Event
 from core.handling import HandlerContext
 from core.models import PageTopicLink
 from tests.community.sync_support import SyncRig
-from tests.community.test_wiki_credit import rig_on
-from tests.conftest import SessionForum, SessionWiki
 
 BODY = "A reply long enough for the forum's minimum, number"
-
-
-@pytest.fixture
-def rig(
-    wiki: SessionWiki, forum: SessionForum, tmp_path: Path, store_url: str
-) -> Iterator[SyncRig]:
-    made = rig_on(wiki, forum, tmp_path, store_url)
-    yield made
-    made.store.dispose()
 
 
 def record(session: Session, rig: SyncRig, post: Post) -> None:

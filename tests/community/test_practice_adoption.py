@@ -50,19 +50,6 @@ def practice_text(adopted_by: str = "") -> str:
     )
 
 
-@pytest.fixture
-def rig(
-    wiki: SessionWiki, forum: SessionForum, tmp_path: Path, store_url: str
-) -> Iterator[SyncRig]:
-    made = SyncRig(wiki, forum, tmp_path)
-    if not store_url.startswith("sqlite"):  # the same rig on PostgreSQL
-        made.store.dispose()
-        upgrade(store_url)
-        made.store = Store(store_url)
-    yield made
-    made.store.dispose()
-
-
 def make_practice(rig: SyncRig, adopted_by: str = "") -> str:
     title = rig.session_wiki.title("Weekly win call")
     rig.session_wiki.human().edit(title, practice_text(adopted_by), summary="new", mode="create")

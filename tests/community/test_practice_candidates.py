@@ -23,8 +23,6 @@ from connectors.discourse import ForumClient
 from core.config import CONFIG_PATH_VAR, Settings
 from core.events import Event
 from core.handling import HandlerContext
-from core.migrate import upgrade
-from core.store import Store
 from tests.community.sync_support import SyncRig
 from tests.conftest import SessionForum, SessionWiki
 from webhooks.incoming.discourse_events import normalise
@@ -114,19 +112,6 @@ def with_rules(settings: Settings, **rules: Any) -> Settings:
     changed = copy.deepcopy(settings)
     changed["practices"]["candidates"].update(rules)
     return changed
-
-
-@pytest.fixture
-def rig(
-    wiki: SessionWiki, forum: SessionForum, tmp_path: Path, store_url: str
-) -> Iterator[SyncRig]:
-    made = SyncRig(wiki, forum, tmp_path)
-    if not store_url.startswith("sqlite"):  # the same rig on PostgreSQL
-        made.store.dispose()
-        upgrade(store_url)
-        made.store = Store(store_url)
-    yield made
-    made.store.dispose()
 
 
 def suggestions(rig: SyncRig) -> list[PracticeSuggestion]:

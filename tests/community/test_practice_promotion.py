@@ -17,9 +17,7 @@ from community.practices.page import parse_practice
 from community.practices.practices_cli import practices as practices_command
 from community.practices.promotion import PromotionError, page_text, promote, topic_link
 from core.config import CONFIG_PATH_VAR
-from core.migrate import upgrade
 from core.models import PageTopicLink
-from core.store import Store
 from tests.community.sync_support import SyncRig
 from tests.community.test_practice_candidates import (
     BODY,
@@ -41,19 +39,6 @@ OPENING = (
 @pytest.fixture(scope="module")
 def scene(forum: SessionForum) -> Scene:
     return make_scene(forum)
-
-
-@pytest.fixture
-def rig(
-    wiki: SessionWiki, forum: SessionForum, tmp_path: Path, store_url: str
-) -> Iterator[SyncRig]:
-    made = SyncRig(wiki, forum, tmp_path)
-    if not store_url.startswith("sqlite"):  # the same rig on PostgreSQL
-        made.store.dispose()
-        upgrade(store_url)
-        made.store = Store(store_url)
-    yield made
-    made.store.dispose()
 
 
 def fridge_topic(rig: SyncRig, scene: Scene) -> tuple[int, str]:

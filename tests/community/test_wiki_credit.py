@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -17,34 +15,13 @@ from community.credits.models import CreditEntry, WikiAuthorship
 from community.credits.wiki_credit import credit_wiki_change
 from core.dispatch import handlers_for
 from core.handling import HandlerContext
-from core.migrate import upgrade
-from core.store import Store
 from tests.community.sync_support import SyncRig
-from tests.conftest import SessionForum, SessionWiki
+from tests.conftest import SessionWiki
 from webhooks.incoming.wiki_events import change_event
 
 TEN = "one two three four five six seven eight nine ten"
 B_TEXT = "one two tres cuatro cinco seis seven eight nine ten b1 b2 b3 b4 b5 b6"
 D_TEXT = "one two three four five d1 d2 d3 d4 d5 six seven eight nine"
-
-
-@pytest.fixture
-def rig(
-    wiki: SessionWiki, forum: SessionForum, tmp_path: Path, store_url: str
-) -> Iterator[SyncRig]:
-    made = rig_on(wiki, forum, tmp_path, store_url)
-    yield made
-    made.store.dispose()
-
-
-def rig_on(wiki: SessionWiki, forum: SessionForum, tmp_path: Path, store_url: str) -> SyncRig:
-    """The sync rig on the parametrised store (SQLite, then PostgreSQL)."""
-    made = SyncRig(wiki, forum, tmp_path)
-    made.store.dispose()
-    upgrade(store_url)
-    made.store = Store(store_url)
-    made.settings["store"]["url"] = store_url
-    return made
 
 
 def make_account(wiki: SessionWiki, prefix: str) -> str:
