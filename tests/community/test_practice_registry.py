@@ -73,6 +73,11 @@ def test_a_practice_gets_its_tag_in_the_group_and_a_section(rig: SyncRig) -> Non
     assert page.text.startswith("{{Practice") and "Human text about the practice." in page.text
     section = page.text[page.text.index(BEGIN) : page.text.index(END)]
     assert "=== Discussed on the forum ===\n* No discussions yet." in section
+    assert "=== Adopted by ===\n* North Pantry (since " in section
+    # The page's author is credited for the practice, and listed as the wiki's contributor.
+    author = rig.session_wiki.sandbox.human_username
+    credits = section[section.index("=== Credits ===") :]
+    assert f"* {author} (wiki: {author}; no partner organisation): 10\n" in credits
 
     # Nothing changed: a second sync reads, and writes nothing anywhere.
     before = rig.writes()
