@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 
+from community.credits import connect_views
 from core import cli, health, logs, store, worker
 from core.config import load_config
 from webhooks import incoming
@@ -33,6 +34,7 @@ def create_app(config: Mapping[str, Mapping[str, Any]] | None = None) -> Flask:
     store.init_app(app)
     health.init_app(app)
     incoming.init_app(app)
+    connect_views.init_app(app)
     worker.init_app(app)
     cli.init_app(app)
     return app

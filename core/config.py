@@ -47,6 +47,7 @@ DEFAULTS: Settings = {
         "timeout": 30,
         "rate_limit_wait_budget": 120,
         "webhook_secret": "",
+        "connect_secret": "",
     },
     "worker": {
         "embedded": True,

@@ -53,8 +53,16 @@ HANDLERS: Mapping[str, tuple[Handler, ...]] = {
     "community.practice_adopted": (forum_credit.credit_adoption,),
     "forum.topic_created": _TOPIC,
     "forum.topic_edited": _TOPIC,
-    "forum.topic_destroyed": _TOPIC[:2],
-    "forum.topic_recovered": _TOPIC[:2],
+    "forum.topic_destroyed": (
+        activity.record_topic,
+        forum_credit.cancel_topic,
+        sync_events.refresh_wiki_section,
+    ),
+    "forum.topic_recovered": (
+        activity.record_topic,
+        forum_credit.restore_topic,
+        sync_events.refresh_wiki_section,
+    ),
     "wiki.edit": _WIKI_PAGE,
     "wiki.new": _WIKI_PAGE,
     "wiki.move": _WIKI_PAGE,

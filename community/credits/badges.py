@@ -75,9 +75,24 @@ def cross_organisation_replies(
     session: Session, settings: Settings, wiki: WikiClient | None
 ) -> Counter[int]:
     """Forum replies to someone of another organisation (both must have one): the reply's
-    target is the replied-to post, or the topic's first post when it names none."""
-    posts = session.scalars(select(ForumPostActivity).where(ForumPostActivity.deleted.is_(False)))
-    by_number = {(p.topic_id, p.post_number): p for p in posts}
+    target is the replied-to post, or the topic's first post when it names none. Only
+    replies with an active forum_reply credit count, so the credit guards apply here too
+    (no private messages, whispers, small actions, hidden or deleted posts)."""
+    replies = {
+        int(entry.object.removeprefix("post:")): entry.account
+        for entry in ledger.active_entries(session, platform="forum", kind="forum_reply")
+    }
+    if not replies:
+        return Counter()
+    found = session.scalars(
+        select(ForumPostActivity).where(ForumPostActivity.post_id.in_(list(replies)))
+    )
+    rows = {row.post_id: row for row in found}
+    topics = {row.topic_id for row in rows.values()}
+    targets = session.scalars(
+        select(ForumPostActivity).where(ForumPostActivity.topic_id.in_(topics))
+    )
+    by_number = {(p.topic_id, p.post_number): p for p in targets}
     people: dict[str, Person | None] = {}
 
     def person(username: str) -> Person | None:
@@ -86,13 +101,14 @@ def cross_organisation_replies(
         return people[username]
 
     scores: Counter[int] = Counter()
-    for post in by_number.values():
-        if post.post_number <= 1:
-            continue
+    for post_id, username in replies.items():
+        post = rows.get(post_id)
+        if post is None:
+            continue  # credited, but its activity row is not stored: nothing to join
         target = by_number.get((post.topic_id, post.reply_to_post_number or 1))
         if target is None:
             continue
-        replier, replied = person(post.username), person(target.username)
+        replier, replied = person(username), person(target.username)
         if replier is None or replied is None or replier.id == replied.id:
             continue
         ours, theirs = replier.organisation, replied.organisation

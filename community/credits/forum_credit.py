@@ -15,11 +15,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from community.activity import ForumPostActivity
 from community.credits import ledger
-from community.credits.ledger import Contribution
+from community.credits.ledger import FIELD_LIMIT, Contribution, fit_key
 from community.credits.models import CreditEntry
 from community.credits.rules import CreditRules, is_excluded, load_rules, normalise
-from community.practices.models import Practice
+from community.practices.models import Practice, PracticeAdoption
+from community.practices.tagging import PRIVATE_MESSAGE
+from connectors.discourse.records import Topic
 from core.config import Settings
 from core.errors import NotFound
 from core.events import Event
@@ -27,40 +30,68 @@ from core.handling import HandlerContext
 from webhooks.incoming.discourse_events import parse_time
 
 REGULAR_POST = 1  # post_type: 2 moderator action, 3 small action, 4 whisper
-PRIVATE_MESSAGE = "private_message"
+SOLUTION = "accepted_solution"
+ADOPTED = "practice_adopted"
+POST_DELETED, POST_HIDDEN, TOPIC_DELETED = "post deleted", "post hidden", "topic deleted"
+# Cancellations a recovery undoes (an unaccepted solution stays cancelled).
+RESTORABLE = frozenset({POST_DELETED, POST_HIDDEN, TOPIC_DELETED})
+RECOVERED = ":recovered:"
 
 
 def credit_post(event: Event, ctx: HandlerContext) -> None:
-    """forum.post_created / post_edited / post_recovered: reply credit, or its return
-    after a recovery or unhiding; a hidden post's credit is cancelled."""
+    """forum.post_created / post_edited / post_recovered: reply credit, or the return of
+    every credit a deletion or hiding cancelled; a hidden post's credit is cancelled."""
     post: Mapping[str, Any] = event.payload["post"]
     obj = f"post:{int(post['id'])}"
     if post.get("hidden") or (post.get("deleted_at") and event.kind != "forum.post_recovered"):
-        _cancel_post_credit(ctx, post, reason="post hidden", at=event.occurred_at)
+        reason = POST_HIDDEN if post.get("hidden") else POST_DELETED
+        _cancel_post_credit(ctx, post, reason=reason, at=event.occurred_at)
         return
+    if _restorable(ctx.session, obj):
+        if not _gone(ctx, post):  # deleted or hidden before, and back now
+            _restore(ctx.session, obj, at=event.occurred_at)
+        return
+    if event.kind != "forum.post_created":
+        return  # an edit of a post we never credited (written before Constellate ran)
     rules = load_rules(ctx.settings)
     if not _creditable_reply(rules, ctx.settings, post):
         return
-    if ledger.active_entries(ctx.session, platform="forum", object=obj, kind="forum_reply"):
-        return
-    cancels = [e for e in _entries(ctx.session, obj, "forum_reply") if e.cancels_key]
-    if event.kind == "forum.post_created":
-        ref, at = str(post["id"]), parse_time(post.get("created_at")) or event.occurred_at
-    elif cancels and not _gone(ctx, post):  # it was deleted or hidden, and is back now
-        # numbered by the cancellations so far: a second recovery is credited again,
-        # a replayed one finds its key taken
-        ref, at = f"{post['id']}:recovered:{len(cancels)}", event.occurred_at
-    else:
-        return  # an edit of a post we never credited (written before Constellate ran)
+    at = parse_time(post.get("created_at")) or event.occurred_at
     ledger.credit(
         ctx.session,
-        _contribution(rules, post, kind="forum_reply", ref=ref, at=at),
+        _contribution(rules, post, kind="forum_reply", ref=str(post["id"]), at=at),
     )
 
 
 def cancel_post(event: Event, ctx: HandlerContext) -> None:
     """forum.post_destroyed: every credit of the post is cancelled, the rows kept."""
-    _cancel_post_credit(ctx, event.payload["post"], reason="post deleted", at=event.occurred_at)
+    _cancel_post_credit(ctx, event.payload["post"], reason=POST_DELETED, at=event.occurred_at)
+
+
+def cancel_topic(event: Event, ctx: HandlerContext) -> None:
+    """forum.topic_destroyed: the credit of every post in the topic is cancelled (Discourse
+    sends post_destroyed for the first post only)."""
+    topic_id = int(event.payload["topic"]["id"])
+    posts = _topic_posts(ctx.session, topic_id)
+    if not any(ledger.active_entries(ctx.session, platform="forum", object=o) for o in posts):
+        return
+    if not _topic_gone(ctx, topic_id):
+        return  # a late or replayed deletion: the topic is back, its credit stands
+    for obj in posts:
+        ledger.cancel_object(
+            ctx.session, platform="forum", object=obj, reason=TOPIC_DELETED, at=event.occurred_at
+        )
+
+
+def restore_topic(event: Event, ctx: HandlerContext) -> None:
+    """forum.topic_recovered: the credit the topic's deletion cancelled comes back (a post
+    deleted on its own stays cancelled)."""
+    topic_id = int(event.payload["topic"]["id"])
+    posts = [o for o in _topic_posts(ctx.session, topic_id) if _restorable(ctx.session, o)]
+    if not posts or _topic_gone(ctx, topic_id):
+        return
+    for obj in posts:
+        _restore(ctx.session, obj, at=event.occurred_at, reasons=frozenset({TOPIC_DELETED}))
 
 
 def _cancel_post_credit(
@@ -104,58 +135,146 @@ def credit_like(event: Event, ctx: HandlerContext) -> None:
 
 def credit_solution(event: Event, ctx: HandlerContext) -> None:
     """forum.solved_accepted_solution: credit to the reply's author, unless they started
-    the topic themselves."""
+    the topic themselves. Each accept is its own event (a re-accept too), so the credit
+    is idempotent by state: given when the forum shows the post as the topic's accepted
+    answer and no solution credit of the post is active; numbered by the post's earlier
+    solution credits, so a re-accept after an unaccept is credited again."""
     post: Mapping[str, Any] = event.payload["solved"]
+    obj = f"post:{int(post['id'])}"
     rules = load_rules(ctx.settings)
     if _in_private_message(post) or not _creditable_author(rules, ctx.settings, post):
         return
-    if normalise(str(post["username"])) == normalise(_topic_author(ctx, post)):
+    if ledger.active_entries(ctx.session, platform="forum", object=obj, kind=SOLUTION):
         return
-    ref = f"solution:{event.occurred_at.isoformat()}"
+    try:
+        topic = ctx.forum().get_topic(int(post["topic_id"]))
+    except NotFound:
+        return  # the topic is gone: a deleted topic's solution earns nothing
+    if normalise(str(post["username"])) == normalise(_topic_author(topic, post)):
+        return
+    if not _accepted_now(topic, post):
+        return  # a late or replayed accept: the solution was unaccepted since
+    earlier = [e for e in _entries(ctx.session, obj, SOLUTION) if not e.cancels_key]
     ledger.credit(
         ctx.session,
-        _contribution(rules, post, kind="accepted_solution", ref=ref, at=event.occurred_at),
+        _contribution(
+            rules, post, kind=SOLUTION, ref=f"solution:{len(earlier)}", at=event.occurred_at
+        ),
     )
 
 
 def cancel_solution(event: Event, ctx: HandlerContext) -> None:
-    """forum.solved_unaccepted_solution: the solution's credit is cancelled."""
+    """forum.solved_unaccepted_solution: the solution's credit is cancelled, unless the
+    forum shows the post as the accepted answer again (a late or replayed unaccept)."""
     post: Mapping[str, Any] = event.payload["solved"]
+    obj = f"post:{int(post['id'])}"
+    if not ledger.active_entries(ctx.session, platform="forum", object=obj, kind=SOLUTION):
+        return
+    try:
+        topic = ctx.forum().get_topic(int(post["topic_id"]))
+    except NotFound:
+        topic = None  # the topic is gone: its solution is too
+    if topic is not None and _accepted_now(topic, post):
+        return
     ledger.cancel_object(
         ctx.session,
         platform="forum",
-        object=f"post:{int(post['id'])}",
-        kind="accepted_solution",
+        object=obj,
+        kind=SOLUTION,
         reason="solution unaccepted",
         at=event.occurred_at,
-        up_to=event.occurred_at,
     )
 
 
 def credit_adoption(event: Event, ctx: HandlerContext) -> None:
-    """community.practice_adopted: the practice's author is credited for being reused."""
+    """community.practice_adopted: the practice's author is credited for being reused.
+
+    Not when the author listed the adoption themselves, nor for the originating
+    organisation. Idempotent by state: credited while the adoption stands and has no
+    active credit, numbered by its earlier credits (withdrawn, then listed again)."""
     data = event.payload
     author, platform = data.get("author"), data.get("author_platform")
     if not author or platform not in ("wiki", "forum"):
         return  # a practice whose author is unknown credits no one
+    if event.actor and normalise(event.actor) == normalise(str(author)):
+        return  # adopting one's own practice is no reuse
+    organisation = str(data["organisation"])
+    origin = str(data.get("originating_organisation") or "")
+    if _organisation_key(organisation) == _organisation_key(origin):
+        return
     rules = load_rules(ctx.settings)
     if is_excluded(rules, ctx.settings, str(platform), str(author)):
         return
     page_id = int(data["page_id"])
+    if not _adoption_stands(ctx.session, page_id, organisation):
+        return  # withdrawn since: a late or replayed event
+    entries = _adoption_entries(ctx.session, page_id, organisation)
+    if any(not e.cancels_key and e.entry_key not in _cancelled(entries) for e in entries):
+        return
+    earlier = sum(1 for e in entries if not e.cancels_key)
     ledger.credit(
         ctx.session,
         Contribution(
             platform=str(platform),
             account=str(author),
-            kind="practice_adopted",
+            kind=ADOPTED,
             object=f"practice:{page_id}",
-            ref=f"adoption:{normalise(str(data['organisation']))}",
-            weight=rules.weights["practice_adopted"],
+            ref=_adoption_ref(organisation, earlier),
+            weight=rules.weights[ADOPTED],
             occurred_at=event.occurred_at,
-            rule="practice_adopted",
+            rule=ADOPTED,
             scope=f"page:{page_id}",
         ),
     )
+
+
+def cancel_adoption_credit(
+    session: Session, *, page_id: int, organisation: str, reason: str, at: datetime
+) -> int:
+    """Cancel the active credit of a withdrawn adoption; returns the entries cancelled."""
+    entries = _adoption_entries(session, page_id, organisation)
+    cancelled = _cancelled(entries)
+    return sum(
+        ledger.cancel(session, e.entry_key, reason=reason, at=at)
+        for e in entries
+        if not e.cancels_key and e.entry_key not in cancelled
+    )
+
+
+def _organisation_key(organisation: str) -> str:
+    return " ".join(organisation.split()).casefold()
+
+
+def _adoption_ref(organisation: str, earlier: int) -> str:
+    """``adoption:<org>``, then ``adoption:<org>,<n>`` for the n-th credit again
+    (organisation names hold no commas, so the two never meet)."""
+    ref = f"adoption:{_organisation_key(organisation)}"
+    return ref if not earlier else f"{ref},{earlier}"
+
+
+def _adoption_entries(session: Session, page_id: int, organisation: str) -> list[CreditEntry]:
+    """The practice_adopted rows (counter-entries included) of one adopting organisation."""
+    rows = list(
+        session.scalars(
+            select(CreditEntry).where(
+                CreditEntry.kind == ADOPTED, CreditEntry.object == f"practice:{page_id}"
+            )
+        )
+    )
+    refs = {fit_key(_adoption_ref(organisation, n), FIELD_LIMIT) for n in range(len(rows) + 1)}
+    return [row for row in rows if row.ref in refs]
+
+
+def _cancelled(entries: list[CreditEntry]) -> set[str]:
+    return {e.cancels_key for e in entries if e.cancels_key}
+
+
+def _adoption_stands(session: Session, page_id: int, organisation: str) -> bool:
+    query = select(PracticeAdoption).where(
+        PracticeAdoption.page_id == page_id, PracticeAdoption.withdrawn_at.is_(None)
+    )
+    wanted = _organisation_key(organisation)
+    return any(_organisation_key(row.organisation) == wanted for row in session.scalars(query))
 
 
 def credit_practice_author(session: Session, practice: Practice, settings: Settings) -> bool:
@@ -208,11 +327,10 @@ def _in_private_message(post: Mapping[str, Any]) -> bool:
     return post.get("topic_archetype") == PRIVATE_MESSAGE
 
 
-def _topic_author(ctx: HandlerContext, post: Mapping[str, Any]) -> str:
+def _topic_author(topic: Topic, post: Mapping[str, Any]) -> str:
     """Who started the post's topic: the first post's author, as the forum tells."""
     if int(post.get("post_number") or 0) == 1:
         return str(post["username"])
-    topic = ctx.forum().get_topic(int(post["topic_id"]))
     creator = (topic.data.get("details") or {}).get("created_by") or {}
     if creator.get("username"):
         return str(creator["username"])
@@ -242,3 +360,76 @@ def _entries(session: Session, obj: str, kind: str) -> list[CreditEntry]:
         CreditEntry.platform == "forum", CreditEntry.object == obj, CreditEntry.kind == kind
     )
     return list(session.scalars(query))
+
+
+def _accepted_now(topic: Topic, post: Mapping[str, Any]) -> bool:
+    """Whether the topic's accepted answer (the discourse-solved field) is this post."""
+    answer = topic.data.get("accepted_answer") or {}
+    return answer.get("post_number") == int(post.get("post_number") or 0)
+
+
+def _topic_posts(session: Session, topic_id: int) -> list[str]:
+    """The ledger objects of the topic's posts we have seen."""
+    query = select(ForumPostActivity.post_id).where(ForumPostActivity.topic_id == topic_id)
+    return [f"post:{post_id}" for post_id in session.scalars(query.order_by("post_id"))]
+
+
+def _topic_gone(ctx: HandlerContext, topic_id: int) -> bool:
+    """Whether the topic is deleted now, as the forum says."""
+    try:
+        return bool(ctx.forum().get_topic(topic_id).data.get("deleted_at"))
+    except NotFound:
+        return True
+
+
+def _restorable(session: Session, obj: str) -> list[tuple[CreditEntry, int, str]]:
+    """Per credit line of the object (kind, account and ref without its recovery
+    suffix) that has no active entry and was last cancelled by a deletion or hiding: the
+    latest cancelled entry, how many times the line was cancelled, and why."""
+    rows = list(
+        session.scalars(
+            select(CreditEntry)
+            .where(CreditEntry.platform == "forum", CreditEntry.object == obj)
+            .order_by(CreditEntry.id)
+        )
+    )
+    reasons = {row.cancels_key: row.reason for row in rows if row.cancels_key}
+    lines: dict[tuple[str, str, str], list[CreditEntry]] = {}
+    for row in rows:
+        if not row.cancels_key:
+            line = (row.kind, row.account, row.ref.split(RECOVERED)[0])
+            lines.setdefault(line, []).append(row)
+    found = []
+    for entries in lines.values():
+        if any(entry.entry_key not in reasons for entry in entries):
+            continue  # the line has an active entry
+        found.append((entries[-1], len(entries)))
+    return [
+        (entry, n, reasons[entry.entry_key] or "")
+        for entry, n in found
+        if reasons[entry.entry_key] in RESTORABLE
+    ]
+
+
+def _restore(
+    session: Session, obj: str, *, at: datetime, reasons: frozenset[str] = RESTORABLE
+) -> None:
+    """Credit again every line a deletion or hiding cancelled (reply, likes, solution),
+    each under a ref numbered by its cancellations, so a replay finds its key taken."""
+    for entry, times, reason in _restorable(session, obj):
+        if reason not in reasons:
+            continue
+        ledger.credit(
+            session,
+            Contribution(
+                platform=entry.platform,
+                account=entry.account,
+                kind=entry.kind,
+                object=entry.object,
+                ref=f"{entry.ref.split(RECOVERED)[0]}{RECOVERED}{times}",
+                weight=entry.weight,
+                occurred_at=at,
+                rule=entry.rule,
+                scope=entry.scope,
+            ),
+        )

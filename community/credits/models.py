@@ -61,16 +61,32 @@ class LinkSuggestion(Base):
 
 
 class ConnectLogin(Base):
-    """A verified DiscourseConnect login: the forum vouches for this name and e-mail."""
+    """The latest verified DiscourseConnect login of one forum account (the forum vouches
+    for its name and e-mail) and the wiki account the person said is theirs."""
 
     __tablename__ = "connect_logins"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     forum_username: Mapped[str] = mapped_column(String(255), index=True)
-    external_id: Mapped[str] = mapped_column(String(64))
+    # Discourse's user id: stable across renames, so one row per forum account.
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    wiki_username: Mapped[str | None] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(255))
     name: Mapped[str | None] = mapped_column(String(255))
     logged_in_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConnectNonce(Base):
+    """A DiscourseConnect login we started: the forum does not track nonces for its
+    provider, so an answer counts only with a nonce issued here, once, before it expires."""
+
+    __tablename__ = "connect_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wiki_username: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class CreditEntry(Base):

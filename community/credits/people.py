@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from community.credits.models import Account, ConnectLogin, LinkSuggestion, Person
+from community.credits.models import Account, ConnectLogin, ConnectNonce, LinkSuggestion, Person
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient
-from core.errors import ConstellateError
+from core.errors import ConstellateError, PermissionDenied
 from core.models import utcnow
 from core.store import dialect_insert
 
@@ -26,7 +28,13 @@ log = logging.getLogger(__name__)
 PLATFORMS = ("wiki", "forum")
 SAME_USERNAME = "same username"
 SAME_EMAIL = "same e-mail"
+EMAIL_NAME = "e-mail name matches the wiki username"
 CONNECT_LOGIN = "DiscourseConnect login"
+CONNECT_NONCE_LIFETIME = timedelta(minutes=10)
+# Used and expired nonces are kept a day, so a late or replayed answer gets a clear reason.
+CONNECT_NONCE_KEPT = timedelta(days=1)
+# Characters no wiki username can hold: MediaWiki forbids them in every title.
+WIKI_NAME_FORBIDDEN = re.compile(r"[#<>\[\]|{}\x00-\x1f\x7f]")
 BOT_GROUPS = frozenset({"bot"})  # the wiki's group for bot accounts
 
 
@@ -142,23 +150,121 @@ def _group_organisations(forum: ForumClient) -> dict[str, str]:
 # -- DiscourseConnect ---------------------------------------------------------------------
 
 
-def record_connect_login(session: Session, payload: Mapping[str, str]) -> ConnectLogin:
-    """Record a verified DiscourseConnect login: the forum vouches for the name and e-mail."""
+def claimed_wiki_name(text: str) -> str:
+    """A wiki username someone says is theirs, spelled as MediaWiki spells it (spaces, not
+    "_"; first letter capital); PeopleError when no wiki account could have that name."""
+    name = " ".join(text.replace("_", " ").split())
+    if not name:
+        raise PeopleError("wiki username: empty; name the wiki account to link")
+    if len(name) > 255:
+        raise PeopleError(f"wiki username {name[:40]!r}...: longer than 255 characters")
+    if WIKI_NAME_FORBIDDEN.search(name):
+        raise PeopleError(f"wiki username {name!r}: contains a character wiki names cannot have")
+    return name[:1].upper() + name[1:]
+
+
+def start_connect_login(session: Session, wiki_username: str) -> str:
+    """A new one-use nonce (256 random bits) for a DiscourseConnect login that claims
+    ``wiki_username``; it expires after CONNECT_NONCE_LIFETIME."""
+    name = claimed_wiki_name(wiki_username)
+    now = utcnow()
+    session.execute(delete(ConnectNonce).where(ConnectNonce.expires_at < now - CONNECT_NONCE_KEPT))
+    nonce = secrets.token_urlsafe(32)
+    session.add(
+        ConnectNonce(nonce=nonce, wiki_username=name, expires_at=now + CONNECT_NONCE_LIFETIME)
+    )
+    session.flush()
+    return nonce
+
+
+def claim_connect_nonce(session: Session, nonce: str) -> str:
+    """Use up a nonce we issued and answer the wiki username it claimed; PermissionDenied
+    when it is unknown, used or expired. One conditional UPDATE marks it used, so of two
+    answers racing with the same nonce only one wins."""
+    now = utcnow()
+    claimed = session.execute(
+        update(ConnectNonce)
+        .where(
+            ConnectNonce.nonce == nonce,
+            ConnectNonce.used_at.is_(None),
+            ConnectNonce.expires_at > now,
+        )
+        .values(used_at=now)
+        .returning(ConnectNonce.wiki_username)
+    ).scalar()
+    if claimed is not None:
+        return str(claimed)
+    known = session.get(ConnectNonce, nonce)
+    if known is None:
+        why = "its nonce was not issued here (or is long gone)"
+    elif known.used_at is not None:
+        why = "its nonce was already used; start the login again"
+    else:
+        why = "its nonce expired; start the login again"
+    raise PermissionDenied(
+        f"DiscourseConnect answer refused: {why}", platform="forum", code="bad_nonce"
+    )
+
+
+def record_connect_login(
+    session: Session, payload: Mapping[str, str], wiki_username: str
+) -> ConnectLogin:
+    """Record a verified DiscourseConnect login: the forum vouches for the name and e-mail,
+    the person claims ``wiki_username``. One row per forum account (its external id); a
+    new login updates it."""
     missing = [key for key in ("external_id", "username") if not payload.get(key)]
     if missing:
         raise PeopleError(f"DiscourseConnect login: missing {', '.join(missing)}")
-    login = ConnectLogin(
-        forum_username=payload["username"],
-        external_id=payload["external_id"],
-        email=payload.get("email") or None,
-        name=payload.get("name") or None,
+    external_id = payload["external_id"]
+    if len(external_id) > 64:
+        raise PeopleError(f"DiscourseConnect login: external_id {external_id[:20]!r}... too long")
+    wiki_name = claimed_wiki_name(wiki_username)
+    statement = dialect_insert(session, ConnectLogin).values(
+        external_id=external_id, forum_username=payload["username"], logged_in_at=utcnow()
     )
-    session.add(login)
+    session.execute(statement.on_conflict_do_nothing())
+    login = session.scalars(
+        select(ConnectLogin).where(ConnectLogin.external_id == external_id)
+    ).one()
+    login.forum_username = payload["username"]  # a forum rename keeps the external id
+    login.wiki_username = wiki_name
+    login.email = payload.get("email") or None
+    login.name = payload.get("name") or None
+    login.logged_in_at = utcnow()
     account = ensure_account(session, "forum", payload["username"])
-    account.external_id = payload["external_id"]
+    account.external_id = external_id
     account.email = login.email or account.email
     session.flush()
     return login
+
+
+def suggest_connect_link(
+    session: Session, wiki: WikiClient, login: ConnectLogin
+) -> LinkSuggestion | None:
+    """The suggestion a DiscourseConnect login makes: (claimed wiki account, forum account),
+    when that wiki account exists and neither is a bot. An open suggestion for the pair
+    gains the reason; a rejected or linked pair is left alone. Nothing is linked."""
+    if not login.wiki_username:
+        return None
+    groups = wiki.user_groups([login.wiki_username])[login.wiki_username]
+    # Every registered user is in the implicit "*" group; an unknown name has no groups.
+    if not groups or groups & BOT_GROUPS:
+        return None
+    forum_account = _account(session, "forum", login.forum_username)
+    if forum_account is None or forum_account.is_bot:
+        return None
+    found = session.scalars(
+        select(LinkSuggestion).where(
+            LinkSuggestion.wiki_username == login.wiki_username,
+            LinkSuggestion.forum_username == login.forum_username,
+        )
+    ).first()
+    if found is None:
+        return _new_suggestion(session, login.wiki_username, login.forum_username, [CONNECT_LOGIN])
+    if found.state == "open" and CONNECT_LOGIN not in found.reasons:
+        found.reasons = [*found.reasons, CONNECT_LOGIN]
+        session.flush()
+    return found
 
 
 # -- suggestions ----------------------------------------------------------------------------
@@ -191,7 +297,11 @@ def suggest_links(session: Session, wiki: WikiClient, forum: ForumClient) -> lis
         if account.email:
             by_email[account.email.casefold()].append(account)
             by_local[_loose(account.email.split("@", 1)[0])].append(account)
-    logins = list(session.scalars(select(ConnectLogin)))
+    claims: dict[str, list[ConnectLogin]] = defaultdict(list)
+    for login in session.scalars(
+        select(ConnectLogin).where(ConnectLogin.wiki_username.isnot(None))
+    ):
+        claims[normalised_name(login.wiki_username or "")].append(login)
     reasons: dict[tuple[str, str], list[str]] = defaultdict(list)
 
     def note(wiki_name: str, accounts: Iterable[Account], reason: str) -> None:
@@ -202,19 +312,13 @@ def suggest_links(session: Session, wiki: WikiClient, forum: ForumClient) -> lis
     for wiki_name in wiki_names:
         key = normalised_name(wiki_name)
         note(wiki_name, by_name.get(key, ()), SAME_USERNAME)
-        vouched = [
-            login
-            for login in logins
-            if key in {normalised_name(login.forum_username), normalised_name(login.name or "")}
-        ]
-        emails = {login.email.casefold() for login in vouched if login.email}
+        # "same e-mail" only for an e-mail we know for the wiki account itself.
         wiki_account = _account(session, "wiki", wiki_name)
         if wiki_account is not None and wiki_account.email:
-            emails.add(wiki_account.email.casefold())
-        for email in emails:
-            note(wiki_name, by_email.get(email, ()), SAME_EMAIL)
-        note(wiki_name, by_local.get(_loose(wiki_name), ()), SAME_EMAIL)
-        for login in vouched:
+            note(wiki_name, by_email.get(wiki_account.email.casefold(), ()), SAME_EMAIL)
+        note(wiki_name, by_local.get(_loose(wiki_name), ()), EMAIL_NAME)
+        # A person who logged in through the forum and named this wiki account.
+        for login in claims.get(key, ()):
             forum_account = _account(session, "forum", login.forum_username)
             note(wiki_name, [forum_account] if forum_account else [], CONNECT_LOGIN)
     return [

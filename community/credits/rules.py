@@ -3,6 +3,7 @@ the badges Constellate grants. Read from ``credits.rules_file`` or the built-in 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -63,8 +64,9 @@ def load_rules(settings: Settings) -> CreditRules:
 def is_excluded(
     rules: CreditRules, settings: Settings, platform: str, username: str, *, is_bot: bool = False
 ) -> bool:
-    """True for accounts that never earn credit: bots, our own accounts, the excluded list."""
-    if is_bot or not username:
+    """True for accounts that never earn credit: bots, our own accounts, the excluded list,
+    and anonymous wiki editors (an IP address is no account)."""
+    if is_bot or not username or (platform == "wiki" and is_ip_address(username)):
         return True
     name = normalise(username)
     return name in own_accounts(settings, platform) or name in rules.exclude_accounts
@@ -79,6 +81,15 @@ def own_accounts(settings: Settings, platform: str) -> set[str]:
     return {normalise(str(settings.get("forum", {}).get("api_username") or "")), SYSTEM_ACCOUNT} - {
         ""
     }
+
+
+def is_ip_address(username: str) -> bool:
+    """Whether a wiki "username" is an IP address: an anonymous edit's."""
+    try:
+        ipaddress.ip_address(username.strip())
+    except ValueError:
+        return False
+    return True
 
 
 def normalise(username: str) -> str:

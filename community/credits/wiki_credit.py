@@ -10,7 +10,8 @@ cancelled, never erased. A replayed event finds no new revision and writes nothi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +21,8 @@ from sqlalchemy.orm import Session
 from community.credits import ledger
 from community.credits.authorship import advance, new_state, surviving_tokens
 from community.credits.models import CreditEntry, WikiAuthorship
-from community.credits.rules import CreditRules, is_excluded, load_rules
+from community.credits.people import BOT_GROUPS
+from community.credits.rules import CreditRules, is_excluded, is_ip_address, load_rules
 from connectors.mediawiki import WikiClient
 from connectors.mediawiki.records import WikiRevision
 from core.config import Settings
@@ -30,7 +32,6 @@ from core.handling import HandlerContext
 
 PLATFORM = "wiki"
 MAIN_NAMESPACE = 0
-BOT_GROUP = "bot"
 # Weights equal to this precision are the same credit (floats from a division).
 WEIGHT_TOLERANCE = 1e-9
 
@@ -86,7 +87,7 @@ def update_page_credit(
     except InvalidRequest:  # the stored revision is not this page's any more: start over
         state = new_state() | {"epoch": state.get("epoch")}
         revisions = list(wiki.revisions(title, with_content=True))
-    fresh = [r for r in revisions if r.revid > int(state["revid"])]
+    fresh = named_editors(r for r in revisions if r.revid > int(state["revid"]))
     if not fresh:
         return False
     if page_id is None:
@@ -102,6 +103,16 @@ def update_page_credit(
     row.updated_at = datetime.now(UTC)
     session.flush()
     return True
+
+
+def named_editors(revisions: Iterable[WikiRevision]) -> list[WikiRevision]:
+    """The revisions with anonymous (IP address) and temporary editors attributed to no
+    one, like hidden users: they get no credit and no person."""
+    return [replace(r, user=None) if is_anonymous(r) else r for r in revisions]
+
+
+def is_anonymous(revision: WikiRevision) -> bool:
+    return revision.anon or is_ip_address(revision.user or "")
 
 
 def cancel_deleted_page(
@@ -159,7 +170,7 @@ def _credit_page(
     groups = wiki.user_groups(names) if names else {}
 
     def credited(name: str) -> bool:
-        bot = BOT_GROUP in groups.get(name, frozenset())
+        bot = bool(BOT_GROUPS & groups.get(name, frozenset()))
         return not is_excluded(rules, settings, PLATFORM, name, is_bot=bot)
 
     per = float(rules.options.get("wiki_text", {}).get("per", 100)) or 100.0

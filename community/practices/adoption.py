@@ -3,7 +3,8 @@ and from the explicit "adopt" action.
 
 Adoption by an organisation other than the one the practice came from is what the
 partnership exists for, so each such adoption is recorded once as a
-``community.practice_adopted`` event (it feeds credit and health).
+``community.practice_adopted`` event (it feeds credit and health); an adoption withdrawn
+and listed again is a new event, and a withdrawal cancels the adoption's credit.
 """
 
 from __future__ import annotations
@@ -76,13 +77,15 @@ def sync_template_adoptions(
             if added is not None:
                 new.append(added)
         elif row.withdrawn_at is not None:
-            # Listed again: the adoption stands once more, but it is not new (its event,
-            # keyed by organisation, was recorded the first time).
+            # Listed again: the adoption stands once more (not new to the store), and is
+            # credited again through an event of this revision.
             row.withdrawn_at = None
             row.source, row.revid, row.actor = "template", revid, actor
+            _record_event(session, practice, row, at=at, again=str(revid))
     for key, row in stored.items():
         if key not in wanted and row.source == "template" and row.withdrawn_at is None:
             row.withdrawn_at = at
+            _withdraw_credit(session, practice, row, revid=revid, at=at)
     session.flush()
     return new
 
@@ -122,6 +125,7 @@ def adopt(
     at = datetime.now(UTC)
     if row is not None:  # withdrawn before: it stands again, as an action now
         row.withdrawn_at, row.source, row.actor, row.revid = None, "action", actor, revid
+        _record_event(session, practice, row, at=at, again=str(revid or at.isoformat()))
         session.flush()
         _show(session, wiki, settings, practice)
         return "adopted"
@@ -241,24 +245,62 @@ def _insert(
         return None
     row = session.get(PracticeAdoption, row_id)
     assert row is not None
-    if normalise(organisation) != normalise(practice.originating_organisation):
-        inbox.record(session, adoption_event(practice, row))
+    _record_event(session, practice, row, at=at)
     return row
 
 
-def adoption_event(practice: Practice, adoption: PracticeAdoption) -> Event:
+def _record_event(
+    session: Session,
+    practice: Practice,
+    row: PracticeAdoption,
+    *,
+    at: datetime,
+    again: str | None = None,
+) -> None:
+    """The adoption's event, when it is by another organisation than the originating one
+    (that one adopting its own practice is no event, and credits no one)."""
+    if normalise(row.organisation) != normalise(practice.originating_organisation):
+        inbox.record(session, adoption_event(practice, row, at=at, again=again))
+
+
+def _withdraw_credit(
+    session: Session, practice: Practice, row: PracticeAdoption, *, revid: int, at: datetime
+) -> None:
+    """Cancel the withdrawn adoption's credit to the practice's author. Imported here:
+    the credit module imports the practices package's modules."""
+    from community.credits.forum_credit import cancel_adoption_credit
+
+    cancel_adoption_credit(
+        session,
+        page_id=practice.page_id,
+        organisation=row.organisation,
+        reason=f"adoption withdrawn in revision {revid}",
+        at=at,
+    )
+
+
+def adoption_event(
+    practice: Practice,
+    adoption: PracticeAdoption,
+    *,
+    at: datetime | None = None,
+    again: str | None = None,
+) -> Event:
+    """The event of an adoption; ``again`` (the revision that listed it once more) tells
+    a re-adoption's event from the first one."""
     key = normalise(adoption.organisation)
+    suffix = f":again:{again}" if again else ""
     event_id = f"{ADOPTED.replace('.', ':')}:{practice.page_id}:{key}"
-    if len(event_id) > MAX_EVENT_ID:  # long names: a digest keeps the id unique and short
+    if len(event_id) + len(suffix) > MAX_EVENT_ID:  # long names: a digest keeps it short
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-        event_id = f"{event_id[: MAX_EVENT_ID - len(digest) - 1]}~{digest}"
+        event_id = f"{event_id[: MAX_EVENT_ID - len(digest) - len(suffix) - 1]}~{digest}"
     return Event(
-        event_id=event_id,
+        event_id=event_id + suffix,
         kind=ADOPTED,
         source="community",
         subject=f"practice:{practice.page_id}",
         actor=adoption.actor,
-        occurred_at=adoption.adopted_at,
+        occurred_at=at or adoption.adopted_at,
         delivery_id=None,
         payload={
             "page_id": practice.page_id,

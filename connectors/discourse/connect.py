@@ -1,17 +1,21 @@
-"""DiscourseConnect answers from the forum (the forum as identity provider).
+"""DiscourseConnect with the forum as identity provider: the signed request that sends a
+browser to the forum, and the check of the forum's signed answer.
 
-The signature is checked by pydiscourse's ``sso_validate`` (HMAC-SHA256, compared in
-constant time) before any field is read.
+The forum does not remember the nonces it echoes back; whoever calls
+``verified_connect_payload`` must still check that the nonce is one it issued, unused and
+unexpired.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from urllib.parse import parse_qsl, unquote
+import hashlib
+import hmac
+from typing import NoReturn
+from urllib.parse import parse_qsl
 
-from pydiscourse.exceptions import DiscourseError
-from pydiscourse.sso import sso_payload, sso_validate
+from pydiscourse.sso import sso_payload
 
 from core.errors import PermissionDenied
 
@@ -24,13 +28,28 @@ def connect_request(secret: str, *, nonce: str, return_url: str) -> str:
 
 
 def verified_connect_payload(sso: str, sig: str, secret: str) -> dict[str, str]:
-    """The fields of a DiscourseConnect answer; PermissionDenied when its signature or
-    encoding is wrong."""
+    """The fields of a DiscourseConnect answer (``sso`` and ``sig`` as the callback got
+    them); PermissionDenied when the signature, the encoding or the nonce is missing or
+    wrong."""
+    if not secret:
+        _reject("no DiscourseConnect secret is configured")
+    if not sso or not sig:
+        _reject("the sso or sig parameter is missing")
+    expected = hmac.new(secret.encode(), sso.encode(), hashlib.sha256).hexdigest()
+    # Constant time: pydiscourse's sso_validate compares with != (it leaks timing).
+    if not hmac.compare_digest(expected.encode(), sig.strip().lower().encode()):
+        _reject("the signature does not match")
     try:
-        sso_validate(sso, sig, secret)
-        decoded = base64.b64decode(unquote(sso)).decode("utf-8")
-    except (DiscourseError, binascii.Error, UnicodeDecodeError) as exc:
-        raise PermissionDenied(
-            f"DiscourseConnect answer rejected: {exc}", platform="forum", code="bad_sso"
-        ) from None
-    return dict(parse_qsl(decoded, keep_blank_values=True))
+        decoded = base64.b64decode(sso).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        _reject(f"the sso payload is not base64 of UTF-8 text ({exc})")
+    fields = dict(parse_qsl(decoded, keep_blank_values=True))
+    if not fields.get("nonce"):
+        _reject("the answer carries no nonce")
+    return fields
+
+
+def _reject(why: str) -> NoReturn:
+    raise PermissionDenied(
+        f"DiscourseConnect answer rejected: {why}", platform="forum", code="bad_sso"
+    )

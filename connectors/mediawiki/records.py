@@ -38,6 +38,7 @@ class WikiRevision:
     size: int
     sha1: str | None
     text: str | None  # only when asked for
+    anon: bool = False  # an IP address or temporary account made it (rvprop=user says)
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ def revision_from(entry: Mapping[str, Any]) -> WikiRevision:
         size=int(entry.get("size", 0)),
         sha1=entry.get("sha1"),
         text=None if text is None else str(text),
+        anon=bool(entry.get("anon") or entry.get("temp")),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -11,31 +12,44 @@ from sqlalchemy.orm import Session
 
 from community.activity import record_post
 from community.credits import ledger, people
-from community.credits.badges import award_badges
+from community.credits.badges import award_badges, cross_organisation_replies
 from community.credits.credits_cli import credits_group
+from community.credits.forum_credit import credit_post
 from connectors.discourse.records import Post
 from core.config import CONFIG_PATH_VAR
 from core.events import Event
 from core.handling import HandlerContext
 from core.models import PageTopicLink
+from sandbox.forum.serial_posts import webhook_post
 from tests.community.sync_support import SyncRig
 
 BODY = "A reply long enough for the forum's minimum, number"
 
 
 def record(session: Session, rig: SyncRig, post: Post) -> None:
-    """What the forum event handlers keep for a post."""
+    """What the forum event handlers keep for a post: its activity row and its credit."""
+    record_payload(session, rig, dict(post.data))
+
+
+def record_sent(session: Session, rig: SyncRig, post_id: int) -> None:
+    """The same, from the post as the forum's webhook sends it (topic archetype included)."""
+    forum = rig.session_forum.forum
+    record_payload(session, rig, webhook_post(forum, forum.table("posts")[post_id]))
+
+
+def record_payload(session: Session, rig: SyncRig, payload: dict[str, Any]) -> None:
     event = Event(
-        event_id=f"forum:post_created:{post.id}",
+        event_id=f"forum:post_created:{payload['id']}",
         kind="forum.post_created",
         source="forum",
-        subject=f"post:{post.id}",
-        actor=post.username,
+        subject=f"post:{payload['id']}",
+        actor=str(payload["username"]),
         occurred_at=datetime.now(UTC),
         delivery_id=None,
-        payload={"post": dict(post.data)},
+        payload={"post": payload},
     )
     record_post(event, HandlerContext(session, rig.settings))
+    credit_post(event, HandlerContext(session, rig.settings))
 
 
 def person_with(session: Session, platform: str, username: str, organisation: str) -> None:
@@ -130,6 +144,41 @@ def test_badges_are_granted_once_from_the_three_metrics(rig: SyncRig) -> None:
     assert [
         b for b in forum.user_badges(asker) if b.badge_id in {k.id for k in known.values()}
     ] == []
+
+
+def test_replies_in_a_private_message_build_no_bridge(rig: SyncRig) -> None:
+    """Cross-organisation replies count from active reply credit only: of five replies
+    in a private message and two in a public topic (one deleted), one counts."""
+    forum, names = rig.forum, rig.session_forum.name
+    replier, asker = names("pr"), names("pa")
+    for username in (replier, asker):
+        forum.create_user(username, username.title(), f"{username}@example.org")
+    message = rig.session_forum.client(asker).create_post(
+        f"{BODY} zero.",
+        title=f"A private question {names('')}",
+        archetype="private_message",
+        target_recipients=replier,
+    )
+    private = [
+        forum.acting_as(replier).reply(message["topic_id"], f"{BODY} {n}.") for n in range(5)
+    ]
+    public = forum.acting_as(asker).create_topic(
+        f"A public question {names('')}", BODY + " zero.", category_id=None, external_id=names("x")
+    )
+    assert public.post_id is not None
+    kept, gone = (forum.acting_as(replier).reply(public.topic_id, f"{BODY} {n}.") for n in "ab")
+    with rig.store.session() as session:
+        for post_id in [message["id"], *(p.id for p in private), public.post_id, kept.id, gone.id]:
+            record_sent(session, rig, post_id)
+        session.commit()
+    rig.session_forum.client(rig.session_forum.api_username)._delete(f"/posts/{gone.id}.json")
+    with rig.store.session() as session:
+        record_sent(session, rig, gone.id)  # the deletion, as the handlers see it
+        person_with(session, "forum", replier, f"Org A {names('')}")
+        person_with(session, "forum", asker, f"Org B {names('')}")
+        session.flush()
+        replier_id = people.ensure_account(session, "forum", replier).person_id
+        assert cross_organisation_replies(session, rig.settings, None)[replier_id] == 1
 
 
 def write_config(rig: SyncRig, path: Path) -> Path:

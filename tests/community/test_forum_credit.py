@@ -11,17 +11,20 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from community.credits import ledger
 from community.credits.forum_credit import credit_practice_author
 from community.credits.models import CreditEntry
-from community.practices.adoption import adoption_event, sync_template_adoptions
-from community.practices.models import Practice, PracticeAdoption
+from community.practices.adoption import sync_template_adoptions
+from community.practices.models import Practice
+from core import inbox
 from core.config import DEFAULTS, Settings
 from core.dispatch import handlers_for
 from core.events import Event
 from core.handling import HandlerContext
 from core.migrate import upgrade
+from core.models import InboxEvent
 from core.store import Store
 from sandbox.forum import webhooks
 from tests.community.sync_support import SyncRig
@@ -31,7 +34,7 @@ from tests.webhooks.incoming_support import load_fixture, wire_body
 from webhooks.incoming.discourse_events import normalise
 
 RECEIVED = datetime(2030, 1, 1, tzinfo=UTC)
-CREDIT_KINDS = ("post", "like", "solved")
+CREDIT_KINDS = ("post", "like", "solved", "topic")
 
 
 @pytest.fixture
@@ -59,7 +62,8 @@ def receiver(forum: SessionForum) -> Iterator[Receiver]:
 
 
 def events_about(forum: SessionForum, receiver: Receiver, topics: set[int]) -> list[Event]:
-    """The post, like and solution events of ``topics``, in the order the forum sent them."""
+    """The post, like, solution and topic events of ``topics``, in the order the forum
+    sent them."""
     assert webhooks.drain(forum.forum, timeout=15)
     found = []
     for request in sorted(receiver.requests, key=lambda r: r.event_id):
@@ -68,7 +72,7 @@ def events_about(forum: SessionForum, receiver: Receiver, topics: set[int]) -> l
             continue
         obj = body[request.headers["x-discourse-event-type"]]
         post = obj.get("post", obj)
-        if post["topic_id"] in topics:
+        if post.get("topic_id", post["id"]) in topics:
             found.append(
                 normalise(request.event, body, request.body, delivery_id=str(request.event_id),
                           received=RECEIVED)
@@ -167,10 +171,13 @@ def test_forum_credit_guards_cancel_and_replay(
         ("like_received", -1.0, "post deleted"),
         ("like_received", 1.0, None),
     ]
-    # Recovered: the reply is credited again under a new ref.
+    # Recovered: the reply and its like are credited again under new refs.
     admin._put(f"/posts/{p3['id']}/recover.json")
     handle_new()
-    assert active(rig, c) == [("forum_reply", f"{p3['id']}:recovered:1", 2.0)]
+    assert active(rig, c) == [
+        ("forum_reply", f"{p3['id']}:recovered:1", 2.0),
+        ("like_received", f"like:{b}:recovered:1", 1.0),
+    ]
 
     # The solution is unaccepted: its credit is cancelled.
     alice._post("/solution/unaccept.json", id=p2["id"])
@@ -182,6 +189,24 @@ def test_forum_credit_guards_cancel_and_replay(
     ]
     [counter] = [e for e in _rows(rig, b, "accepted_solution") if e.cancels_key]
     assert (counter.weight, counter.reason) == (-10.0, "solution unaccepted")
+    # Accepted again (the same webhook body, a new delivery): credited again.
+    alice._post("/solution/accept.json", id=p2["id"])
+    handle_new()
+    assert ("accepted_solution", "solution:1", 10.0) in active(rig, b)
+
+    # The topic is deleted: Discourse sends post_destroyed for its first post only, and
+    # topic_destroyed; every post's credit is cancelled.
+    before = {name: active(rig, name) for name in (a, b, c)}
+    admin._delete(f"/t/{topic}.json")
+    handle_new()
+    assert [active(rig, name) for name in (a, b, c)] == [[], [], []]
+    # Recovered: everything the deletion cancelled returns, the solution included.
+    admin._put(f"/t/{topic}/recover.json")
+    handle_new()
+    assert {name: [(k, w) for k, _, w in active(rig, name)] for name in (a, b, c)} == {
+        name: [(k, w) for k, _, w in rows] for name, rows in before.items()
+    }
+    assert ("accepted_solution", "solution:1:recovered:1", 10.0) in active(rig, b)
 
     kinds = {e.kind for e in handled}
     assert {
@@ -190,11 +215,13 @@ def test_forum_credit_guards_cancel_and_replay(
         "forum.post_recovered",
         "forum.solved_accepted_solution",
         "forum.solved_unaccepted_solution",
+        "forum.topic_destroyed",
+        "forum.topic_recovered",
     } <= kinds
     assert kinds & {"forum.like_created", "forum.post_liked"}
     count, totals = ledger_state(rig)
     assert set(totals) == names  # no credit for our account or in the private message
-    assert totals == {b: 4.0, c: 2.0, a: 3.0}
+    assert totals == {b: 14.0, c: 3.0, a: 3.0}
     with rig.store.session() as session:
         scopes = {e.scope for e in session.scalars(select(CreditEntry))}
     assert scopes == {f"category:{category}"}
@@ -266,18 +293,51 @@ def test_practices_credit_their_author_when_authored_and_adopted(store: Store) -
         sync_template_adoptions(
             session, practice, ["Harbour Food Bank", "North Pantry"], revid=8, at=when, actor="Ben"
         )
-        adoptions = session.scalars(select(PracticeAdoption).where(PracticeAdoption.page_id == 501))
-        events = [
-            adoption_event(practice, row)
-            for row in adoptions
-            if row.organisation != practice.originating_organisation
-        ]
+        events = adopted(session)
         assert len(events) == 1
         for _ in range(2):  # the same event twice credits once
-            for handler in handlers_for(events[0].kind):
-                handler(events[0], HandlerContext(session, settings))
+            handle_in(session, settings, events)
         rows = session.scalars(select(CreditEntry).order_by(CreditEntry.id)).all()
         assert [(r.account, r.kind, r.ref, r.weight, r.scope) for r in rows] == [
             ("Ana", "practice_authored", "authored", 10.0, "page:501"),
             ("Ana", "practice_adopted", "adoption:north pantry", 15.0, "page:501"),
         ]
+
+        # Withdrawn: the credit is cancelled; the first event replayed credits nothing.
+        sync_template_adoptions(
+            session, practice, ["Harbour Food Bank"], revid=9, at=when, actor="B"
+        )
+        handle_in(session, settings, events)
+        assert adoption_rows(session) == [
+            ("adoption:north pantry", 15.0, None),
+            ("adoption:north pantry", -15.0, "adoption withdrawn in revision 9"),
+        ]
+        # Listed again: credited again under a numbered ref, once however often replayed.
+        sync_template_adoptions(session, practice, ["North Pantry"], revid=10, at=when, actor="Cy")
+        for _ in range(2):
+            handle_in(session, settings, adopted(session))
+        assert adoption_rows(session)[2:] == [("adoption:north pantry,1", 15.0, None)]
+
+        # The author listing another organisation themselves earns nothing.
+        sync_template_adoptions(
+            session, practice, ["North Pantry", "South Larder"], revid=11, at=when, actor="ana"
+        )
+        handle_in(session, settings, adopted(session))
+        assert len(adoption_rows(session)) == 3
+
+
+def adopted(session: Session) -> list[Event]:
+    """The adoption events in the inbox, oldest first."""
+    query = select(InboxEvent).where(InboxEvent.kind == "community.practice_adopted")
+    return [inbox.to_event(row) for row in session.scalars(query.order_by(InboxEvent.id))]
+
+
+def handle_in(session: Session, settings: Settings, events: list[Event]) -> None:
+    for event in events:
+        for handler in handlers_for(event.kind):
+            handler(event, HandlerContext(session, settings))
+
+
+def adoption_rows(session: Session) -> list[tuple[str, float, str | None]]:
+    query = select(CreditEntry).where(CreditEntry.kind == "practice_adopted")
+    return [(r.ref, r.weight, r.reason) for r in session.scalars(query.order_by(CreditEntry.id))]

@@ -4,31 +4,40 @@ decisions, DiscourseConnect logins from the sandbox's provider, organisations, o
 from __future__ import annotations
 
 import secrets
+import threading
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from community.credits import ledger, people
+from community.credits.connect_views import CALLBACK_PATH
 from community.credits.ledger import Contribution
-from community.credits.models import Account, LinkSuggestion, Person
+from community.credits.models import Account, ConnectLogin, ConnectNonce, LinkSuggestion, Person
 from connectors.discourse.connect import connect_request, verified_connect_payload
+from core.app import create_app
 from core.errors import PermissionDenied
-from tests.community.sync_support import SyncRig
+from tests.community.sync_support import SyncRig, on_store
 from tests.conftest import SessionForum, SessionWiki
 
 CONNECT_SECRET = "connect-secret-" + "z" * 20
-RETURN_URL = "https://dashboard.example.org/discourse/callback"
 
 
 @pytest.fixture
 def rig(wiki: SessionWiki, forum: SessionForum, tmp_path: Path) -> SyncRig:
     return SyncRig(wiki, forum, tmp_path)
+
+
+EMAIL_NAME = "e-mail name matches the wiki username"
 
 
 def wiki_user(wiki: SessionWiki, name: str) -> None:
@@ -66,9 +75,9 @@ def test_suggest_link_reject_unlink(rig: SyncRig, wiki: SessionWiki) -> None:
     with rig.store.session() as session:
         found = mine(people.suggest_links(session, rig.wiki, rig.forum), tag)
         assert found == {
-            (f"Rowan{tag}", f"rowan{tag}"): ["same username", "same e-mail"],
-            (f"Kit{tag}", f"kz{tag}"): ["same e-mail"],
-            (f"Dale{tag}", f"dale{tag}"): ["same username", "same e-mail"],
+            (f"Rowan{tag}", f"rowan{tag}"): ["same username", EMAIL_NAME],
+            (f"Kit{tag}", f"kz{tag}"): [EMAIL_NAME],
+            (f"Dale{tag}", f"dale{tag}"): ["same username", EMAIL_NAME],
         }
         # Nothing is merged by a suggestion: every account still has its own person.
         persons = {person_of(session, "forum", f"{n}{tag}") for n in ("rowan", "kz", "dale")}
@@ -120,51 +129,215 @@ def test_suggest_link_reject_unlink(rig: SyncRig, wiki: SessionWiki) -> None:
         assert person_of(session, "wiki", f"Kit{tag}") == person_of(session, "forum", f"dale{tag}")
 
 
-def connect_login(rig: SyncRig, forum: SessionForum, username: str) -> tuple[str, str]:
-    """A real DiscourseConnect round trip with the sandbox's provider: (sso, sig)."""
-    rig.forum.site_settings(
+CONNECT_HOST = "constellate.example.org"
+
+
+@pytest.fixture
+def linking(
+    wiki: SessionWiki, forum: SessionForum, tmp_path: Path, store_url: str
+) -> Iterator[tuple[SyncRig, Flask]]:
+    """The rig on both stores and the service's app, with DiscourseConnect set up on the
+    sandbox for the service's host."""
+    made = on_store(SyncRig(wiki, forum, tmp_path), store_url)
+    made.forum.site_settings(
         enable_discourse_connect_provider="true",
-        discourse_connect_provider_secrets=f"dashboard.example.org|{CONNECT_SECRET}",
+        discourse_connect_provider_secrets=f"{CONNECT_HOST}|{CONNECT_SECRET}",
     )
+    settings = {
+        **made.settings,
+        "service": {**made.settings["service"], "base_url": f"https://{CONNECT_HOST}"},
+        "forum": {**made.settings["forum"], "connect_secret": CONNECT_SECRET},
+    }
+    yield made, create_app(settings)
+    made.store.dispose()
+
+
+def forum_browser(forum: SessionForum, username: str) -> requests.Session:
+    """A browser logged in on the sandbox forum as ``username``."""
     browser = requests.Session()
     answer = browser.get(
         f"{forum.url}/session/sandbox-login", params={"username": username}, timeout=10
     )
     assert answer.status_code == 200
-    query = connect_request(CONNECT_SECRET, nonce=secrets.token_hex(16), return_url=RETURN_URL)
-    answer = browser.get(
-        f"{forum.url}/session/sso_provider?{query}", allow_redirects=False, timeout=10
-    )
-    assert answer.status_code == 302
-    fields = parse_qs(urlsplit(answer.headers["Location"]).query)
-    return fields["sso"][0], fields["sig"][0]
+    return browser
 
 
-def test_a_discourse_connect_login_suggests_a_link(
-    rig: SyncRig, wiki: SessionWiki, forum: SessionForum
+def start(client: FlaskClient, forum: SessionForum, wiki_name: str) -> str:
+    """GET /people/connect: the redirect to the forum's provider."""
+    answer = client.get("/people/connect", query_string={"wiki": wiki_name})
+    assert answer.status_code == 302, answer.text
+    location = answer.headers["Location"]
+    assert location.startswith(f"{forum.url}/session/sso_provider?sso=")
+    return location
+
+
+def forum_answer(browser: requests.Session, provider_url: str) -> str:
+    """The forum's redirect back to the callback: its path and query on the service."""
+    answer = browser.get(provider_url, allow_redirects=False, timeout=10)
+    assert answer.status_code == 302, answer.text
+    back = urlsplit(answer.headers["Location"])
+    assert (back.scheme, back.netloc, back.path) == ("https", CONNECT_HOST, CALLBACK_PATH)
+    return f"{back.path}?{back.query}"
+
+
+def test_linking_accounts_through_a_discourse_connect_login(
+    linking: tuple[SyncRig, Flask], wiki: SessionWiki, forum: SessionForum
 ) -> None:
+    rig, app = linking
     tag = uuid.uuid4().hex[:8]
-    wiki_user(wiki, f"Wren{tag}")
-    forum_user(rig, f"wr{tag}", name=f"Wren{tag}", email=f"wr{tag}@example.net")
-    sso, sig = connect_login(rig, forum, f"wr{tag}")
-    with pytest.raises(PermissionDenied, match="rejected"):
-        verified_connect_payload(sso, sig[:-1] + ("0" if sig[-1] != "0" else "1"), CONNECT_SECRET)
-    with pytest.raises(PermissionDenied, match="rejected"):
-        verified_connect_payload(sso, sig, "another-secret-entirely")
-    fields = verified_connect_payload(sso, sig, CONNECT_SECRET)
+    wiki_user(wiki, f"Wren {tag}")
+    forum_user(rig, f"wr{tag}", name=f"Wren {tag}", email=f"wr{tag}@example.net")
+    client = app.test_client()
+    browser = forum_browser(forum, f"wr{tag}")
+
+    # The person types their wiki name loosely; the wiki's spelling is kept.
+    callback = forum_answer(browser, start(client, forum, f"wren_{tag}"))
+    forged = callback[:-1] + ("0" if callback[-1] != "0" else "1")
+    refused = client.get(forged)
+    assert refused.status_code == 403
+    assert "signature does not match" in refused.text
+
+    done = client.get(callback)  # the genuine answer still counts after a forged one
+    assert done.status_code == 200, done.text
+    assert done.headers["Content-Type"].startswith("text/html")
+    assert "A moderator will review the link" in done.text
+    assert f"wiki account Wren {tag} and the forum account wr{tag}" in done.text
     with rig.store.session() as session:
-        login = people.record_connect_login(session, fields)
-        assert (login.forum_username, login.name, login.email) == (
-            f"wr{tag}",
-            f"Wren{tag}",
-            f"wr{tag}@example.net",
-        )
+        suggestions = {
+            (s.wiki_username, s.forum_username): (s.reasons, s.state)
+            for s in session.scalars(
+                select(LinkSuggestion).where(LinkSuggestion.forum_username == f"wr{tag}")
+            )
+        }
+        assert suggestions == {(f"Wren {tag}", f"wr{tag}"): (["DiscourseConnect login"], "open")}
+        login = session.scalars(
+            select(ConnectLogin).where(ConnectLogin.forum_username == f"wr{tag}")
+        ).one()
+        assert (login.wiki_username, login.email) == (f"Wren {tag}", f"wr{tag}@example.net")
         forum_account = session.scalars(select(Account).where(Account.username == f"wr{tag}")).one()
-        assert forum_account.external_id == fields["external_id"]
-        found = mine(people.suggest_links(session, rig.wiki, rig.forum), tag)
-        assert found == {(f"Wren{tag}", f"wr{tag}"): ["same e-mail", "DiscourseConnect login"]}
+        assert forum_account.external_id == login.external_id
+        # A suggestion only: the accounts are still two people.
+        assert session.scalars(
+            select(Account).where(Account.platform == "wiki", Account.username == f"Wren {tag}")
+        ).first() is None  # fmt: skip
+
+    replayed = client.get(callback)
+    assert replayed.status_code == 403
+    assert "already used" in replayed.text
+
+    # A second login updates the one row: now claiming a wiki name nobody has.
+    again = client.get(forum_answer(browser, start(client, forum, f"Nobody & {tag}")))
+    assert again.status_code == 200, again.text
+    assert f"the wiki has no account named Nobody &amp; {tag} " in again.text
+    with rig.store.session() as session:
+        logins = list(
+            session.scalars(
+                select(ConnectLogin).where(ConnectLogin.external_id == login.external_id)
+            )
+        )
+        assert [row.wiki_username for row in logins] == [f"Nobody & {tag}"]
+        assert session.scalars(
+            select(LinkSuggestion).where(LinkSuggestion.wiki_username == f"Nobody & {tag}")
+        ).first() is None  # fmt: skip
+
+
+def test_an_expired_unknown_or_foreign_nonce_is_refused(
+    linking: tuple[SyncRig, Flask], forum: SessionForum
+) -> None:
+    rig, app = linking
+    tag = uuid.uuid4().hex[:8]
+    forum_user(rig, f"late{tag}")
+    browser = forum_browser(forum, f"late{tag}")
+    client = app.test_client()
+
+    callback = forum_answer(browser, start(client, forum, f"Late{tag}"))
+    with rig.store.session() as session:
+        nonce = session.scalars(
+            select(ConnectNonce).where(ConnectNonce.wiki_username == f"Late{tag}")
+        ).one()
+        assert len(nonce.nonce) >= 43  # 32 random bytes, URL-safe base64
+        nonce.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    expired = client.get(callback)
+    assert (expired.status_code, "nonce expired" in expired.text) == (403, True)
+
+    # Signed by the forum, but for a nonce this service never issued.
+    stray = connect_request(
+        CONNECT_SECRET,
+        nonce=secrets.token_urlsafe(32),
+        return_url=f"https://{CONNECT_HOST}{CALLBACK_PATH}",
+    )
+    unknown = client.get(forum_answer(browser, f"{forum.url}/session/sso_provider?{stray}"))
+    assert (unknown.status_code, "not issued here" in unknown.text) == (403, True)
+
+    # Started in one browser, answered in another (a lured login): refused, and used up.
+    callback = forum_answer(browser, start(client, forum, f"Late{tag}"))
+    elsewhere = app.test_client().get(callback)
+    assert (elsewhere.status_code, "another browser" in elsewhere.text) == (403, True)
+    assert "already used" in client.get(callback).text
+    with rig.store.session() as session:
+        assert session.scalars(
+            select(ConnectLogin).where(ConnectLogin.forum_username == f"late{tag}")
+        ).first() is None  # fmt: skip
+
+    bad_name = client.get("/people/connect", query_string={"wiki": "a|b"})
+    assert (bad_name.status_code, "cannot have" in bad_name.text) == (400, True)
+    assert client.get("/people/connect").status_code == 400
+
+
+def test_racing_answers_use_a_nonce_once(linking: tuple[SyncRig, Flask]) -> None:
+    rig, _ = linking
+    with rig.store.session() as session:
+        nonce = people.start_connect_login(session, "ana")
+    barrier = threading.Barrier(4)
+
+    def claim() -> str:
+        barrier.wait()
+        try:
+            with rig.store.session() as session:
+                return people.claim_connect_nonce(session, nonce)
+        except PermissionDenied as exc:
+            return str(exc)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = sorted(pool.map(lambda _: claim(), range(4)))
+    assert answers[0] == "Ana"
+    assert all("already used" in answer for answer in answers[1:]), answers
+
+
+def test_linking_is_off_without_a_connect_secret(rig: SyncRig) -> None:
+    app = create_app(rig.settings)
+    client = app.test_client()
+    for path in ("/people/connect?wiki=Ana", f"{CALLBACK_PATH}?sso=x&sig=y"):
+        answer = client.get(path)
+        assert answer.status_code == 404
+        assert "not configured" in answer.text
+
+
+def test_connect_answers_are_checked_before_use() -> None:
+    query = connect_request(CONNECT_SECRET, nonce="n-1", return_url="https://a.example/cb")
+    fields = parse_qs(query)
+    sso, sig = fields["sso"][0], fields["sig"][0]
+    assert verified_connect_payload(sso, sig, CONNECT_SECRET)["nonce"] == "n-1"
+    assert verified_connect_payload(sso, sig.upper(), CONNECT_SECRET)["nonce"] == "n-1"
+    for args, why in (
+        ((sso, sig, "another-secret-entirely"), "signature does not match"),
+        ((sso, "", CONNECT_SECRET), "missing"),
+        ((sso, sig, ""), "no DiscourseConnect secret"),
+    ):
+        with pytest.raises(PermissionDenied, match=why):
+            verified_connect_payload(*args)
+    no_nonce = connect_request(CONNECT_SECRET, nonce="", return_url="https://a.example/cb")
+    fields = parse_qs(no_nonce)
+    with pytest.raises(PermissionDenied, match="no nonce"):
+        verified_connect_payload(fields["sso"][0], fields["sig"][0], CONNECT_SECRET)
+
+
+def test_recording_a_login_needs_the_forum_account(rig: SyncRig) -> None:
+    with rig.store.session() as session:
         with pytest.raises(people.PeopleError, match="missing external_id"):
-            people.record_connect_login(session, {"username": "x"})
+            people.record_connect_login(session, {"username": "x"}, "Ana")
+        with pytest.raises(people.PeopleError, match="wiki username: empty"):
+            people.record_connect_login(session, {"username": "x", "external_id": "9"}, " _ ")
 
 
 def test_organisations_opt_out_and_naming_people(rig: SyncRig, forum: SessionForum) -> None:

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from community.bot_section import BEGIN
+from community.credits import ledger
+from community.credits.models import CreditEntry
 from community.practices import adoption
 from community.practices.adoption import (
     AdoptionError,
@@ -25,13 +27,16 @@ from community.practices.models import Practice, PracticeAdoption
 from community.practices.page import parse_practice
 from community.practices.practices_cli import practices as practices_command
 from community.practices.registry import sync_practice_page
+from core import inbox
 from core.config import CONFIG_PATH_VAR
 from core.migrate import upgrade
-from core.models import InboxEvent
+from core.models import InboxEvent, utcnow
 from core.store import Store
+from core.worker import Worker
 from tests.community.sync_support import SyncRig
 from tests.community.test_practice_candidates import write_config
 from tests.conftest import SessionForum, SessionWiki
+from webhooks.incoming.wiki_events import change_event
 
 ORIGIN = "Harbour Food Bank"
 OTHER = "North Pantry"
@@ -130,6 +135,54 @@ def test_adoption_in_the_template_by_another_organisation_is_one_event(rig: Sync
             "=== Adopted by ===",
             "* Not adopted elsewhere yet.",
         ]
+
+
+def test_the_worker_credits_the_author_when_a_second_organisation_adopts(
+    rig: SyncRig,
+) -> None:
+    """A person of another organisation lists it in ``adopted_by`` on the real wiki; the
+    worker, with the real dispatch table, handles the wiki change and then the adoption
+    event it records: the practice's author is credited, once however often replayed."""
+    author, adopter = (
+        rig.session_wiki.sandbox.human_username,
+        rig.session_wiki.sandbox.admin_username,
+    )
+    title = make_practice(rig)
+    since = rig.wiki.latest_cursor()
+    page = rig.wiki.read_pages([title])[title]
+    text = page.text.replace("| adopted_by = \n", f"| adopted_by = {OTHER}\n", 1)
+    rig.session_wiki.sandbox.run_maintenance(
+        "edit.php", "--user", adopter, "--summary", "we adopted it", title, stdin=text
+    )
+    with rig.store.session() as session:
+        for change in rig.wiki.recent_changes(since):
+            if change.title == title:
+                inbox.record(session, change_event(change))
+    worker = Worker(rig.store, rig.settings)
+
+    def work() -> list[tuple[str, str]]:
+        for _ in range(20):
+            if not worker.run_once():
+                break
+        with rig.store.session() as session:
+            rows = session.scalars(select(InboxEvent).order_by(InboxEvent.id))
+            return [(row.kind, row.state) for row in rows]
+
+    assert work() == [("wiki.edit", "done"), (adoption.ADOPTED, "done")]
+    with rig.store.session() as session:
+        practice = session.scalars(select(Practice).where(Practice.title == title)).one()
+        credited = [
+            (e.account, e.ref, e.weight)
+            for e in ledger.active_entries(session, kind="practice_adopted")
+        ]
+        assert credited == [(author, "adoption:north pantry", 15.0)]
+        assert credited[0][0] == practice.author
+        before = session.scalar(select(func.count()).select_from(CreditEntry))
+        for row in session.scalars(select(InboxEvent)):
+            inbox.replay(session, row.id, now=utcnow())
+    assert work() == [("wiki.edit", "done"), (adoption.ADOPTED, "done")]
+    with rig.store.session() as session:
+        assert session.scalar(select(func.count()).select_from(CreditEntry)) == before
 
 
 def test_the_adopt_action_lists_the_organisation_on_the_page_once(rig: SyncRig) -> None:
@@ -261,12 +314,17 @@ def test_template_adoptions_compare_names_loosely_and_replays_add_nothing(
                 "harbour food bank": later,
                 "North Pantry": later,
             }
-            # Listed again: it stands again, but it is no new adoption and no new event.
-            back = sync_template_adoptions(
-                session, practice, ["North Pantry"], revid=4, at=later, actor="d"
-            )
-            assert back == [] and rows["North Pantry"].withdrawn_at is None
-            assert len(adopted_events(session)) == 1
+            # Listed again: it stands again; no new adoption row, but a new event (of
+            # this revision, so a replay of it adds none), and it is credited again.
+            for _ in range(2):
+                back = sync_template_adoptions(
+                    session, practice, ["North Pantry"], revid=4, at=later, actor="d"
+                )
+                assert back == [] and rows["North Pantry"].withdrawn_at is None
+            assert [e.event_id for e in adopted_events(session)] == [
+                "community:practice_adopted:77:north pantry",
+                "community:practice_adopted:77:north pantry:again:4",
+            ]
     finally:
         store.dispose()
 

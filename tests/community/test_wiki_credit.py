@@ -7,11 +7,12 @@ import secrets
 import uuid
 
 import pytest
+import requests
 from sqlalchemy import select
 
 from community.credits import ledger
 from community.credits.authorship import shares, surviving_tokens
-from community.credits.models import CreditEntry, WikiAuthorship
+from community.credits.models import Account, CreditEntry, WikiAuthorship
 from community.credits.wiki_credit import credit_wiki_change
 from core.dispatch import handlers_for
 from core.handling import HandlerContext
@@ -34,6 +35,16 @@ def make_account(wiki: SessionWiki, prefix: str) -> str:
 def edit_as(wiki: SessionWiki, user: str, title: str, text: str) -> None:
     """An edit by any account, made on the wiki itself (a normal, non-bot revision)."""
     wiki.sandbox.run_maintenance("edit.php", "--user", user, "--summary", "test", title, stdin=text)
+
+
+def edit_anonymously(wiki: SessionWiki, title: str, text: str) -> None:
+    """An edit by a logged-out visitor: the wiki records the IP address as its user."""
+    web = requests.Session()
+    tokens = web.get(wiki.api, params={"action": "query", "meta": "tokens", "format": "json"})
+    token = tokens.json()["query"]["tokens"]["csrftoken"]
+    form = {"action": "edit", "title": title, "text": text, "token": token, "format": "json"}
+    answer = web.post(wiki.api, data=form).json()
+    assert answer["edit"]["result"] == "Success", answer
 
 
 def run_events(rig: SyncRig, title: str, since: str | None) -> int:
@@ -169,3 +180,23 @@ def test_the_handler_runs_for_wiki_page_events() -> None:
     for kind in ("wiki.edit", "wiki.new", "wiki.move", "wiki.delete", "wiki.restore"):
         assert credit_wiki_change in handlers_for(kind)
     assert credit_wiki_change in handlers_for("wiki.reconcile")
+
+
+def test_anonymous_editors_get_no_credit_and_no_person(rig: SyncRig) -> None:
+    wiki = rig.session_wiki
+    a = wiki.sandbox.human_username
+    title = wiki.title("Credit anonymous")
+    start = rig.wiki.latest_cursor()
+    edit_anonymously(wiki, title, TEN)  # the page is created by an IP address
+    edit_as(wiki, a, title, B_TEXT)
+    [first, _] = rig.wiki.revisions(title)
+    assert first.anon and first.user is not None
+    run_events(rig, title, start)
+    page_id = rig.wiki.read_pages([title])[title].pageid
+    assert page_id is not None
+    # A's ten tokens count; the anonymous creator's six surviving words and the page's
+    # creation credit no one.
+    assert active(rig, page_id) == {("wiki_text", a): 0.10}
+    with rig.store.session() as session:
+        accounts = session.scalars(select(Account.username).where(Account.platform == "wiki"))
+        assert first.user not in set(accounts)

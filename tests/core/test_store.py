@@ -36,6 +36,7 @@ TABLES = {
     "accounts",
     "link_suggestions",
     "connect_logins",
+    "connect_nonces",
     "credit_ledger",
     "badge_grants",
     "wiki_authorship",

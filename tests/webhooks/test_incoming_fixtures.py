@@ -66,7 +66,7 @@ EXPECTED = {
         "2026-11-21T05:40:17.965000+00:00",
     ),
     "solved__solved_accepted_solution": (
-        "forum:solved_accepted_solution:post:2:95a941ea2143390c",
+        "forum:solved_accepted_solution:post:2:delivery:14",
         "post:2",
         None,
         "2026-11-21T05:40:17.965000+00:00",
@@ -123,7 +123,9 @@ def test_fixture_normalises(name: str) -> None:
     assert event.occurred_at.isoformat() == occurred_at
     assert event.delivery_id == headers["X-Discourse-Event-Id"]
     assert event.payload == body
-    assert event.dedupe_key == content_key(event_name, raw)
+    # A re-accept repeats the first accept's body: solved events have no content key.
+    solved = body_type == "solved"
+    assert event.dedupe_key == (None if solved else content_key(event_name, raw))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -154,3 +156,25 @@ def test_two_quick_edits_with_the_same_version_are_two_events() -> None:
         for b in (body, later)
     )
     assert first.event_id != second.event_id
+
+
+def test_a_solution_accepted_again_is_a_new_event(
+    incoming_app: Flask, incoming_client: FlaskClient
+) -> None:
+    """Accept, unaccept, accept again: the second accept's body equals the first's, and
+    only its delivery id differs; it must reach the inbox (credit is given again)."""
+    data = load_fixture("solved__solved_accepted_solution")
+    raw = wire_body(data["body"])
+    for delivery in ("14", "16"):
+        headers = {**data["headers"], "X-Discourse-Event-Id": delivery}
+        response = incoming_client.post("/webhooks/discourse", data=raw, headers=headers)
+        assert response.status_code == 202, response.get_json()
+    # The same delivery sent again is still one event.
+    response = incoming_client.post("/webhooks/discourse", data=raw, headers=data["headers"])
+    assert response.get_json() == {"accepted": True, "duplicate": True}
+    with get_store(incoming_app).session() as session:
+        ids = session.execute(select(InboxEvent.event_id).order_by(InboxEvent.id)).scalars().all()
+    assert ids == [
+        "forum:solved_accepted_solution:post:2:delivery:14",
+        "forum:solved_accepted_solution:post:2:delivery:16",
+    ]

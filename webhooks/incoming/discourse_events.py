@@ -7,7 +7,10 @@ poller can build the same ``event_id`` for the same change.
 produce the event several times: the post ``version`` for edits, otherwise a short digest
 of the object as serialised (a poller that reads the same serializer output builds the
 same digest). Creations happen once per object and need no marker; a like once per
-post and user.
+post and user. Accepting a solution is different: accept, unaccept and accept again send
+the same object twice, so solved events are told apart by the delivery id (Discourse's
+own retries of one accept then arrive as two events; the credit handler is idempotent by
+state, not by event).
 """
 
 from __future__ import annotations
@@ -159,9 +162,15 @@ def _occurred_at(event_name: str, obj: Mapping[str, Any], received: datetime) ->
     return received  # likes and some plugin payloads carry no time of their own
 
 
-def event_id_for(event_name: str, body_type: str, obj: Mapping[str, Any]) -> str:
-    """The stable id of this change, the same whichever path (webhook, poll) sees it."""
+def event_id_for(
+    event_name: str, body_type: str, obj: Mapping[str, Any], delivery_id: str | None = None
+) -> str:
+    """The stable id of this change, the same whichever path (webhook, poll) sees it;
+    solved events (webhook only) are one per delivery (a body sent without a delivery id
+    falls back to the object's digest)."""
     base = f"forum:{event_name}:{_subject(body_type, obj)}"
+    if body_type == "solved" and delivery_id:
+        return f"{base}:delivery:{delivery_id}"
     if event_name in ("post_created", "topic_created", "user_created"):
         return base
     if body_type == "like":  # one like per post and user
@@ -183,8 +192,10 @@ def normalise(
     """The Event of a schema-valid body of an event in READ."""
     body_type = READ[event_name]
     obj: Mapping[str, Any] = body[body_type]
+    # A re-accept's body equals the first accept's: a content key would drop it.
+    dedupe = None if body_type == "solved" else content_key(event_name, raw_body)
     return Event(
-        event_id=event_id_for(event_name, body_type, obj),
+        event_id=event_id_for(event_name, body_type, obj, delivery_id),
         kind=f"forum.{event_name}",
         source="forum",
         subject=_subject(body_type, obj),
@@ -192,5 +203,5 @@ def normalise(
         occurred_at=_occurred_at(event_name, obj, received),
         delivery_id=delivery_id,
         payload=dict(body),
-        dedupe_key=content_key(event_name, raw_body),
+        dedupe_key=dedupe,
     )
