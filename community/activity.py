@@ -20,6 +20,8 @@ from core.models import Base, UTCDateTime
 from core.store import dialect_insert
 from webhooks.incoming.discourse_events import parse_time
 
+PRIVATE_MESSAGE = "private_message"  # a topic's archetype when it is a private message
+
 
 class ForumPostActivity(Base):
     """One forum post as last seen: who wrote it where, and whether it is deleted."""
@@ -36,6 +38,11 @@ class ForumPostActivity(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What the health metrics leave out: whispers and small actions (post_type 4 and 3),
+    # hidden posts and private messages.
+    post_type: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class WikiChangeActivity(Base):
@@ -69,6 +76,9 @@ def _post_values(post: Mapping[str, Any], deleted: bool, fallback: datetime) -> 
         "created_at": created,
         "updated_at": parse_time(post.get("updated_at")) or created,
         "deleted": deleted,
+        "post_type": int(post.get("post_type") or 1),
+        "hidden": bool(post.get("hidden")),
+        "private": post.get("topic_archetype") == PRIVATE_MESSAGE,
     }
 
 

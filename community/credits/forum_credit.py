@@ -15,13 +15,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from community.activity import ForumPostActivity
+from community.activity import PRIVATE_MESSAGE, ForumPostActivity
 from community.credits import ledger
 from community.credits.ledger import FIELD_LIMIT, Contribution, fit_key
 from community.credits.models import CreditEntry
 from community.credits.rules import CreditRules, is_excluded, load_rules, normalise
 from community.practices.models import Practice, PracticeAdoption
-from community.practices.tagging import PRIVATE_MESSAGE
 from connectors.discourse.records import Topic
 from core.config import Settings
 from core.errors import NotFound

@@ -18,7 +18,7 @@ from rapidfuzz import fuzz, utils
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from community.activity import ForumPostActivity
+from community.activity import PRIVATE_MESSAGE, ForumPostActivity
 from community.practices.models import Practice, PracticeSuggestion, PracticeTagName
 from community.wiki_section import SYSTEM_USERS, organisations
 from connectors.discourse import ForumClient
@@ -29,7 +29,6 @@ from core.handling import HandlerContext
 from core.store import dialect_insert
 
 KIND = "candidate"
-PRIVATE = "private_message"
 LATEST_PAGES = 20  # /posts.json pages a scan reads at most (50 posts each)
 
 
@@ -137,7 +136,7 @@ def first_paragraph(raw: str) -> str:
 
 
 def _exclusion(session: Session, settings: Mapping[str, Any], topic: Topic) -> str | None:
-    if topic.data.get("archetype") == PRIVATE:
+    if topic.data.get("archetype") == PRIVATE_MESSAGE:
         return "a private message"
     author = topic.posts[0].username if topic.posts else ""
     if author.casefold() in _our_accounts(settings):
@@ -243,7 +242,7 @@ def suggest_on_post(event: Event, ctx: HandlerContext) -> None:
     if not ctx.settings.get("forum", {}).get("url"):
         return  # no forum to read the topic from
     post: Mapping[str, Any] = event.payload["post"]
-    if post.get("topic_archetype") == PRIVATE or int(post.get("post_number") or 0) < 2:
+    if post.get("topic_archetype") == PRIVATE_MESSAGE or int(post.get("post_number") or 0) < 2:
         return
     topic_id = int(post["topic_id"])
     if _suggested(ctx.session, topic_id):

@@ -17,9 +17,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from community.activity import PRIVATE_MESSAGE
 from community.bot_section import escape
 from community.credits.forum_credit import credit_practice_author
-from community.practices.candidates import KIND, PRIVATE, first_paragraph, topic_key
+from community.practices.candidates import KIND, first_paragraph, topic_key
 from community.practices.models import Practice, PracticeSuggestion, PracticeTopic
 from community.practices.registry import sync_practice_page
 from community.practices.section import refresh_practice_section
@@ -80,7 +81,7 @@ def promote(
         topic = forum.get_topic(topic_id)
     except NotFound:
         raise PromotionError(f"topic {topic_id}: not found on the forum") from None
-    if topic.data.get("archetype") == PRIVATE:
+    if topic.data.get("archetype") == PRIVATE_MESSAGE:
         raise PromotionError(f"topic {topic_id}: a private message is never a practice")
     if not topic.posts:
         raise PromotionError(f"topic {topic_id}: has no readable first post")

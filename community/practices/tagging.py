@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from community.activity import PRIVATE_MESSAGE
 from community.practices.models import Practice, PracticeTagName, PracticeTopic
 from community.practices.section import refresh_practice_section
 from connectors.discourse.client import ForumClient
@@ -31,7 +32,6 @@ from core.store import Store, dialect_insert
 if TYPE_CHECKING:
     from community.practices.registry import PracticeSyncSummary
 
-PRIVATE_MESSAGE = "private_message"
 URL = re.compile(r"https?://[^\s<>\[\]\"'|]+")
 WIKI_LINK = re.compile(r"\[\[\s*:?\s*([^\]\|#\n]+?)\s*(?:[|#][^\]]*)?\]\]")
 # A full reconcile reads at most this many pages of the newest posts (50 each), so it

@@ -111,3 +111,32 @@ def test_wiki_changes_are_kept_once(store: Store) -> None:
         ("rc:41", "edit", "Flood Wardens", "Alice", when),
         ("rev:90", "reconcile", "Flood Wardens", "Alice", when),
     ]
+
+
+def test_what_health_leaves_out_is_recorded_with_the_post(store: Store) -> None:
+    handle(store, fixture_event("post__post_created"))
+    handle(store, fixture_event("post__post_created", id=3, post_number=3, post_type=4))
+    handle(
+        store,
+        fixture_event(
+            "post__post_created",
+            id=4,
+            post_number=4,
+            hidden=True,
+            topic_archetype="private_message",
+        ),
+    )
+    with store.session() as session:
+        rows = session.execute(
+            select(
+                ForumPostActivity.post_id,
+                ForumPostActivity.post_type,
+                ForumPostActivity.hidden,
+                ForumPostActivity.private,
+            ).order_by(ForumPostActivity.post_id)
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        (2, 1, False, False),
+        (3, 4, False, False),
+        (4, 1, True, True),
+    ]
