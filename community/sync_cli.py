@@ -6,10 +6,8 @@ import click
 
 from community.sync import SyncSummary, sync_constellations
 from community.sync_models import open_issues
-from core import logs
-from core.config import load_config
-from core.errors import ConfigError, ConstellateError
-from core.store import Store
+from core.command_context import configured_store
+from core.errors import ConfigError
 
 
 @click.command("sync")
@@ -31,29 +29,17 @@ def sync(full: bool, dry_run: bool, names: tuple[str, ...]) -> None:
     """
     if not full and not names:
         raise click.UsageError("name pages with --constellation, or use --full")
-    try:
-        settings = load_config()
-        logs.configure(settings)
+    with configured_store() as (settings, store):
         if not settings["forum"].get("url"):
             raise ConfigError("[forum] url is not set: there is no forum to sync with")
-        store = Store(settings["store"]["url"])
-        try:
-            summary = sync_constellations(
-                store, settings, titles=names, full=full, dry_run=dry_run, progress=full
-            )
-            with store.session() as session:
-                issues = [
-                    f"{i.kind}: {i.wiki_title}"
-                    + (f": {i.field}" if i.field else "")
-                    + f": {i.detail}"
-                    for i in open_issues(session)
-                ]
-        finally:
-            store.dispose()
-    except ConfigError as exc:
-        raise click.ClickException(f"configuration: {exc}") from None
-    except ConstellateError as exc:
-        raise click.ClickException(str(exc)) from None
+        summary = sync_constellations(
+            store, settings, titles=names, full=full, dry_run=dry_run, progress=full
+        )
+        with store.session() as session:
+            issues = [
+                f"{i.kind}: {i.wiki_title}" + (f": {i.field}" if i.field else "") + f": {i.detail}"
+                for i in open_issues(session)
+            ]
     report(summary, issues, dry_run=dry_run)
 
 

@@ -18,6 +18,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from connectors.mediawiki import WikiClient
+from core.migrate import upgrade
+from core.store import Store
 from sandbox.forum.server import ForumServer
 from sandbox.forum.state import Forum
 from sandbox.wiki import WikiSandbox, WikiServer, ensure_packages, install
@@ -134,3 +136,12 @@ def store_url(request: pytest.FixtureRequest) -> str:
     fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     url: str = request.getfixturevalue(fixture)
     return url
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """A migrated store on SQLite, then on PostgreSQL."""
+    upgrade(store_url)
+    made = Store(store_url)
+    yield made
+    made.dispose()

@@ -12,25 +12,19 @@ from community.credits.wiki_credit import update_page_credit
 from connectors.discourse import ForumClient
 from connectors.mediawiki import WikiClient
 from core.command_context import configured_store
-from core.errors import ConfigError, ConstellateError
+from core.errors import ConfigError
 
 
 @click.command("badges")
 def credits_badges() -> None:
     """Grant the forum badges people have earned (each once), and list the new grants."""
-    try:
-        with configured_store() as (settings, store):
-            if not settings["forum"].get("url"):
-                raise ConfigError("[forum] url is not set: there is no forum to grant badges on")
-            wiki = WikiClient(settings["wiki"]) if settings["wiki"].get("url") else None
-            with store.session() as session:
-                grants = award_badges(session, ForumClient(settings["forum"]), settings, wiki=wiki)
-                lines = [f"  {g.badge}: {g.username}" for g in grants]
-                session.commit()
-    except ConfigError as exc:
-        raise click.ClickException(f"configuration: {exc}") from None
-    except ConstellateError as exc:
-        raise click.ClickException(str(exc)) from None
+    with configured_store() as (settings, store):
+        if not settings["forum"].get("url"):
+            raise ConfigError("[forum] url is not set: there is no forum to grant badges on")
+        wiki = WikiClient(settings["wiki"]) if settings["wiki"].get("url") else None
+        with store.session() as session:
+            grants = award_badges(session, ForumClient(settings["forum"]), settings, wiki=wiki)
+            lines = [f"  {g.badge}: {g.username}" for g in grants]
     click.echo(f"badges granted: {len(lines)}")
     for line in lines:
         click.echo(line)
@@ -40,21 +34,15 @@ def credits_badges() -> None:
 @click.argument("page")
 def credits_authorship(page: str) -> None:
     """Who wrote the surviving text of PAGE (brought up to date first), largest share first."""
-    try:
-        with configured_store() as (settings, store):
-            wiki = WikiClient(settings["wiki"])
-            found = wiki.read_pages([page])[page]
-            if not found.exists or found.pageid is None:
-                raise click.ClickException(f"{page}: no such page on the wiki")
-            with store.session() as session:
-                update_page_credit(session, wiki, settings, title=found.title, page_id=found.pageid)
-                session.commit()
-                row = session.get(WikiAuthorship, found.pageid)
-                state = row.state if row is not None else None
-    except ConfigError as exc:
-        raise click.ClickException(f"configuration: {exc}") from None
-    except ConstellateError as exc:
-        raise click.ClickException(str(exc)) from None
+    with configured_store() as (settings, store):
+        wiki = WikiClient(settings["wiki"])
+        found = wiki.read_pages([page])[page]
+        if not found.exists or found.pageid is None:
+            raise click.ClickException(f"{page}: no such page on the wiki")
+        with store.session() as session:
+            update_page_credit(session, wiki, settings, title=found.title, page_id=found.pageid)
+            row = session.get(WikiAuthorship, found.pageid)
+            state = row.state if row is not None else None
     if state is None:
         raise click.ClickException(f"{page}: no revisions to attribute")
     tokens, share = surviving_tokens(state), shares(state)

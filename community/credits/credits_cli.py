@@ -20,21 +20,16 @@ from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient
 from core.command_context import configured_store
 from core.config import Settings
-from core.errors import ConfigError, ConstellateError
+from core.errors import ConfigError
 
 PERSON_HELP = "PERSON is a person id, platform:username (wiki:Ana, forum:ana) or a username."
 
 
 @contextmanager
 def _session() -> Iterator[tuple[Settings, Session]]:
-    """Settings and a session committed on success; our errors end with one line."""
-    try:
-        with configured_store() as (settings, store), store.session() as session:
-            yield settings, session
-    except ConfigError as exc:
-        raise click.ClickException(f"configuration: {exc}") from None
-    except ConstellateError as exc:
-        raise click.ClickException(str(exc)) from None
+    """Settings and a session committed on success."""
+    with configured_store() as (settings, store), store.session() as session:
+        yield settings, session
 
 
 # -- credits ------------------------------------------------------------------------------

@@ -46,25 +46,21 @@ def candidates(scan: int | None, dismiss_id: int | None, moderator: str | None) 
     and practice tags without a page (stubs). Lists the open ones."""
     from community.practices import candidates as found
     from connectors.discourse import ForumClient
-    from core.errors import ConstellateError
 
-    try:
-        with configured_store() as (settings, store), store.session() as session:
-            if dismiss_id is not None:
-                dismissed = found.dismiss(session, dismiss_id, moderator=moderator)
-                click.echo(f"dismissed {dismissed.id}: {dismissed.title}")
-            if scan is not None:
-                new = found.scan_latest(session, ForumClient(settings["forum"]), settings, scan)
-                click.echo(f"scanned the {scan} latest topics: {len(new)} new candidates")
-            waiting = found.open_suggestions(session)
-            click.echo(f"open suggestions: {len(waiting)}")
-            for item in waiting:
-                subject = f"topic {item.topic_id}" if item.topic_id else f"tag {item.tag}"
-                click.echo(f"  {item.id}  {item.kind}  {item.score:g}  {subject}  {item.title}")
-                for reason in item.reasons:
-                    click.echo(f"      {reason}")
-    except ConstellateError as exc:
-        raise click.ClickException(str(exc)) from None
+    with configured_store() as (settings, store), store.session() as session:
+        if dismiss_id is not None:
+            dismissed = found.dismiss(session, dismiss_id, moderator=moderator)
+            click.echo(f"dismissed {dismissed.id}: {dismissed.title}")
+        if scan is not None:
+            new = found.scan_latest(session, ForumClient(settings["forum"]), settings, scan)
+            click.echo(f"scanned the {scan} latest topics: {len(new)} new candidates")
+        waiting = found.open_suggestions(session)
+        click.echo(f"open suggestions: {len(waiting)}")
+        for item in waiting:
+            subject = f"topic {item.topic_id}" if item.topic_id else f"tag {item.tag}"
+            click.echo(f"  {item.id}  {item.kind}  {item.score:g}  {subject}  {item.title}")
+            for reason in item.reasons:
+                click.echo(f"      {reason}")
 
 
 @practices.command("promote")
@@ -79,22 +75,18 @@ def promote(
     from community.practices.promotion import promote as promote_topic
     from connectors.discourse import ForumClient
     from connectors.mediawiki import WikiClient
-    from core.errors import ConstellateError
 
-    try:
-        with configured_store() as (settings, store), store.session() as session:
-            done = promote_topic(
-                session,
-                WikiClient(settings["wiki"]),
-                ForumClient(settings["forum"]),
-                settings,
-                topic_id=topic_id,
-                title=title,
-                organisation=organisation,
-                moderator=moderator,
-            )
-    except ConstellateError as exc:
-        raise click.ClickException(str(exc)) from None
+    with configured_store() as (settings, store), store.session() as session:
+        done = promote_topic(
+            session,
+            WikiClient(settings["wiki"]),
+            ForumClient(settings["forum"]),
+            settings,
+            topic_id=topic_id,
+            title=title,
+            organisation=organisation,
+            moderator=moderator,
+        )
     click.echo(f"promoted topic {done.topic_id} to {done.title!r} (tag {done.tag})")
 
 
@@ -106,18 +98,14 @@ def adopt(practice: str, organisation: str, actor: str | None) -> None:
     """Record that ORGANISATION adopted PRACTICE (the page's adopted_by lists it)."""
     from community.practices.adoption import adopt as adopt_practice
     from connectors.mediawiki import WikiClient
-    from core.errors import ConstellateError
 
-    try:
-        with configured_store() as (settings, store), store.session() as session:
-            state = adopt_practice(
-                session,
-                WikiClient(settings["wiki"]),
-                settings,
-                practice_title=practice,
-                organisation=organisation,
-                actor=actor,
-            )
-    except ConstellateError as exc:
-        raise click.ClickException(str(exc)) from None
+    with configured_store() as (settings, store), store.session() as session:
+        state = adopt_practice(
+            session,
+            WikiClient(settings["wiki"]),
+            settings,
+            practice_title=practice,
+            organisation=organisation,
+            actor=actor,
+        )
     click.echo(f"{practice}: {organisation}: {state}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,18 +15,9 @@ from community.credits.models import Account, CreditEntry, Person
 from community.credits.rules import is_excluded, load_rules
 from core.config import DEFAULTS, Settings
 from core.errors import ConfigError
-from core.migrate import upgrade
 from core.store import Store
 
 T0 = datetime(2030, 1, 1, 12, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    upgrade(store_url)
-    store = Store(store_url)
-    yield store
-    store.dispose()
 
 
 def reply(

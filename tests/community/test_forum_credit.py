@@ -23,7 +23,6 @@ from core.config import DEFAULTS, Settings
 from core.dispatch import handlers_for
 from core.events import Event
 from core.handling import HandlerContext
-from core.migrate import upgrade
 from core.models import InboxEvent
 from core.store import Store
 from sandbox.forum import webhooks
@@ -256,14 +255,6 @@ def test_no_self_like_and_no_bot_like(rig: SyncRig) -> None:
     assert ledger_state(rig) == (0, {})
     handle(rig, [recorded_like({"id": 41, "username": "erin"}, "dana")])
     assert ledger_state(rig) == (1, {"dana": 1.0})
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    upgrade(store_url)
-    store = Store(store_url)
-    yield store
-    store.dispose()
 
 
 def test_practices_credit_their_author_when_authored_and_adopted(store: Store) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,16 +11,6 @@ from community.leadership import timeline, update_timeline
 from core.migrate import upgrade
 from core.store import Store
 from tests.community.test_wiki_section import charter_text
-
-# The store fixtures: a SQLite file, and a fresh PostgreSQL database per test.
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    upgrade(store_url)
-    store = Store(store_url)
-    yield store
-    store.dispose()
 
 
 def update(store: Store, wiki_client: Any, title: str, page_id: int) -> int:

@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from community.activity import ForumPostActivity, WikiChangeActivity
 from core.dispatch import handlers_for
 from core.events import Event
 from core.handling import HandlerContext
-from core.migrate import upgrade
 from core.store import Store
 from tests.webhooks.incoming_support import load_fixture, wire_body
 from webhooks.incoming.discourse_events import normalise
 from webhooks.incoming.wiki_events import reconcile_event
 
 RECEIVED = datetime(2030, 1, 1, tzinfo=UTC)
-
-
-# The store fixtures: a SQLite file, and a fresh PostgreSQL database per test.
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    upgrade(store_url)
-    store = Store(store_url)
-    yield store
-    store.dispose()
 
 
 def fixture_event(name: str, **post_changes: Any) -> Event:
