@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, String, update
+from sqlalchemy import Boolean, Index, Integer, String, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.events import Event
@@ -27,6 +27,11 @@ class ForumPostActivity(Base):
     """One forum post as last seen: who wrote it where, and whether it is deleted."""
 
     __tablename__ = "forum_post_activity"
+    # The health metrics read a category's recent posts and a person's first posts.
+    __table_args__ = (
+        Index("ix_forum_post_activity_category_time", "category_id", "created_at"),
+        Index("ix_forum_post_activity_username_time", "username", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     post_id: Mapped[int] = mapped_column(Integer, unique=True)

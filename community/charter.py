@@ -93,6 +93,23 @@ def parse_charter(title: str, wikitext: str) -> Charter | None:
     )
 
 
+def charter_record(charter: Charter) -> dict[str, Any]:
+    """The charter as JSON, kept on the page's link for readers that must not call the
+    wiki (health metrics, the dashboard)."""
+    return {
+        "title": charter.title,
+        "goal": charter.goal,
+        "lead_partner": charter.lead_partner,
+        "partners": list(charter.partners),
+        "stewards": list(charter.stewards),
+        "status": charter.status,
+        "started": charter.started.isoformat() if charter.started else None,
+        "term_end": charter.term_end.isoformat() if charter.term_end else None,
+        "beat": charter.beat,
+        "forum_category": charter.forum_category,
+    }
+
+
 def page_url(settings: Any, title: str) -> str:
     """A link back to the wiki page (``index.php?title=…``, as MediaWiki writes it)."""
     wiki = settings["wiki"]

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from community.charter import Charter
+from community.charter import Charter, charter_record
 from community.forum_render import STATUS_TAG_PREFIX as STATUS_TAG
 from community.forum_render import ForumView, render
 from community.post_merge import merge_post
@@ -81,6 +81,8 @@ def sync_to_forum(
     restoring = link.archived_at is not None
     renamed = link.wiki_title != page.title
     if link.synced_hash == view.hash and not restoring and not renamed:
+        if not dry_run:
+            link.charter = charter_record(charter)  # fields the forum post does not show
         return ForumOutcome("unchanged")
     read_only_on_sunset = bool(settings["constellations"]["read_only_on_sunset"])
     return _update(
@@ -322,6 +324,7 @@ def _remember(link: PageTopicLink, charter: Charter, view: ForumView, written: s
     link.rendered_text = view.post
     link.category_name = view.category_name
     link.charter_status = charter.status
+    link.charter = charter_record(charter)
 
 
 # -- archive -------------------------------------------------------------------------------

@@ -88,6 +88,20 @@ DEFAULTS: Settings = {
         },
     },
     "credits": {"rules_file": ""},
+    "health": {
+        "windows": [7, 30, 90],
+        "unanswered_hours": 48,
+        "newcomer_answer_hours": 48,
+        "newcomer_return_days": 30,
+        "missed_beat_fraction": 0.25,
+        "leadership_terms": 3,
+        "stale_days": 90,
+        "stale_min_posts": 10,
+        "alerts_file": "",
+        "moderators_category": "",
+        "message_lead_group": False,
+        "recompute_minutes": 60,
+    },
 }
 
 

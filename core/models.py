@@ -85,6 +85,9 @@ class PageTopicLink(Base):
     rendered_text: Mapped[str | None] = mapped_column(Text)
     category_name: Mapped[str | None] = mapped_column(String(50))
     charter_status: Mapped[str | None] = mapped_column(String(16))
+    # The charter as last synced (community.charter.charter_record): what the health
+    # metrics need (lead partner, stewards, beat, term end) without reading the wiki.
+    charter: Mapped[dict[str, Any] | None] = mapped_column(Payload)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -5,6 +5,8 @@ Alembic's environment and the migration drift test use this; nothing else needs 
 
 from community import activity, leadership, sync_models  # noqa: F401
 from community.credits import models as credit_models  # noqa: F401
+from community.health import first_posts  # noqa: F401
+from community.health import models as health_models  # noqa: F401
 from community.practices import models as practice_models  # noqa: F401
 from core.models import Base
 from webhooks.outgoing import models  # noqa: F401

@@ -26,6 +26,18 @@ class Person(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class Organisation(Base):
+    """A partner organisation as the forum knows it: a non-automatic group. Wiki pages
+    name partners by either name (``water-trust`` or "Riverlands Water Trust"); both
+    lead to the one organisation, called by its full name."""
+
+    __tablename__ = "organisations"
+
+    group_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    full_name: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
 class Account(Base):
     """A wiki or forum account. Usernames are stored as the platform spells them."""
 

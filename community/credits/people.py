@@ -16,7 +16,14 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from community.credits.models import Account, ConnectLogin, ConnectNonce, LinkSuggestion, Person
+from community.credits.models import (
+    Account,
+    ConnectLogin,
+    ConnectNonce,
+    LinkSuggestion,
+    Organisation,
+    Person,
+)
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient
 from core.errors import ConstellateError, PermissionDenied
@@ -118,7 +125,7 @@ def refresh_forum_people(session: Session, forum: ForumClient) -> int:
     the full name of a person's non-automatic group is their organisation, unless a
     moderator set one. Returns how many forum accounts were read."""
     users = forum.list_users("active")
-    organisations = _group_organisations(forum)
+    organisations = _group_organisations(session, forum)
     for user in users:
         account = ensure_account(session, "forum", user.username)
         account.email = user.email or account.email
@@ -135,13 +142,20 @@ def refresh_forum_people(session: Session, forum: ForumClient) -> int:
     return len(users)
 
 
-def _group_organisations(forum: ForumClient) -> dict[str, str]:
+def _group_organisations(session: Session, forum: ForumClient) -> dict[str, str]:
     """casefolded username -> organisation; a member of several groups gets the first by
-    name, so the answer does not depend on the order the forum lists groups in."""
+    name, so the answer does not depend on the order the forum lists groups in. Each
+    group is kept as an ``Organisation`` (its two names)."""
     found: dict[str, str] = {}
     for group in sorted(forum.groups(), key=lambda g: g.name.casefold()):
         if group.automatic:
             continue
+        names = {"full_name": group.full_name or group.name}
+        session.execute(
+            dialect_insert(session, Organisation)
+            .values(group_name=group.name, **names)
+            .on_conflict_do_update(index_elements=["group_name"], set_=names)
+        )
         for member in forum.group_members(group.name):
             found.setdefault(member.casefold(), group.full_name or group.name)
     return found

@@ -40,6 +40,10 @@ TABLES = {
     "credit_ledger",
     "badge_grants",
     "wiki_authorship",
+    "health_snapshots",
+    "health_alerts",
+    "organisations",
+    "forum_first_posts",
     "alembic_version",
 }
 

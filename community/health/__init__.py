@@ -1,0 +1,1 @@
+"""Conversation health: metrics per constellation and forum category, snapshots, alerts."""

@@ -1,0 +1,98 @@
+"""Each forum account's first two counted posts, kept so newcomer figures need no scan of
+a person's whole history.
+
+Kept per account (a moderator may link accounts later; the loader combines a person's
+accounts). A post event refreshes its author's row from their own posts (a deleted first
+post makes the next one first); ``rebuild_first_posts`` redoes every row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import Integer, String, delete, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from community.activity import ForumPostActivity
+from community.health.conversation import REGULAR_POST
+from core.models import Base, UTCDateTime
+from core.store import dialect_insert
+
+
+class ForumFirstPost(Base):
+    __tablename__ = "forum_first_posts"
+
+    username: Mapped[str] = mapped_column(String(255), primary_key=True)
+    first_post_id: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    second_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+def countable() -> list[object]:
+    """Post-level conditions of a counted post (the author is checked by the reader)."""
+    post = ForumPostActivity
+    return [
+        post.deleted.is_(False),
+        post.hidden.is_(False),
+        post.private.is_(False),
+        post.post_type == REGULAR_POST,
+    ]
+
+
+def refresh_first_posts(session: Session, usernames: Iterable[str]) -> None:
+    """Recompute the rows of these accounts from their posts (two indexed rows each)."""
+    post = ForumPostActivity
+    for username in set(usernames):
+        rows = session.execute(
+            select(post.post_id, post.created_at)
+            .where(post.username == username, *countable())
+            .order_by(post.created_at, post.post_id)
+            .limit(2)
+        ).all()
+        if not rows:
+            session.execute(delete(ForumFirstPost).where(ForumFirstPost.username == username))
+            continue
+        values = {
+            "first_post_id": rows[0][0],
+            "first_at": rows[0][1],
+            "second_at": rows[1][1] if len(rows) > 1 else None,
+        }
+        session.execute(
+            dialect_insert(session, ForumFirstPost)
+            .values(username=username, **values)
+            .on_conflict_do_update(index_elements=["username"], set_=values)
+        )
+
+
+def rebuild_first_posts(session: Session) -> int:
+    """Every account's row, from one ranked pass over the posts; returns how many."""
+    post = ForumPostActivity
+    rank = (
+        func.row_number()
+        .over(partition_by=post.username, order_by=(post.created_at, post.post_id))
+        .label("rank")
+    )
+    ranked = (
+        select(post.username, post.post_id, post.created_at, rank).where(*countable()).subquery()
+    )
+    rows = session.execute(
+        select(ranked.c.username, ranked.c.post_id, ranked.c.created_at, ranked.c.rank)
+        .where(ranked.c.rank <= 2)
+        .order_by(ranked.c.username, ranked.c.rank)
+    ).all()
+    found: dict[str, dict[str, object]] = {}
+    for username, post_id, created_at, position in rows:
+        if position == 1:
+            found[username] = {
+                "username": username,
+                "first_post_id": post_id,
+                "first_at": created_at,
+                "second_at": None,
+            }
+        else:
+            found[username]["second_at"] = created_at
+    session.execute(delete(ForumFirstPost))
+    if found:
+        session.execute(ForumFirstPost.__table__.insert(), list(found.values()))
+    return len(found)

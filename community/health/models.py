@@ -1,0 +1,65 @@
+"""Health snapshots (one per scope, window and day, so trends can be drawn) and alerts."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Date, Float, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.models import Base, Payload, UTCDateTime, utcnow
+
+
+class HealthSnapshot(Base):
+    """The metrics of one scope over one window, as last computed on ``day``.
+
+    A scope is ``constellation:<wiki page id>`` or ``category:<forum category id>``. A
+    recompute on the same day replaces that day's values; earlier days stay as history.
+    """
+
+    __tablename__ = "health_snapshots"
+    __table_args__ = (UniqueConstraint("scope", "window_days", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(255))
+    window_days: Mapped[int] = mapped_column(Integer)
+    day: Mapped[date] = mapped_column(Date)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    values: Mapped[dict[str, Any]] = mapped_column(Payload)
+
+
+class HealthAlert(Base):
+    """An alert of one rule on one scope: raised, updated while it holds, resolved when
+    the metric recovers. At most one open alert per (rule, scope); resolved ones stay."""
+
+    __tablename__ = "health_alerts"
+    __table_args__ = (
+        Index(
+            "uq_health_alerts_open",
+            "rule",
+            "scope",
+            unique=True,
+            sqlite_where=text("state = 'open'"),
+            postgresql_where=text("state = 'open'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(64), index=True)
+    label: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16), default="open")  # open | resolved
+    metric: Mapped[str] = mapped_column(String(64))
+    window_days: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    message: Mapped[str] = mapped_column(Text, default="")
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where the alert was told (None: not yet; a failed post is tried again next time).
+    forum_topic_id: Mapped[int | None] = mapped_column(Integer)
+    group_message_topic_id: Mapped[int | None] = mapped_column(Integer)
+    resolution_posted: Mapped[bool] = mapped_column(default=False)
