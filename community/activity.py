@@ -12,11 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Index, Integer, String, update
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from connectors.discourse.poller import LatestPosts, poll_new_posts
 from core.events import Event
 from core.handling import HandlerContext
-from core.models import Base, UTCDateTime
+from core.models import Base, UTCDateTime, utcnow
 from core.store import dialect_insert
 from webhooks.incoming.discourse_events import parse_time
 
@@ -93,9 +94,25 @@ def record_post(event: Event, ctx: HandlerContext) -> None:
     deleted = event.kind == "forum.post_destroyed" or bool(post.get("deleted_at"))
     if event.kind == "forum.post_recovered":
         deleted = False
-    values = _post_values(post, deleted, event.occurred_at)
-    inserted = ctx.session.execute(
-        dialect_insert(ctx.session, ForumPostActivity)
+    upsert_post(ctx.session, _post_values(post, deleted, event.occurred_at))
+
+
+def record_history(session: Session, forum: LatestPosts) -> int:
+    """Record the forum's whole public history (``/posts.json`` back to the first post)
+    as activity, without making events of it: old posts need no wiki sections, credit
+    suggestions or practice tags, only their place in the record the metrics read.
+    Returns how many posts were read; safe to repeat (rows only move forward)."""
+    read = 0
+    for polled in poll_new_posts(forum, 0):
+        post = polled.post
+        upsert_post(session, _post_values(post.data, bool(post.data.get("deleted_at")), utcnow()))
+        read += 1
+    return read
+
+
+def upsert_post(session: Session, values: Mapping[str, Any]) -> None:
+    inserted = session.execute(
+        dialect_insert(session, ForumPostActivity)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["post_id"])
         .returning(ForumPostActivity.id)
@@ -104,7 +121,7 @@ def record_post(event: Event, ctx: HandlerContext) -> None:
         return
     # Delete and recover do not always touch updated_at, so equal times still apply.
     changes = {k: v for k, v in values.items() if k not in ("post_id", "created_at")}
-    ctx.session.execute(
+    session.execute(
         update(ForumPostActivity)
         .where(
             ForumPostActivity.post_id == values["post_id"],

@@ -20,6 +20,8 @@ from community.activity import ForumPostActivity
 from community.bot_section import escape, write_bot_section
 from community.charter import Charter
 from community.credits.credits_section import credits_block, page_contributors
+from community.health.scope import CONSTELLATION
+from community.health.summary import health_lines
 from connectors.discourse import ForumClient
 from connectors.mediawiki import WikiClient
 from connectors.mediawiki.records import WikiPage
@@ -30,7 +32,6 @@ NOTE = (
     "''This section is maintained by Constellate from the forum and is rewritten on "
     "every sync: please edit above or below it.''"
 )
-HEALTH_LINE = "Health: not measured yet; it will be shown once the health capability lands."
 SUMMARY = "Constellate: update the forum section"
 # Accounts whose posts are Constellate's own (the charter topic), not participation.
 SYSTEM_USERS = {"system"}
@@ -80,6 +81,7 @@ def update_wiki_section(
         recent_discussions(session, forum, settings, link),
         active_participants(session, forum, settings, link),
         credits,
+        health_lines(session, f"{CONSTELLATION}:{link.wiki_page_id}"),
     )
     return write_bot_section(
         session,
@@ -172,6 +174,7 @@ def render_inside(
     discussions: list[Discussion],
     participants: list[Participant],
     credits: Sequence[str],
+    health: Sequence[str],
 ) -> str:
     """The wikitext between the markers: the same inputs always give the same text."""
     days = int(settings["constellations"]["participant_days"])
@@ -191,5 +194,5 @@ def render_inside(
     if not participants:
         lines.append("* No one yet.")
     lines += ["", *credits]
-    lines += ["", "=== Health ===", HEALTH_LINE]
+    lines += ["", "=== Health ===", *health]
     return "\n".join(lines)

@@ -18,6 +18,7 @@ import click
 from flask import Flask
 
 from community.credits.credits_cli import credits_group, people_group
+from community.health.health_cli import health
 from community.practices.practices_cli import practices
 from community.sync_cli import sync
 from core import migrate
@@ -184,6 +185,7 @@ COMMANDS = (
     practices,
     credits_group,
     people_group,
+    health,
 )
 for command in (*COMMANDS, serve):
     main.add_command(command)

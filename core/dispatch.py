@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from community import activity, sync_events
 from community.credits import forum_credit, wiki_credit
+from community.health import handlers as health
 from community.practices import candidates
 from community.practices import handlers as practice_handlers
 from core.handling import Handler
@@ -22,10 +23,17 @@ class UnknownKind(LookupError):
 
 # Activity and credit first: the wiki sections show the activity rows and the credit,
 # including this event's; the candidate check counts the activity rows too.
-_POST = (activity.record_post, forum_credit.credit_post, sync_events.refresh_wiki_section)
+# Health after the activity it reads, before the wiki section that shows its summary.
+_POST = (
+    activity.record_post,
+    forum_credit.credit_post,
+    health.update_health,
+    sync_events.refresh_wiki_section,
+)
 _POST_FIRST = (candidates.suggest_on_post, practice_handlers.tag_forum_topic)
 _TOPIC = (
     activity.record_topic,
+    health.update_health,
     sync_events.refresh_wiki_section,
     practice_handlers.tag_forum_topic,
 )
@@ -43,6 +51,7 @@ HANDLERS: Mapping[str, tuple[Handler, ...]] = {
     "forum.post_destroyed": (
         activity.record_post,
         forum_credit.cancel_post,
+        health.update_health,
         sync_events.refresh_wiki_section,
     ),
     "forum.post_recovered": _POST,
@@ -56,13 +65,16 @@ HANDLERS: Mapping[str, tuple[Handler, ...]] = {
     "forum.topic_destroyed": (
         activity.record_topic,
         forum_credit.cancel_topic,
+        health.update_health,
         sync_events.refresh_wiki_section,
     ),
     "forum.topic_recovered": (
         activity.record_topic,
         forum_credit.restore_topic,
+        health.update_health,
         sync_events.refresh_wiki_section,
     ),
+    health.SCHEDULE_KIND: (health.recompute_on_schedule,),
     "wiki.edit": _WIKI_PAGE,
     "wiki.new": _WIKI_PAGE,
     "wiki.move": _WIKI_PAGE,

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from flask import Flask
 
+from community.health.handlers import schedule_event
 from core import dispatch, inbox
 from core.config import Settings
 from core.errors import RateLimited, Unavailable
@@ -90,6 +91,10 @@ class Worker:
             if poll_platforms
             else {}
         )
+        # Quiet constellations send no events: their health is recomputed on schedule.
+        self.health_every = (
+            float(settings["health"]["recompute_minutes"]) if poll_platforms else 0.0
+        )
         self._last_poll: dict[str, datetime] = {}
         self._last_trouble = ""
 
@@ -132,9 +137,12 @@ class Worker:
         """Read the platforms' changes into the inbox when each is due."""
         self._poll_when_due("wiki", self._poll_wiki)
         self._poll_when_due("forum", self._poll_forum)
+        self._poll_when_due("health", self._schedule_health)
 
     def _poll_when_due(self, platform: str, read: Callable[[], object]) -> None:
         every = self.poll_every.get(platform, 0.0)
+        if platform == "health":
+            every = self.health_every * 60
         now, last = self.clock(), self._last_poll.get(platform)
         if not every or (last and (now - last).total_seconds() < every):
             return
@@ -154,6 +162,10 @@ class Worker:
         # No waiting out rate limits here either: the next cycle tries again.
         once = {**self.settings, "forum": {**self.settings["forum"], "rate_limit_wait_budget": 0}}
         forum_poll.poll_forum(self.store, once)
+
+    def _schedule_health(self) -> None:
+        with self.store.session() as session:
+            inbox.record(session, schedule_event(self.clock(), self.health_every))
 
     def _report(self, what: str, exc: Exception) -> None:
         """A traceback for a new trouble, one line while the same trouble repeats each poll."""

@@ -19,13 +19,16 @@ from typing import Any
 import click
 import requests
 
+from community.activity import record_history
 from community.credits.people import refresh_forum_people
+from community.health.runs import recompute_and_alert
 from community.practices.registry import sync_practices
 from community.sync import sync_constellations
 from connectors.discourse import ForumClient
 from core import migrate
 from core.config import CONFIG_PATH_VAR, load_config
 from core.store import Store
+from sandbox.example import EXAMPLE, write_credit_rules
 from sandbox.forum.server import ForumServer
 from sandbox.seeding import seed_configured
 from sandbox.wiki import WikiServer, ensure_packages, install
@@ -138,9 +141,13 @@ def sync_once(settings: dict[str, Any]) -> None:
     try:
         click.echo(f"  {sync_constellations(store, settings, full=True).headline()}")
         click.echo(f"  {sync_practices(store, settings, full=True).headline()}")
+        forum = ForumClient(settings["forum"])
         with store.session() as session:
-            people = refresh_forum_people(session, ForumClient(settings["forum"]))
-        click.echo(f"  people: {people} forum accounts read")
+            people = refresh_forum_people(session, forum)
+            posts = record_history(session, forum)
+        click.echo(f"  people: {people} forum accounts read; {posts} forum posts of history")
+        health = recompute_and_alert(store, settings, forum=forum)
+        click.echo(f"  health: {health.scopes} scopes measured, {health.open} alert(s) open")
     finally:
         store.dispose()
 
@@ -155,7 +162,15 @@ def write_config(
         "secret_key": kept_secret(directory / "secret_key", 32),
     }
     store = {"url": f"sqlite:///{(directory / 'constellate.db').resolve()}"}
-    sections = {"service": service, "store": store, "wiki": wiki, "forum": forum}
+    sections = {
+        "service": service,
+        "store": store,
+        "wiki": wiki,
+        "forum": forum,
+        "constellations": {"parent_category": EXAMPLE.parent_category},
+        "credits": {"rules_file": str(write_credit_rules(directory / "credit_rules.json"))},
+        "health": {"moderators_category": "Staff", "message_lead_group": True},
+    }
     lines: list[str] = []
     for name, values in sections.items():
         lines.append(f"[{name}]")

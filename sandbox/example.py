@@ -12,9 +12,13 @@ solutions are applied only to posts the current run creates.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
 
+from community.credits.rules import DEFAULT_RULES
 from connectors.discourse import ForumClient
 from connectors.discourse.records import Category
 from core.errors import NotFound
@@ -37,6 +41,7 @@ __all__ = [
     "Practice",
     "SeedReport",
     "seed_forum",
+    "write_credit_rules",
 ]
 
 CATEGORY_COLORS = ("1B6CA8", "D9822B", "3F8F4B", "8E5EA2", "B8433F")
@@ -58,6 +63,15 @@ class SeedReport:
     def created_anything(self) -> bool:
         counts = (self.groups_created, self.users_created, self.categories_created)
         return any(counts) or bool(self.topics_created or self.posts_created)
+
+
+def write_credit_rules(path: Path, data: Partnership = EXAMPLE) -> Path:
+    """The built-in credit rules with the example's bot accounts excluded (its gauge bot
+    is an ordinary forum account, as automations are): not credited, not counted."""
+    rules = json.loads(resources.files("community.credits").joinpath(DEFAULT_RULES).read_text())
+    rules["exclude_accounts"] = sorted({*rules["exclude_accounts"], *data.bot_usernames()})
+    path.write_text(json.dumps(rules, indent=2) + "\n")
+    return path
 
 
 def seed_forum(

@@ -188,8 +188,18 @@ class _Writer:
                 self.used_titles.add(title)
                 return title
 
+    def until(self, constellation: Constellation) -> datetime:
+        """When the constellation's last post may be (a quiet one stopped earlier)."""
+        return self.now - timedelta(days=constellation.quiet_days)
+
     def replies(
-        self, start: datetime, author: str, pool: list[Person], count: int, cross: float
+        self,
+        start: datetime,
+        author: str,
+        pool: list[Person],
+        count: int,
+        cross: float,
+        until: datetime,
     ) -> list[PlannedReply]:
         replies: list[PlannedReply] = []
         moment = start
@@ -203,7 +213,7 @@ class _Writer:
                 weights=(50, 35, 15),
             )[0]
             moment += timedelta(minutes=round(gap))
-            if moment > self.now - timedelta(minutes=10):
+            if moment > until - timedelta(minutes=10):
                 break
             people = self.regulars() if self.rng.random() < cross else pool
             replier = self.rng.choice([p for p in people if p.username != author])
@@ -251,10 +261,13 @@ class _Writer:
                 parts.append(f'There is more on the wiki page "{practice}".')
                 tags = (self.practice_tags[practice],)
             parts.append(self.rng.choice(closing))
-            created = self.moment(self.rng.uniform(1, max(first_day, 2)))
+            quiet = constellation.quiet_days
+            created = self.moment(self.rng.uniform(1 + quiet, max(first_day, 2 + quiet)))
             unanswered = self.rng.random() < 0.15
             count = 0 if unanswered else self.rng.randint(1, 9)
-            replies = self.replies(created, author.username, pool, count, cross=0.2)
+            replies = self.replies(
+                created, author.username, pool, count, 0.2, self.until(constellation)
+            )
             solution = None
             if question and replies and self.rng.random() < 0.45:
                 solution = self.rng.randrange(len(replies))
@@ -277,7 +290,7 @@ class _Writer:
     def check_ins(self, constellation: Constellation) -> list[PlannedTopic]:
         """Regular check-ins at the beat; a dormant constellation stopped ~6 weeks ago."""
         step = BEAT_DAYS[constellation.beat]
-        stop = 45 if constellation.status == "dormant" else 1
+        stop = 45 if constellation.status == "dormant" else 1 + constellation.quiet_days
         start = min(HISTORY_DAYS, (self.now.date() - constellation.started).days)
         pool = self.members(constellation)
         topics: list[PlannedTopic] = []
@@ -293,7 +306,7 @@ class _Writer:
                 "what is stuck, and what you need from another partner.",
             )
             count = self.rng.randint(1, 5)
-            replies = self.replies(created, steward, pool, count, cross=0.1)
+            replies = self.replies(created, steward, pool, count, 0.1, self.until(constellation))
             topics.append(
                 PlannedTopic(
                     external_id=f"riverlands-{_slug(constellation.name)}-ci-{len(topics):02d}",
@@ -318,7 +331,8 @@ class _Writer:
             constellation = next(
                 c for c in self.data.constellations if person.organisation in c.partners
             )
-            created = self.moment(self.rng.uniform(2, 20))
+            quiet = constellation.quiet_days
+            created = self.moment(self.rng.uniform(2 + quiet, 20 + quiet))
             first = person.name.split()[0]
             raw = self.unique(
                 person.username,
@@ -329,7 +343,9 @@ class _Writer:
             answered = index % 2 == 0
             stewards = [self.people[name] for name in constellation.stewards]
             replies = (
-                self.replies(created, person.username, stewards, 2, cross=0.0) if answered else []
+                self.replies(created, person.username, stewards, 2, 0.0, self.until(constellation))
+                if answered
+                else []
             )
             topics.append(
                 PlannedTopic(

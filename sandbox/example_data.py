@@ -46,6 +46,9 @@ class Constellation:
     beat: str  # weekly | fortnightly | monthly
     forum_category: str
     topics: tuple[str, ...]  # what its conversations are about (for seeding)
+    # Days without a single post up to now: the example starves one active constellation
+    # on purpose, so its health alert shows (and resolves once people post again).
+    quiet_days: int = 0
 
     def template_fields(self) -> dict[str, str]:
         """The ``{{Constellation}}`` template's fields, organisations by full name."""
@@ -96,6 +99,9 @@ class Partnership:
 
     def members_of(self, group: str) -> list[Person]:
         return [person for person in self.people if person.organisation == group]
+
+    def bot_usernames(self) -> list[str]:
+        return [person.username for person in self.people if person.bot]
 
 
 ORGANISATIONS = (
@@ -173,6 +179,7 @@ CONSTELLATIONS = (
         beat="fortnightly",
         forum_category="Cool Spaces",
         topics=("heat buddy calls", "opening hours", "fans and shading", "visitor feedback"),
+        quiet_days=21,
     ),
     Constellation(
         name="Soil and Water Farming",

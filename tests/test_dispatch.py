@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from community.health import handlers as health_handlers
 from community.practices import adoption
 from core import dispatch
 from webhooks.incoming import discourse_events, wiki_events
 
-PRODUCED = discourse_events.KINDS | wiki_events.KINDS | adoption.KINDS
+PRODUCED = discourse_events.KINDS | wiki_events.KINDS | adoption.KINDS | health_handlers.KINDS
 
 
 def test_every_produced_kind_is_routed() -> None:

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from community.credits.rules import normalise
+
 REGULAR_POST = 1  # Discourse post_type: 1 regular, 2 moderator action, 3 small action, 4 whisper
 
 
@@ -46,19 +48,25 @@ class Post:
 @dataclass(frozen=True)
 class People:
     """Who is who: accounts never counted, the person behind each forum account and
-    each person's organisation. Usernames are matched casefolded."""
+    each person's organisation. Usernames match as the credit rules match them
+    (``normalise``: any case, "_" as a space)."""
 
     excluded: frozenset[str] = frozenset()  # bots, our own accounts, the excluded list
     person_of: Mapping[str, str] = field(default_factory=dict)  # username -> person key
     organisation_of: Mapping[str, str] = field(default_factory=dict)  # person key -> org
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "excluded", frozenset(normalise(n) for n in self.excluded))
+        person_of = {normalise(name): key for name, key in self.person_of.items()}
+        object.__setattr__(self, "person_of", person_of)
+
     def person(self, username: str) -> str:
         """The person key of an account; an unknown account is a person of its own."""
-        name = username.casefold()
+        name = normalise(username)
         return self.person_of.get(name, f"forum:{name}")
 
     def counts(self, username: str) -> bool:
-        return bool(username) and username.casefold() not in self.excluded
+        return bool(username) and normalise(username) not in self.excluded
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Integer, String, delete, func, select
+from sqlalchemy import ColumnElement, Integer, String, delete, func, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from community.activity import ForumPostActivity
@@ -29,7 +29,7 @@ class ForumFirstPost(Base):
     second_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-def countable() -> list[object]:
+def countable() -> list[ColumnElement[bool]]:
     """Post-level conditions of a counted post (the author is checked by the reader)."""
     post = ForumPostActivity
     return [
@@ -94,5 +94,5 @@ def rebuild_first_posts(session: Session) -> int:
             found[username]["second_at"] = created_at
     session.execute(delete(ForumFirstPost))
     if found:
-        session.execute(ForumFirstPost.__table__.insert(), list(found.values()))
+        session.execute(insert(ForumFirstPost), list(found.values()))
     return len(found)

@@ -50,6 +50,8 @@ class HealthAlert(Base):
     rule: Mapped[str] = mapped_column(String(64))
     scope: Mapped[str] = mapped_column(String(64), index=True)
     label: Mapped[str] = mapped_column(String(255))
+    # The forum group of the constellation's lead partner when raised (it is messaged).
+    lead_group: Mapped[str | None] = mapped_column(String(255))
     state: Mapped[str] = mapped_column(String(16), default="open")  # open | resolved
     metric: Mapped[str] = mapped_column(String(64))
     window_days: Mapped[int] = mapped_column(Integer)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import requests
@@ -122,6 +122,50 @@ class ForumClient(ForumAdmin):
             fields["tags[]"] = tag_list
         if created_at is not None:
             fields["created_at"] = format_time(created_at)
+        return self._create_once(
+            external_id,
+            lambda: self._dc.create_post(raw, category_id=category_id, title=title, **fields),
+        )
+
+    def send_message(
+        self,
+        title: str,
+        raw: str,
+        recipients: Sequence[str],
+        *,
+        external_id: str | None = None,
+    ) -> CreatedTopic:
+        """Start a private message to usernames and/or group names (a group's members
+        all see it, as Discourse's allowed groups).
+
+        With ``external_id`` it is sent exactly once, as ``create_topic`` creates topics;
+        without one a single attempt is made.
+        """
+        names = [name.strip() for name in recipients if name.strip()]
+        if not names:
+            raise InvalidRequest("a message needs at least one recipient", platform=PLATFORM)
+        fields: dict[str, Any] = {
+            "archetype": "private_message",
+            "target_recipients": ",".join(names),
+        }
+
+        def send() -> dict[str, Any]:
+            answer: dict[str, Any] = self._dc.create_post(raw, title=title, **fields)
+            return answer
+
+        if external_id is None:
+            with translated():
+                answer = send()
+            return CreatedTopic(
+                int(answer["topic_id"]), "", created=True, post_id=int(answer["id"])
+            )
+        check_external_id(external_id)
+        fields["external_id"] = external_id
+        return self._create_once(external_id, send)
+
+    def _create_once(self, external_id: str, create: Callable[[], dict[str, Any]]) -> CreatedTopic:
+        """Run ``create`` (a POST /posts.json that starts a topic) unless a topic with
+        ``external_id`` exists; after an ambiguous failure look again before retrying."""
         last_error: ConnectorError | None = None
         for _ in range(CREATE_ATTEMPTS):
             existing = self.topic_by_external_id(external_id)
@@ -129,9 +173,7 @@ class ForumClient(ForumAdmin):
                 return CreatedTopic(existing.id, external_id, created=False)
             try:
                 with translated():
-                    answer = self._dc.create_post(
-                        raw, category_id=category_id, title=title, **fields
-                    )
+                    answer = create()
             except (Unavailable, InvalidRequest) as exc:
                 if isinstance(exc, InvalidRequest) and not _about_external_id(exc):
                     raise

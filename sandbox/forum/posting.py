@@ -158,6 +158,7 @@ def create_topic(forum: Forum, user: dict[str, Any], fields: dict[str, Any]) -> 
         "deleted_at": None,
         "archetype": fields.get("archetype") or "regular",
         "allowed_usernames": fields.get("allowed_usernames") or [],
+        "allowed_groups": fields.get("allowed_groups") or [],
         "tags": ensure_tags(forum, fields.get("tags") or [], user),
         "external_id": external_id,
         "embed_url": fields.get("embed_url"),

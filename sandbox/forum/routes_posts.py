@@ -105,17 +105,32 @@ def create_post() -> Response:
 
 
 def _message_fields(user: dict[str, Any]) -> dict[str, Any]:
+    """Recipients are usernames or group names (Discourse's target_recipients): a group
+    becomes one of the message's allowed groups, whose members may all read it."""
     names = [n.strip() for n in (text_param("target_recipients") or "").split(",") if n.strip()]
     if not names:
         raise create_errors("You must choose a valid user.")
+    usernames: list[str] = []
+    groups: list[str] = []
     for name in names:
-        if forum().user_by_username(name) is None:
+        if forum().user_by_username(name) is not None:
+            usernames.append(name)
+            continue
+        group = _group_by_name(name)
+        if group is None:
             raise create_errors(f"Sorry, there is no user '{name}'.")
+        groups.append(group["name"])
     return {
         "archetype": "private_message",
-        "allowed_usernames": [user["username"], *names],
+        "allowed_usernames": [user["username"], *usernames],
+        "allowed_groups": groups,
         "category_id": 1,
     }
+
+
+def _group_by_name(name: str) -> dict[str, Any] | None:
+    wanted = name.lower()
+    return next((g for g in forum().table("groups").values() if g["name"].lower() == wanted), None)
 
 
 def latest_posts() -> Response:

@@ -28,7 +28,12 @@ def can_see_topic(forum: Forum, topic: dict[str, Any], user: dict[str, Any] | No
         if user is None:
             return False
         names = {n.lower() for n in topic.get("allowed_usernames", [])}
-        return user.get("admin") is True or user["username"].lower() in names
+        groups = {g.lower() for g in topic.get("allowed_groups", [])}
+        return (
+            user.get("admin") is True
+            or user["username"].lower() in names
+            or bool(groups & {g.lower() for g in forum.user_group_names(user)})
+        )
     if not topic["visible"] and not _staff(user):
         return False
     category = forum.table("categories").get(topic["category_id"])

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from community.activity import ForumPostActivity
 from community.bot_section import BEGIN, END, MOVED_NOTE
 from community.charter import Charter, parse_charter
+from community.health.summary import NOT_YET
 from community.wiki_section import update_wiki_section
 from connectors.discourse import ForumClient
 from connectors.discourse.records import Topic
@@ -217,7 +218,7 @@ def test_the_section_is_appended_and_the_page_text_kept_byte_for_byte(
     assert f"/t/{scene.topics[0].slug}/{scene.topics[0].id}" not in inside
     assert "&#91;&#91;data&#93;&#93;" in inside  # titles cannot make links
     assert "maintained by Constellate" in inside
-    assert "Health: not measured yet" in inside
+    assert "=== Health ===\n" + NOT_YET in inside  # no health computed in this store
 
 
 def test_no_change_makes_no_wiki_write_and_text_around_the_markers_stays(

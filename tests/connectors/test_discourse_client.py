@@ -110,6 +110,7 @@ CALLS: dict[str, tuple[Any, ...]] = {
     "update_topic": (1,),
     "set_topic_status": (1, "closed", True),
     "reply": (1, BODY),
+    "send_message": ("A perfectly fine title", BODY, ["someone"]),
     "get_post": (1,),
     "update_post": (1, BODY),
     "latest_posts": (),

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from community.activity import ForumPostActivity, WikiChangeActivity
+from core.config import DEFAULTS
 from core.dispatch import handlers_for
 from core.events import Event
 from core.handling import HandlerContext
@@ -34,9 +35,11 @@ def fixture_event(name: str, **post_changes: Any) -> Event:
 
 
 def handle(store: Store, event: Event) -> None:
+    # No wiki or forum configured: the handlers that would call one do nothing.
+    settings = {"health": DEFAULTS["health"], "forum": {"url": ""}}
     with store.session() as session:
         for handler in handlers_for(event.kind):
-            handler(event, HandlerContext(session, {}))  # these handlers read no settings
+            handler(event, HandlerContext(session, settings))
 
 
 def posts(store: Store) -> list[tuple[Any, ...]]:

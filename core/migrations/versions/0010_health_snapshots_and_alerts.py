@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("rule", sa.String(length=64), nullable=False),
         sa.Column("scope", sa.String(length=64), nullable=False),
         sa.Column("label", sa.String(length=255), nullable=False),
+        sa.Column("lead_group", sa.String(length=255), nullable=True),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("metric", sa.String(length=64), nullable=False),
         sa.Column("window_days", sa.Integer(), nullable=False),

@@ -1,0 +1,135 @@
+"""Computing a scope's health from the store and keeping it as a snapshot.
+
+``update_scope`` is the incremental step (one scope, the one an event touched);
+``recompute_all`` redoes every scope, and the per-account first posts, from scratch.
+Snapshots are kept one per (scope, window, day): the day's latest values replace that
+day's earlier ones, and earlier days stay, so trends can be drawn.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from community.charter import DEFAULT_BEAT
+from community.health import metrics
+from community.health.conversation import Window, counted_posts
+from community.health.first_posts import rebuild_first_posts
+from community.health.inputs import ScopeInputs, ScopeSpec, load_inputs, scope_specs, spec_for
+from community.health.models import HealthSnapshot
+from community.health.scope import ScopeHealth
+from core.config import Settings
+from core.errors import ConstellateError
+from core.store import dialect_insert
+
+BEAT_DAYS = {"weekly": 7, "fortnightly": 14, "monthly": 30}
+# A category that is no constellation has no rhythm of its own: its pulse is weekly.
+CATEGORY_BEAT = "weekly"
+
+
+class UnknownScope(ConstellateError):
+    """A scope that names no constellation or category the store knows."""
+
+
+def recompute_all(
+    session: Session, settings: Settings, *, now: datetime | None = None
+) -> list[ScopeHealth]:
+    """Every scope's health from scratch (the full recompute command)."""
+    moment = now or datetime.now(UTC)
+    rebuild_first_posts(session)
+    return [_update(session, settings, spec, moment) for spec in scope_specs(session)]
+
+
+def update_scope(
+    session: Session, settings: Settings, scope: str, *, now: datetime | None = None
+) -> ScopeHealth:
+    """One scope's health, recomputed and stored (the incremental step)."""
+    spec = spec_for(session, scope)
+    if spec is None:
+        raise UnknownScope(f"health scope {scope!r}: no such constellation or category")
+    return _update(session, settings, spec, now or datetime.now(UTC))
+
+
+def _update(session: Session, settings: Settings, spec: ScopeSpec, now: datetime) -> ScopeHealth:
+    health = compute(spec, load_inputs(session, settings, spec, now=now), settings, now=now)
+    store_snapshots(session, health)
+    return health
+
+
+def compute(
+    spec: ScopeSpec, inputs: ScopeInputs, settings: Settings, *, now: datetime
+) -> ScopeHealth:
+    """Every metric of docs/metrics.md over each configured window."""
+    options = settings["health"]
+    posts = counted_posts(inputs.rows, inputs.people)
+    beat = str(
+        (spec.charter or {}).get("beat") or (DEFAULT_BEAT if spec.charter else CATEGORY_BEAT)
+    )
+    leadership = (
+        metrics.leadership(
+            inputs.lead_changes,
+            now=now,
+            term_end=inputs.term_end,
+            terms=int(options["leadership_terms"]),
+        )
+        if spec.charter
+        else None
+    )
+    freshness = dict(
+        metrics.freshness(
+            inputs.pages,
+            posts,
+            now=now,
+            days=int(options["stale_days"]),
+            min_posts=int(options["stale_min_posts"]),
+        )
+    )
+    freshness["stale_count"] = len(freshness["stale"])
+    windows: dict[int, dict[str, Any]] = {}
+    for days in sorted(int(d) for d in options["windows"]):
+        window = Window(now, days)
+        windows[days] = {
+            "first_response": metrics.first_response(posts, window),
+            "unanswered": metrics.unanswered(posts, window, int(options["unanswered_hours"])),
+            "two_way": metrics.two_way(posts, window),
+            "edge_replies": metrics.edge_replies(posts, window, inputs.centre),
+            "participation": metrics.participation(posts, window),
+            "concentration": metrics.concentration(posts, window),
+            "cross_organisation": metrics.cross_organisation(posts, window),
+            "reciprocity": metrics.reciprocity(posts, window, inputs.adoptions),
+            "newcomers": metrics.newcomers(
+                posts,
+                window,
+                inputs.histories,
+                answer_hours=int(options["newcomer_answer_hours"]),
+                return_days=int(options["newcomer_return_days"]),
+            ),
+            "pulse": metrics.pulse(
+                posts, window, BEAT_DAYS[beat], float(options["missed_beat_fraction"])
+            ),
+            "leadership": leadership,
+            "freshness": freshness,
+        }
+    return ScopeHealth(
+        scope=spec.scope,
+        kind=spec.kind,
+        label=spec.label,
+        status=spec.status,
+        lead_group=inputs.lead_group,
+        computed_at=now,
+        windows=windows,
+    )
+
+
+def store_snapshots(session: Session, health: ScopeHealth) -> None:
+    """Keep the figures as the day's snapshot of each window (replacing the day's last)."""
+    day = health.computed_at.astimezone(UTC).date()
+    for days, values in health.windows.items():
+        fresh = {"label": health.label, "computed_at": health.computed_at, "values": values}
+        session.execute(
+            dialect_insert(session, HealthSnapshot)
+            .values(scope=health.scope, window_days=days, day=day, **fresh)
+            .on_conflict_do_update(index_elements=["scope", "window_days", "day"], set_=fresh)
+        )

@@ -1,0 +1,78 @@
+"""Health handlers: a forum event updates the health of the scope it touched; the
+scheduled event recomputes everything (a quiet constellation has no events to tell us)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from community.activity import PRIVATE_MESSAGE, ForumPostActivity
+from community.health import alerts
+from community.health.compute import recompute_all
+from community.health.first_posts import refresh_first_posts
+from community.health.inputs import scope_of_category
+from community.health.runs import apply_all, update_and_alert
+from core.events import Event
+from core.handling import HandlerContext
+
+SCHEDULE_KIND = "schedule.health_recompute"
+KINDS = frozenset({SCHEDULE_KIND})  # the kinds this module produces
+
+
+def update_health(event: Event, ctx: HandlerContext) -> None:
+    """forum.post_* and forum.topic_*: recompute the scope of the post's category (after
+    ``activity`` recorded it) and raise or resolve its alerts."""
+    post = event.payload.get("post")
+    topic = event.payload.get("topic")
+    if post is not None:
+        row = ctx.session.scalars(
+            select(ForumPostActivity).where(ForumPostActivity.post_id == int(post["id"]))
+        ).first()
+        if row is None:
+            return
+        refresh_first_posts(ctx.session, [row.username])
+        category_id, private = row.category_id, row.private
+    elif topic is not None:
+        authors = ctx.session.scalars(
+            select(ForumPostActivity.username)
+            .where(ForumPostActivity.topic_id == int(topic["id"]))
+            .distinct()
+        )
+        refresh_first_posts(ctx.session, list(authors))  # a deleted topic moves first posts
+        category_id, private = topic.get("category_id"), topic.get("archetype") == PRIVATE_MESSAGE
+    else:
+        return
+    if category_id is None or private:
+        return
+    update_and_alert(ctx.session, ctx.settings, scope_of_category(ctx.session, int(category_id)))
+    _tell_forum(ctx)
+
+
+def recompute_on_schedule(event: Event, ctx: HandlerContext) -> None:
+    """The periodic full recompute, as of the time the schedule fired."""
+    healths = recompute_all(ctx.session, ctx.settings, now=event.occurred_at)
+    apply_all(ctx.session, ctx.settings, healths)
+    _tell_forum(ctx)
+
+
+def schedule_event(now: datetime, every_minutes: float) -> Event:
+    """The scheduled recompute of the slot ``now`` falls in: every worker that fires in
+    the same slot makes the same event id, so the inbox keeps one."""
+    seconds = max(every_minutes, 1 / 60) * 60
+    slot = int(now.timestamp() // seconds)
+    return Event(
+        event_id=f"schedule:health:{every_minutes:g}m:{slot}",
+        kind=SCHEDULE_KIND,
+        source="schedule",
+        subject="health",
+        actor=None,
+        occurred_at=datetime.fromtimestamp(slot * seconds, UTC),
+        delivery_id=None,
+        payload={"every_minutes": every_minutes},
+    )
+
+
+def _tell_forum(ctx: HandlerContext) -> None:
+    if ctx.settings["forum"].get("url"):
+        alerts.notify(ctx.session, ctx.forum(), ctx.settings)

@@ -1,0 +1,367 @@
+"""What the health metrics of one scope read from the store (never from a platform).
+
+A scope is a constellation (its forum category, its charter kept on the page link) or a
+forum category no constellation has. The posts loaded are every post of each topic that
+had a post within the longest look-back (the widest window, or the freshness days), so
+replies to older posts still find what they reply to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from community.activity import ForumPostActivity, WikiChangeActivity
+from community.credits.models import Account, Organisation, Person
+from community.credits.rules import is_ip_address, load_rules, normalise, own_accounts
+from community.health.conversation import (
+    Adoption,
+    History,
+    LeadChange,
+    PageEdit,
+    People,
+    RawPost,
+)
+from community.health.first_posts import ForumFirstPost
+from community.health.scope import CATEGORY, CONSTELLATION
+from community.leadership import LeadershipChange
+from community.practices.models import Practice, PracticeAdoption
+from core.config import Settings
+from core.models import PageTopicLink
+
+PERSON = "person:{}"
+# Wiki changes that are edits of a page's text (moves and log entries are not).
+EDIT_TYPES = ("edit", "new")
+
+
+@dataclass(frozen=True)
+class ScopeSpec:
+    """Which scope, and what is known of it without reading the platforms."""
+
+    scope: str
+    kind: str
+    label: str
+    category_id: int
+    charter: Mapping[str, Any] | None = None  # constellations only
+    page_id: int | None = None
+
+    @property
+    def status(self) -> str | None:
+        return str(self.charter["status"]) if self.charter else None
+
+    @property
+    def lead_partner(self) -> str | None:
+        return str(self.charter["lead_partner"]) if self.charter else None
+
+
+@dataclass(frozen=True)
+class ScopeInputs:
+    rows: Sequence[RawPost]
+    people: People
+    histories: Mapping[str, History]  # person key -> first posts ever
+    centre: frozenset[str]  # person keys of the stewards and the lead partner's people
+    adoptions: Sequence[Adoption]
+    lead_changes: Sequence[LeadChange]
+    pages: Sequence[PageEdit]
+    term_end: date | None
+    lead_group: str | None  # the forum group of the lead partner, when the forum has one
+
+
+# -- scopes -----------------------------------------------------------------------------
+
+
+def scope_specs(session: Session) -> list[ScopeSpec]:
+    """Every constellation with a forum category, then every other category with posts."""
+    specs: list[ScopeSpec] = []
+    taken: set[int] = set()
+    links = session.scalars(
+        select(PageTopicLink)
+        .where(
+            PageTopicLink.forum_category_id.is_not(None),
+            PageTopicLink.charter.is_not(None),
+            PageTopicLink.archived_at.is_(None),
+        )
+        .order_by(PageTopicLink.wiki_title)
+    )
+    for link in links:
+        assert link.forum_category_id is not None
+        specs.append(_constellation_spec(link))
+        taken.add(link.forum_category_id)
+    categories = session.scalars(
+        select(ForumPostActivity.category_id)
+        .where(ForumPostActivity.category_id.is_not(None), ForumPostActivity.private.is_(False))
+        .distinct()
+    )
+    for category_id in sorted(c for c in categories if c is not None and c not in taken):
+        specs.append(
+            ScopeSpec(f"{CATEGORY}:{category_id}", CATEGORY, f"Category {category_id}", category_id)
+        )
+    return specs
+
+
+def spec_for(session: Session, scope: str) -> ScopeSpec | None:
+    """The spec of one scope string; None when it names nothing known."""
+    kind, _, ident = scope.partition(":")
+    if not ident.isdigit():
+        return None
+    if kind == CONSTELLATION:
+        link = session.scalars(
+            select(PageTopicLink).where(PageTopicLink.wiki_page_id == int(ident))
+        ).first()
+        if link is None or link.forum_category_id is None or not link.charter:
+            return None
+        return _constellation_spec(link)
+    if kind == CATEGORY:
+        return ScopeSpec(scope, CATEGORY, f"Category {ident}", int(ident))
+    return None
+
+
+def scope_of_category(session: Session, category_id: int) -> str:
+    """The scope a category's posts belong to: its constellation's, or its own."""
+    page_id = session.scalar(
+        select(PageTopicLink.wiki_page_id).where(
+            PageTopicLink.forum_category_id == category_id,
+            PageTopicLink.charter.is_not(None),
+            PageTopicLink.archived_at.is_(None),
+        )
+    )
+    return f"{CONSTELLATION}:{page_id}" if page_id is not None else f"{CATEGORY}:{category_id}"
+
+
+def _constellation_spec(link: PageTopicLink) -> ScopeSpec:
+    assert link.forum_category_id is not None and link.charter is not None
+    return ScopeSpec(
+        scope=f"{CONSTELLATION}:{link.wiki_page_id}",
+        kind=CONSTELLATION,
+        label=link.wiki_title,
+        category_id=link.forum_category_id,
+        charter=link.charter,
+        page_id=link.wiki_page_id,
+    )
+
+
+# -- inputs -----------------------------------------------------------------------------
+
+
+def load_inputs(
+    session: Session, settings: Settings, spec: ScopeSpec, *, now: datetime
+) -> ScopeInputs:
+    health = settings["health"]
+    look_back = max(max(health["windows"]), int(health["stale_days"]))
+    aliases = _aliases(session)
+    rows, accounts = _posts(session, spec.category_id, now - timedelta(days=look_back), now)
+    people = _people(settings, accounts, aliases)
+    charter = spec.charter or {}
+    return ScopeInputs(
+        rows=rows,
+        people=people,
+        histories=_histories(session, people, accounts),
+        centre=_centre(people, charter, aliases),
+        adoptions=_adoptions(session, aliases),
+        lead_changes=_lead_changes(session, spec.page_id),
+        pages=_pages(session, settings, spec) if spec.page_id is not None else [],
+        term_end=date.fromisoformat(charter["term_end"]) if charter.get("term_end") else None,
+        lead_group=_group_of(session, spec.lead_partner),
+    )
+
+
+@dataclass(frozen=True)
+class _Account:
+    person_id: int | None
+    is_bot: bool
+    organisation: str | None
+
+
+def _posts(
+    session: Session, category_id: int, since: datetime, now: datetime
+) -> tuple[list[RawPost], dict[str, _Account]]:
+    post = ForumPostActivity
+    topics = (
+        select(post.topic_id)
+        .where(post.category_id == category_id, post.created_at >= since, post.created_at < now)
+        .distinct()
+    )
+    query = (
+        select(
+            post.post_id,
+            post.topic_id,
+            post.post_number,
+            post.reply_to_post_number,
+            post.username,
+            post.created_at,
+            post.deleted,
+            post.hidden,
+            post.private,
+            post.post_type,
+            Account.person_id,
+            Account.is_bot,
+            Person.organisation,
+        )
+        .outerjoin(Account, (Account.platform == "forum") & (Account.username == post.username))
+        .outerjoin(Person, Person.id == Account.person_id)
+        .where(post.topic_id.in_(topics), post.created_at < now)
+    )
+    rows: list[RawPost] = []
+    accounts: dict[str, _Account] = {}
+    for values in session.execute(query):
+        rows.append(RawPost(*values[:10]))
+        accounts.setdefault(values[4], _Account(values[10], bool(values[11]), values[12]))
+    return rows, accounts
+
+
+def _people(
+    settings: Settings, accounts: Mapping[str, _Account], aliases: Mapping[str, str]
+) -> People:
+    """Bots and our own accounts excluded; linked accounts one person; organisations by
+    their full name."""
+    excluded = set(own_accounts(settings, "forum")) | set(load_rules(settings).exclude_accounts)
+    excluded |= {name for name, account in accounts.items() if account.is_bot}
+    person_of: dict[str, str] = {}
+    organisation_of: dict[str, str] = {}
+    for name, account in accounts.items():
+        if account.person_id is None:
+            continue
+        key = PERSON.format(account.person_id)
+        person_of[name] = key
+        if account.organisation:
+            organisation_of[key] = canonical(aliases, account.organisation)
+    return People(frozenset(excluded), person_of, organisation_of)
+
+
+def _histories(
+    session: Session, people: People, accounts: Mapping[str, _Account]
+) -> dict[str, History]:
+    """Each person's first counted post ever and the next one, over all their accounts."""
+    names = [name for name in accounts if people.counts(name)]
+    if not names:
+        return {}
+    found: dict[str, list[tuple[datetime, int | None]]] = {}
+    # A person's other (linked) accounts may not have posted here: read them as well.
+    person_ids = {a.person_id for a in accounts.values() if a.person_id is not None}
+    linked = select(Account.username).where(
+        Account.platform == "forum", Account.person_id.in_(person_ids)
+    )
+    query = select(ForumFirstPost).where(
+        or_(ForumFirstPost.username.in_(names), ForumFirstPost.username.in_(linked))
+    )
+    for row in session.scalars(query):
+        if not people.counts(row.username):
+            continue
+        times = found.setdefault(people.person(row.username), [])
+        times.append((row.first_at, row.first_post_id))
+        if row.second_at is not None:
+            times.append((row.second_at, None))
+    histories: dict[str, History] = {}
+    for person, times in found.items():
+        times.sort(key=lambda item: item[0])
+        first_at, first_id = times[0]
+        assert first_id is not None  # an account's first post sorts before its second
+        second = times[1][0] if len(times) > 1 else None
+        histories[person] = History(first_id, first_at, second)
+    return histories
+
+
+def _aliases(session: Session) -> dict[str, str]:
+    """Every known name of an organisation (normalised) -> its full name."""
+    aliases: dict[str, str] = {}
+    for group_name, full_name in session.execute(
+        select(Organisation.group_name, Organisation.full_name)
+    ):
+        aliases[normalise(group_name)] = full_name
+        aliases[normalise(full_name)] = full_name
+    return aliases
+
+
+def _group_of(session: Session, organisation: str | None) -> str | None:
+    """The forum group of an organisation named either way; None when none is known."""
+    if not organisation:
+        return None
+    wanted = normalise(organisation)
+    for group_name, full_name in session.execute(
+        select(Organisation.group_name, Organisation.full_name)
+    ):
+        if wanted in (normalise(group_name), normalise(full_name)):
+            return str(group_name)
+    return None
+
+
+def canonical(aliases: Mapping[str, str], name: str) -> str:
+    """One name per organisation: a forum group's full name, else the name as given."""
+    return aliases.get(normalise(name), name.strip())
+
+
+def _centre(
+    people: People, charter: Mapping[str, Any], aliases: Mapping[str, str]
+) -> frozenset[str]:
+    """Stewards (named by username on the page) and the people of the lead partner."""
+    stewards = {people.person(name) for name in charter.get("stewards") or []}
+    lead = charter.get("lead_partner")
+    if lead:
+        lead_name = canonical(aliases, str(lead))
+        stewards |= {key for key, org in people.organisation_of.items() if org == lead_name}
+    return frozenset(stewards)
+
+
+def _adoptions(session: Session, aliases: Mapping[str, str]) -> list[Adoption]:
+    query = (
+        select(
+            PracticeAdoption.organisation,
+            Practice.originating_organisation,
+            PracticeAdoption.adopted_at,
+        )
+        .join(Practice, Practice.page_id == PracticeAdoption.page_id)
+        .where(PracticeAdoption.withdrawn_at.is_(None), Practice.deleted_at.is_(None))
+    )
+    return [
+        Adoption(canonical(aliases, adopter), canonical(aliases, owner) if owner else None, at)
+        for adopter, owner, at in session.execute(query)
+    ]
+
+
+def _lead_changes(session: Session, page_id: int | None) -> list[LeadChange]:
+    if page_id is None:
+        return []
+    query = (
+        select(
+            LeadershipChange.lead_partner,
+            LeadershipChange.previous_lead,
+            LeadershipChange.timestamp,
+        )
+        .where(LeadershipChange.wiki_page_id == page_id)
+        .order_by(LeadershipChange.timestamp, LeadershipChange.revid)
+    )
+    # Rows also record partner-list changes; only a new lead starts a term.
+    return [
+        LeadChange(lead, at) for lead, previous, at in session.execute(query) if lead != previous
+    ]
+
+
+def _pages(session: Session, settings: Settings, spec: ScopeSpec) -> list[PageEdit]:
+    """The constellation's page and the practice pages that name it as related, each
+    with the last edit a counted person made (bots' and Constellate's edits do not count)."""
+    wanted = normalise(spec.label)
+    practices = session.scalars(select(Practice).where(Practice.deleted_at.is_(None)))
+    related = [p.title for p in practices if wanted in map(normalise, p.related_constellations)]
+    titles = [spec.label, *sorted(related)]
+    excluded = own_accounts(settings, "wiki") | set(load_rules(settings).exclude_accounts)
+    bots = session.scalars(
+        select(Account.username).where(Account.platform == "wiki", Account.is_bot.is_(True))
+    )
+    excluded |= {normalise(name) for name in bots}
+    change = WikiChangeActivity
+    query = (
+        select(change.title, change.user, func.max(change.timestamp))
+        .where(change.title.in_(titles), change.type.in_(EDIT_TYPES))
+        .group_by(change.title, change.user)
+    )
+    last: dict[str, datetime] = {}
+    for title, user, at in session.execute(query):
+        if not user or is_ip_address(user) or normalise(user) in excluded:
+            continue
+        last[title] = max(last.get(title, at), at)
+    return [PageEdit(title, last.get(title)) for title in titles]

@@ -1,0 +1,434 @@
+"""The conversation-health figures of docs/metrics.md, as pure functions.
+
+Each function reads the counted posts of one scope (``counted_posts``: every counted post
+the caller loaded, oldest first; posts before the window may be among them) and returns
+plain JSON values, since the figures are stored as JSON snapshots. Posts at or after the
+window's end are never seen: the window ends now. Nothing here touches a database.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from community.health.conversation import Adoption, History, LeadChange, PageEdit, Post, Window
+
+# A group of figures, e.g. {"topics": 4, "median_hours": 2.5}: JSON values only.
+Figures = dict[str, Any]
+
+HOUR = timedelta(hours=1)
+CORE_PERCENT = 80
+REGULAR_PERCENT = 95
+
+
+# --- shared reading of the conversation -------------------------------------------------
+
+
+def _order(post: Post) -> tuple[datetime, int]:
+    """Posts in the order they were written; a tie in time goes to the higher number."""
+    return (post.created_at, post.number)
+
+
+def _seen(posts: Sequence[Post], window: Window) -> list[Post]:
+    """The posts written before the window's end, oldest first."""
+    return sorted((post for post in posts if post.created_at < window.end), key=_order)
+
+
+def _in_window(posts: Sequence[Post], window: Window) -> list[Post]:
+    return [post for post in _seen(posts, window) if window.holds(post.created_at)]
+
+
+@dataclass(frozen=True)
+class _Topic:
+    """A topic whose first post is counted, with its counted posts seen so far."""
+
+    first: Post
+    posts: list[Post]  # every seen post of the topic, the first included, in order
+
+    @property
+    def author(self) -> str:
+        return self.first.author
+
+    def first_response(self) -> Post | None:
+        """The earliest reply by someone other than the topic's author."""
+        for post in self.posts:
+            if post.number > 1 and post.author != self.author:
+                return post
+        return None
+
+    def response_hours(self) -> float | None:
+        response = self.first_response()
+        if response is None:
+            return None
+        return _hours(response.created_at - self.first.created_at)
+
+
+def _topics_in_window(posts: Sequence[Post], window: Window) -> list[_Topic]:
+    """The topics whose first post is counted and lies in the window."""
+    by_topic: dict[int, list[Post]] = defaultdict(list)
+    for post in _seen(posts, window):
+        by_topic[post.topic_id].append(post)
+    topics = []
+    for topic_posts in by_topic.values():
+        first = next((post for post in topic_posts if post.number == 1), None)
+        if first is not None and window.holds(first.created_at):
+            topics.append(_Topic(first=first, posts=topic_posts))
+    return topics
+
+
+def _replies_with_targets(posts: Sequence[Post], window: Window) -> list[tuple[Post, Post]]:
+    """(reply, target) for the replies in the window whose target is a counted post.
+
+    The target is the post named by ``reply_to`` in the same topic, or the topic's first
+    post when the reply names none.
+    """
+    seen = _seen(posts, window)
+    by_number = {(post.topic_id, post.number): post for post in seen}
+    pairs = []
+    for post in seen:
+        if post.number <= 1 or not window.holds(post.created_at):
+            continue
+        target = by_number.get((post.topic_id, post.reply_to or 1))
+        if target is not None:
+            pairs.append((post, target))
+    return pairs
+
+
+def _hours(span: timedelta) -> float:
+    return span / HOUR
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    """``part / whole``; None when there is nothing to divide (undefined, not 0)."""
+    return part / whole if whole else None
+
+
+def nearest_rank(values: Sequence[float], percent: int) -> float | None:
+    """The value at rank ``ceil(percent / 100 * n)`` (1-based) of the sorted values; the
+    rank is worked out in whole numbers, so no float rounding can move it."""
+    if not 0 < percent <= 100:
+        raise ValueError(f"percentile must be in 1..100, got {percent}")
+    if not values:
+        return None
+    rank = -(-percent * len(values) // 100)
+    return sorted(values)[rank - 1]
+
+
+def _fewest_reaching_half(counts: Mapping[str, int]) -> int | None:
+    """The fewest keys whose counts make at least half of the total; None when empty."""
+    total = sum(counts.values())
+    if total == 0:
+        return None
+    reached = 0
+    for taken, count in enumerate(sorted(counts.values(), reverse=True), start=1):
+        reached += count
+        if 2 * reached >= total:
+            return taken
+    raise AssertionError("the counts always reach their own total")
+
+
+# --- response ---------------------------------------------------------------------------
+
+
+def first_response(posts: Sequence[Post], window: Window) -> Figures:
+    """Hours from each window topic's first post to its first reply by someone else."""
+    topics = _topics_in_window(posts, window)
+    waits = [hours for topic in topics if (hours := topic.response_hours()) is not None]
+    return {
+        "topics": len(topics),
+        "answered": len(waits),
+        "unanswered": len(topics) - len(waits),
+        "median_hours": nearest_rank(waits, 50),
+        "p90_hours": nearest_rank(waits, 90),
+    }
+
+
+def unanswered(posts: Sequence[Post], window: Window, hours: int) -> Figures:
+    """Share of the window's topics at least ``hours`` old with no reply within ``hours``."""
+    limit = timedelta(hours=hours)
+    eligible = [
+        topic
+        for topic in _topics_in_window(posts, window)
+        if topic.first.created_at <= window.end - limit
+    ]
+    waiting = 0
+    for topic in eligible:
+        wait = topic.response_hours()
+        if wait is None or wait > hours:
+            waiting += 1
+    return {
+        "hours": hours,
+        "eligible": len(eligible),
+        "unanswered": waiting,
+        "rate": _ratio(waiting, len(eligible)),
+    }
+
+
+# --- two-way conversation ---------------------------------------------------------------
+
+
+def two_way(posts: Sequence[Post], window: Window) -> Figures:
+    """Of the window's answered topics, those whose author wrote again after the answer."""
+    answered = 0
+    returned = 0
+    for topic in _topics_in_window(posts, window):
+        response = topic.first_response()
+        if response is None:
+            continue
+        answered += 1
+        if any(
+            post.author == topic.author and _order(post) > _order(response) for post in topic.posts
+        ):
+            returned += 1
+    return {"answered": answered, "op_returned": returned, "ratio": _ratio(returned, answered)}
+
+
+def edge_replies(posts: Sequence[Post], window: Window, centre: Collection[str]) -> Figures:
+    """Replies to the centre's posts (stewards, leads: person keys) and those from others."""
+    to_centre = 0
+    from_edge = 0
+    for reply, target in _replies_with_targets(posts, window):
+        if target.author not in centre or reply.author == target.author:
+            continue
+        to_centre += 1
+        if reply.author not in centre:
+            from_edge += 1
+    return {
+        "replies_to_centre": to_centre,
+        "from_edge": from_edge,
+        "ratio": _ratio(from_edge, to_centre),
+    }
+
+
+# --- participation ----------------------------------------------------------------------
+
+
+def gini(counts: Sequence[int]) -> float | None:
+    """``G = 2 Σ i·x_i / (n Σ x) − (n + 1) / n`` over ascending counts; None when n < 2."""
+    n = len(counts)
+    total = sum(counts)
+    if n < 2 or total == 0:
+        return None
+    weighted = sum(rank * count for rank, count in enumerate(sorted(counts), start=1))
+    return 2 * weighted / (n * total) - (n + 1) / n
+
+
+def _onion(counts: Sequence[int]) -> tuple[int, int, int]:
+    """How many people are core, regular and casual (counts of posts, any order)."""
+    ordered = sorted(counts, reverse=True)
+    total = sum(ordered)
+    taken = 0
+    reached = 0
+    sizes = []
+    for percent in (CORE_PERCENT, REGULAR_PERCENT):
+        start = taken
+        while taken < len(ordered) and 100 * reached < percent * total:
+            reached += ordered[taken]
+            taken += 1
+        # Ties at the boundary go to the inner group.
+        while start < taken < len(ordered) and ordered[taken] == ordered[taken - 1]:
+            reached += ordered[taken]
+            taken += 1
+        sizes.append(taken - start)
+    return sizes[0], sizes[1], len(ordered) - taken
+
+
+def participation(posts: Sequence[Post], window: Window) -> Figures:
+    """Posts, participants, Gini of posts per person and the core/regular/casual shares."""
+    per_person = Counter(post.author for post in _in_window(posts, window))
+    counts = list(per_person.values())
+    people = len(counts)
+    core, regular, casual = _onion(counts)
+    return {
+        "posts": sum(counts),
+        "participants": people,
+        "gini": gini(counts),
+        "core": _ratio(core, people),
+        "regular": _ratio(regular, people),
+        "casual": _ratio(casual, people),
+    }
+
+
+def concentration(posts: Sequence[Post], window: Window) -> Figures:
+    """Absence factor (people) and elephant factor (organisations) at 50 % of posts."""
+    seen = _in_window(posts, window)
+    per_person = Counter(post.author for post in seen)
+    per_organisation = Counter(post.organisation for post in seen if post.organisation)
+    without = sum(1 for post in seen if post.organisation is None)
+    return {
+        "absence_factor": _fewest_reaching_half(per_person),
+        "elephant_factor": _fewest_reaching_half(per_organisation),
+        "posts_without_organisation": without,
+    }
+
+
+# --- across organisations ---------------------------------------------------------------
+
+
+def _organisation_replies(posts: Sequence[Post], window: Window) -> list[tuple[str, str]]:
+    """(author's organisation, target's organisation) of the window's replies to someone
+    else where both have an organisation."""
+    pairs = []
+    for reply, target in _replies_with_targets(posts, window):
+        if reply.author == target.author:
+            continue
+        if reply.organisation is not None and target.organisation is not None:
+            pairs.append((reply.organisation, target.organisation))
+    return pairs
+
+
+def cross_organisation(posts: Sequence[Post], window: Window) -> Figures:
+    """Share of replies between people of two organisations that cross organisations."""
+    pairs = _organisation_replies(posts, window)
+    cross = sum(1 for given, received in pairs if given != received)
+    return {"replies": len(pairs), "cross": cross, "rate": _ratio(cross, len(pairs))}
+
+
+def reciprocity(
+    posts: Sequence[Post], window: Window, adoptions: Sequence[Adoption]
+) -> dict[str, Figures]:
+    """Per organisation: replies given to and received from other organisations, and
+    practice adoptions made from others and by others, in the window."""
+    keys = ("replies_given", "replies_received", "adopted_from_others", "adopted_by_others")
+    figures: dict[str, Figures] = defaultdict(lambda: dict.fromkeys(keys, 0))
+    for given, received in _organisation_replies(posts, window):
+        if given != received:
+            figures[given]["replies_given"] += 1
+            figures[received]["replies_received"] += 1
+    for adoption in adoptions:
+        if not window.holds(adoption.at) or adoption.owner is None:
+            continue
+        if adoption.adopter != adoption.owner:
+            figures[adoption.adopter]["adopted_from_others"] += 1
+            figures[adoption.owner]["adopted_by_others"] += 1
+    return {organisation: figures[organisation] for organisation in sorted(figures)}
+
+
+# --- newcomers --------------------------------------------------------------------------
+
+
+def newcomers(
+    posts: Sequence[Post],
+    window: Window,
+    histories: Mapping[str, History],
+    *,
+    answer_hours: int,
+    return_days: int,
+) -> Figures:
+    """People whose first counted post ever is in the window: answered within
+    ``answer_hours``, and (when old enough) posting again within ``return_days``."""
+    seen = _seen(posts, window)
+    by_id = {post.post_id: post for post in seen}
+    by_topic: dict[int, list[Post]] = defaultdict(list)
+    for post in seen:
+        by_topic[post.topic_id].append(post)
+    answer_limit = timedelta(hours=answer_hours)
+    return_limit = timedelta(days=return_days)
+    count = answered = eligible = returned = 0
+    for history in histories.values():
+        first = by_id.get(history.first_post_id)
+        if first is None or not window.holds(first.created_at):
+            continue
+        count += 1
+        if any(
+            post.author != first.author
+            and _order(post) > _order(first)
+            and post.created_at - first.created_at <= answer_limit
+            for post in by_topic[first.topic_id]
+        ):
+            answered += 1
+        if history.first_at <= window.end - return_limit:
+            eligible += 1
+            second = history.second_at
+            if second is not None and second - history.first_at <= return_limit:
+                returned += 1
+    return {
+        "newcomers": count,
+        "answered": answered,
+        "answered_rate": _ratio(answered, count),
+        "eligible_return": eligible,
+        "returned": returned,
+        "return_rate": _ratio(returned, eligible),
+    }
+
+
+# --- pulse ------------------------------------------------------------------------------
+
+
+def pulse(posts: Sequence[Post], window: Window, beat_days: int, missed_fraction: float) -> Figures:
+    """Counted posts per beat (oldest first), their regularity and the missed beats."""
+    if beat_days < 1:
+        raise ValueError(f"beat_days must be at least 1, got {beat_days}")
+    count = window.days // beat_days
+    beat = timedelta(days=beat_days)
+    oldest = window.end - count * beat  # a partial oldest beat is dropped
+    beats = [0] * count
+    for post in _seen(posts, window):
+        if post.created_at >= oldest:
+            beats[(post.created_at - oldest) // beat] += 1
+    cv = None
+    if count >= 3:
+        mean = statistics.fmean(beats)
+        if mean:
+            cv = statistics.pstdev(beats) / mean
+    missed = 0
+    for index in range(3, count):
+        before = statistics.median(beats[:index])
+        if before > 0 and beats[index] < missed_fraction * before:
+            missed += 1
+    return {
+        "beat_days": beat_days,
+        "beats": beats,
+        "cv": cv,
+        "missed": missed,
+        "last_beat": beats[-1] if beats else None,
+    }
+
+
+# --- leadership and wiki freshness ------------------------------------------------------
+
+
+def leadership(
+    changes: Sequence[LeadChange], *, now: datetime, term_end: date | None, terms: int
+) -> Figures:
+    """Distinct leads over the last ``terms`` changes, days since the last change, and
+    whether the current lead outlasted the page's ``term_end``."""
+    if terms < 1:
+        raise ValueError(f"terms must be at least 1, got {terms}")
+    past = sorted((change for change in changes if change.at <= now), key=lambda c: c.at)
+    if not past:
+        return {"lead": None, "distinct_leads": None, "days_since_change": None, "terms_overrun": 0}
+    latest = past[-1]
+    overrun = term_end is not None and now.date() > term_end and latest.at.date() <= term_end
+    return {
+        "lead": latest.lead,
+        "distinct_leads": len({change.lead for change in past[-terms:]}),
+        "days_since_change": (now - latest.at) / timedelta(days=1),
+        "terms_overrun": int(overrun),
+    }
+
+
+def freshness(
+    pages: Sequence[PageEdit],
+    posts: Sequence[Post],
+    *,
+    now: datetime,
+    days: int,
+    min_posts: int,
+) -> Figures:
+    """Pages no counted person edited for ``days`` while the forum side had at least
+    ``min_posts`` counted posts in those days; pages never edited by one are listed apart."""
+    since = now - timedelta(days=days)
+    recent = sum(1 for post in posts if since <= post.created_at < now)
+    active = recent >= min_posts
+    stale = [
+        page.title
+        for page in pages
+        if active and page.last_human_edit is not None and page.last_human_edit < since
+    ]
+    unknown = [page.title for page in pages if page.last_human_edit is None]
+    return {"active": active, "posts": recent, "stale": sorted(stale), "unknown": sorted(unknown)}
