@@ -75,10 +75,10 @@ class Window:
 
     end: datetime
     days: int
+    start: datetime = field(init=False, compare=False)  # kept: read for every post
 
-    @property
-    def start(self) -> datetime:
-        return self.end - timedelta(days=self.days)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", self.end - timedelta(days=self.days))
 
     def holds(self, moment: datetime) -> bool:
         return self.start <= moment < self.end

@@ -219,7 +219,9 @@ def _people(
 ) -> People:
     """Bots and our own accounts excluded; linked accounts one person; organisations by
     their full name."""
-    excluded = set(own_accounts(settings, "forum")) | set(load_rules(settings).exclude_accounts)
+    # Our wiki account may post on the forum too (docs/metrics.md: our own accounts).
+    ours = own_accounts(settings, "forum") | own_accounts(settings, "wiki")
+    excluded = ours | set(load_rules(settings).exclude_accounts)
     excluded |= {name for name, account in accounts.items() if account.is_bot}
     person_of: dict[str, str] = {}
     organisation_of: dict[str, str] = {}

@@ -9,17 +9,19 @@ window's end are never seen: the window ends now. Nothing here touches a databas
 from __future__ import annotations
 
 import statistics
+import threading
 from collections import Counter, defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from community.health.conversation import Adoption, History, LeadChange, PageEdit, Post, Window
 
 # A group of figures, e.g. {"topics": 4, "median_hours": 2.5}: JSON values only.
 Figures = dict[str, Any]
 
+T = TypeVar("T")
 HOUR = timedelta(hours=1)
 CORE_PERCENT = 80
 REGULAR_PERCENT = 95
@@ -28,16 +30,41 @@ REGULAR_PERCENT = 95
 # --- shared reading of the conversation -------------------------------------------------
 
 
+_last = threading.local()  # the memo of ``_shared`` (workers may run several threads)
+
+
+def _shared(view: Callable[[Sequence[Post], Window], T]) -> Callable[[Sequence[Post], Window], T]:
+    """Compute a view of the conversation once per (posts, window): every metric of a
+    scope reads the same views, and rebuilding them per metric costs most of the time.
+    Only the latest conversation is kept (by identity: the caller passes one list)."""
+
+    def memoised(posts: Sequence[Post], window: Window) -> T:
+        memo: tuple[Sequence[Post], dict[tuple[str, Window], Any]] | None
+        memo = getattr(_last, "memo", None)
+        if memo is None or memo[0] is not posts:
+            memo = (posts, {})
+            _last.memo = memo
+        key = (view.__name__, window)
+        if key not in memo[1]:
+            memo[1][key] = view(posts, window)
+        result: T = memo[1][key]
+        return result
+
+    return memoised
+
+
 def _order(post: Post) -> tuple[datetime, int]:
     """Posts in the order they were written; a tie in time goes to the higher number."""
     return (post.created_at, post.number)
 
 
+@_shared
 def _seen(posts: Sequence[Post], window: Window) -> list[Post]:
     """The posts written before the window's end, oldest first."""
     return sorted((post for post in posts if post.created_at < window.end), key=_order)
 
 
+@_shared
 def _in_window(posts: Sequence[Post], window: Window) -> list[Post]:
     return [post for post in _seen(posts, window) if window.holds(post.created_at)]
 
@@ -67,6 +94,7 @@ class _Topic:
         return _hours(response.created_at - self.first.created_at)
 
 
+@_shared
 def _topics_in_window(posts: Sequence[Post], window: Window) -> list[_Topic]:
     """The topics whose first post is counted and lies in the window."""
     by_topic: dict[int, list[Post]] = defaultdict(list)
@@ -80,6 +108,7 @@ def _topics_in_window(posts: Sequence[Post], window: Window) -> list[_Topic]:
     return topics
 
 
+@_shared
 def _replies_with_targets(posts: Sequence[Post], window: Window) -> list[tuple[Post, Post]]:
     """(reply, target) for the replies in the window whose target is a counted post.
 
