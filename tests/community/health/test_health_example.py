@@ -28,6 +28,7 @@ from core.worker import Worker
 from sandbox.example import EXAMPLE, seed_forum, write_credit_rules
 from sandbox.example_conversations import PlannedTopic, plan_conversations
 from sandbox.forum.server import ForumServer
+from sandbox.wiki import WikiServer, install
 from sandbox.wiki_seed import seed_wiki
 from tests.conftest import SessionWiki
 from tests.webhooks.outgoing_support import SECRET, Receiver, spec_signature
@@ -51,7 +52,18 @@ class Example:
 
 
 @pytest.fixture(scope="module")
-def example(wiki: SessionWiki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Example]:
+def example_wiki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionWiki]:
+    """A wiki of its own: the example's pages must not exist before other tests seed them."""
+    sandbox = install(tmp_path_factory.mktemp("example-wiki"))
+    with WikiServer(sandbox) as server:
+        yield SessionWiki(sandbox, server)
+
+
+@pytest.fixture(scope="module")
+def example(
+    example_wiki: SessionWiki, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Example]:
+    wiki = example_wiki
     directory = tmp_path_factory.mktemp("health-example")
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     receiver = Receiver()
