@@ -4,11 +4,8 @@ the badges Constellate grants. Read from ``credits.rules_file`` or the built-in 
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -39,24 +36,8 @@ class CreditRules:
 
 def load_rules(settings: Settings) -> CreditRules:
     """The rules from ``credits.rules_file``, or the built-in defaults when it is empty."""
-    path = settings.get("credits", {}).get("rules_file") or ""
-    if path:
-        source = str(path)
-        try:
-            text = Path(path).read_text("utf-8")
-        except OSError as exc:
-            raise ConfigError(
-                f"credits.rules_file {source}: cannot read ({exc.strerror})"
-            ) from None
-    else:
-        source = f"built-in {DEFAULT_RULES}"
-        text = resources.files(__package__).joinpath(DEFAULT_RULES).read_text("utf-8")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"credits rules {source}: not valid JSON ({exc.msg} at line {exc.lineno})"
-        ) from None
+    path = str(settings.get("credits", {}).get("rules_file") or "")
+    data, source = schemas.read_document("credits.rules_file", path, __package__, DEFAULT_RULES)
     _validate(data, source)
     return _build(data)
 

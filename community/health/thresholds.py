@@ -8,13 +8,10 @@ the hysteresis itself, pure so it is tested without a database.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from importlib import resources
 from numbers import Real
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -154,21 +151,7 @@ def decide(rule: Rule, health: ScopeHealth, open_alert_exists: bool) -> Decision
 def load_thresholds(settings: Settings) -> Thresholds:
     """The rules from ``health.alerts_file``, or the built-in defaults when it is empty."""
     path = str(settings.get("health", {}).get("alerts_file") or "")
-    if path:
-        source = path
-        try:
-            text = Path(path).read_text("utf-8")
-        except OSError as exc:
-            raise ConfigError(f"health.alerts_file {path}: cannot read ({exc.strerror})") from None
-    else:
-        source = f"built-in {DEFAULT_ALERTS}"
-        text = resources.files(__package__).joinpath(DEFAULT_ALERTS).read_text("utf-8")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"health alerts {source}: not valid JSON ({exc.msg} at line {exc.lineno})"
-        ) from None
+    data, source = schemas.read_document("health.alerts_file", path, __package__, DEFAULT_ALERTS)
     return parse_thresholds(data, source, settings["health"]["windows"])
 
 

@@ -193,7 +193,7 @@ def test_an_alerts_file_replaces_the_defaults_and_its_problems_name_it(tmp_path:
     assert list(rules) == ["stale"] and rules["stale"].metric == "freshness.stale_count"
 
     path.write_text('{"rules": {')
-    with pytest.raises(ConfigError, match=r"health alerts .*alerts\.json: not valid JSON"):
+    with pytest.raises(ConfigError, match=r"^health\.alerts_file .*alerts\.json: not valid JSON"):
         load_thresholds(settings(alerts_file=str(path)))
     with pytest.raises(ConfigError, match=r"^health\.alerts_file .*missing\.json: cannot read"):
         load_thresholds(settings(alerts_file=str(tmp_path / "missing.json")))
