@@ -17,6 +17,7 @@ from community.wikitext import split_list, template_fields, top_templates
 
 STATUSES = ("forming", "active", "dormant", "sunset")
 BEATS = ("weekly", "fortnightly", "monthly")
+BEAT_DAYS = {"weekly": 7, "fortnightly": 14, "monthly": 30}  # a beat's length
 TEMPLATE = "Constellation"
 REQUIRED = ("goal", "lead_partner", "partners")
 # The template's own defaults when a field is absent or empty.

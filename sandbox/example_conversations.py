@@ -14,11 +14,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from community.charter import BEAT_DAYS
 from sandbox.example_data import Constellation, Partnership, Person
 
 SEED = 20260301
 HISTORY_DAYS = 88
-BEAT_DAYS = {"weekly": 7, "fortnightly": 14, "monthly": 30}
 DISCUSSIONS_PER_CONSTELLATION = 11
 PLACES = (
     "Mill Lane", "Ferry Row", "Wharf Street", "Kiln Close", "Osier Walk", "Tanners Yard",

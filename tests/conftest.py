@@ -6,6 +6,7 @@ Started once for the whole run; tests share them and keep apart by using unique 
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -62,12 +63,26 @@ class SessionWiki:
         return f"{prefix} {uuid.uuid4().hex[:12]}"
 
 
-@pytest.fixture(scope="session")
-def wiki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionWiki]:
+def toml(settings: dict[str, Any]) -> str:
+    """A configuration file of flat sections (values written as JSON, which TOML reads)."""
+    return "".join(
+        f"[{section}]\n"
+        + "".join(f"{key} = {json.dumps(value)}\n" for key, value in values.items())
+        for section, values in settings.items()
+    )
+
+
+def served_wiki(directory: Path) -> Iterator[SessionWiki]:
+    """A fresh wiki installed in ``directory`` and served while the generator runs."""
     ensure_packages()
-    sandbox = install(tmp_path_factory.mktemp("wiki"))
+    sandbox = install(directory)
     with WikiServer(sandbox) as server:
         yield SessionWiki(sandbox, server)
+
+
+@pytest.fixture(scope="session")
+def wiki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionWiki]:
+    yield from served_wiki(tmp_path_factory.mktemp("wiki"))
 
 
 @pytest.fixture

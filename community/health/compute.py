@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from community.charter import DEFAULT_BEAT
+from community.charter import BEAT_DAYS
 from community.health import metrics
 from community.health.conversation import Window, counted_posts
 from community.health.first_posts import rebuild_first_posts
@@ -24,7 +24,6 @@ from core.config import Settings
 from core.errors import ConstellateError
 from core.store import dialect_insert
 
-BEAT_DAYS = {"weekly": 7, "fortnightly": 14, "monthly": 30}
 # A category that is no constellation has no rhythm of its own: its pulse is weekly.
 CATEGORY_BEAT = "weekly"
 
@@ -64,9 +63,7 @@ def compute(
     """Every metric of docs/metrics.md over each configured window."""
     options = settings["health"]
     posts = counted_posts(inputs.rows, inputs.people)
-    beat = str(
-        (spec.charter or {}).get("beat") or (DEFAULT_BEAT if spec.charter else CATEGORY_BEAT)
-    )
+    beat = str(spec.charter["beat"]) if spec.charter else CATEGORY_BEAT
     leadership = (
         metrics.leadership(
             inputs.lead_changes,

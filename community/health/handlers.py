@@ -9,10 +9,9 @@ from sqlalchemy import select
 
 from community.activity import PRIVATE_MESSAGE, ForumPostActivity
 from community.health import alerts
-from community.health.compute import recompute_all
 from community.health.first_posts import refresh_first_posts
 from community.health.inputs import scope_of_category
-from community.health.runs import apply_all, update_and_alert
+from community.health.runs import recompute_everything, update_and_alert
 from core.events import Event
 from core.handling import HandlerContext
 
@@ -51,8 +50,7 @@ def update_health(event: Event, ctx: HandlerContext) -> None:
 
 def recompute_on_schedule(event: Event, ctx: HandlerContext) -> None:
     """The periodic full recompute, as of the time the schedule fired."""
-    healths = recompute_all(ctx.session, ctx.settings, now=event.occurred_at)
-    apply_all(ctx.session, ctx.settings, healths)
+    recompute_everything(ctx.session, ctx.settings, now=event.occurred_at)
     _tell_forum(ctx)
 
 

@@ -153,20 +153,20 @@ def load_inputs(
 ) -> ScopeInputs:
     health = settings["health"]
     look_back = max(max(health["windows"]), int(health["stale_days"]))
-    aliases = _aliases(session)
+    organisations = Organisations.read(session)
     rows, accounts = _posts(session, spec.category_id, now - timedelta(days=look_back), now)
-    people = _people(settings, accounts, aliases)
+    people = _people(settings, accounts, organisations)
     charter = spec.charter or {}
     return ScopeInputs(
         rows=rows,
         people=people,
         histories=_histories(session, people, accounts),
-        centre=_centre(people, charter, aliases),
-        adoptions=_adoptions(session, aliases),
+        centre=_centre(people, charter, organisations),
+        adoptions=_adoptions(session, organisations),
         lead_changes=_lead_changes(session, spec.page_id),
         pages=_pages(session, settings, spec) if spec.page_id is not None else [],
         term_end=date.fromisoformat(charter["term_end"]) if charter.get("term_end") else None,
-        lead_group=_group_of(session, spec.lead_partner),
+        lead_group=organisations.group_of(spec.lead_partner),
     )
 
 
@@ -215,7 +215,7 @@ def _posts(
 
 
 def _people(
-    settings: Settings, accounts: Mapping[str, _Account], aliases: Mapping[str, str]
+    settings: Settings, accounts: Mapping[str, _Account], organisations: Organisations
 ) -> People:
     """Bots and our own accounts excluded; linked accounts one person; organisations by
     their full name."""
@@ -231,7 +231,7 @@ def _people(
         key = PERSON.format(account.person_id)
         person_of[name] = key
         if account.organisation:
-            organisation_of[key] = canonical(aliases, account.organisation)
+            organisation_of[key] = organisations.canonical(account.organisation)
     return People(frozenset(excluded), person_of, organisation_of)
 
 
@@ -268,48 +268,46 @@ def _histories(
     return histories
 
 
-def _aliases(session: Session) -> dict[str, str]:
-    """Every known name of an organisation (normalised) -> its full name."""
-    aliases: dict[str, str] = {}
-    for group_name, full_name in session.execute(
-        select(Organisation.group_name, Organisation.full_name)
-    ):
-        aliases[normalise(group_name)] = full_name
-        aliases[normalise(full_name)] = full_name
-    return aliases
+@dataclass(frozen=True)
+class Organisations:
+    """The partner organisations the forum knows, by either name (normalised) ->
+    (group name, full name)."""
 
+    names: Mapping[str, tuple[str, str]]
 
-def _group_of(session: Session, organisation: str | None) -> str | None:
-    """The forum group of an organisation named either way; None when none is known."""
-    if not organisation:
-        return None
-    wanted = normalise(organisation)
-    for group_name, full_name in session.execute(
-        select(Organisation.group_name, Organisation.full_name)
-    ):
-        if wanted in (normalise(group_name), normalise(full_name)):
-            return str(group_name)
-    return None
+    @classmethod
+    def read(cls, session: Session) -> Organisations:
+        names: dict[str, tuple[str, str]] = {}
+        for group_name, full_name in session.execute(
+            select(Organisation.group_name, Organisation.full_name)
+        ):
+            names[normalise(group_name)] = names[normalise(full_name)] = (group_name, full_name)
+        return cls(names)
 
+    def canonical(self, name: str) -> str:
+        """One name per organisation: a forum group's full name, else the name as given."""
+        found = self.names.get(normalise(name))
+        return found[1] if found else name.strip()
 
-def canonical(aliases: Mapping[str, str], name: str) -> str:
-    """One name per organisation: a forum group's full name, else the name as given."""
-    return aliases.get(normalise(name), name.strip())
+    def group_of(self, name: str | None) -> str | None:
+        """The forum group of an organisation named either way; None when none is known."""
+        found = self.names.get(normalise(name)) if name else None
+        return found[0] if found else None
 
 
 def _centre(
-    people: People, charter: Mapping[str, Any], aliases: Mapping[str, str]
+    people: People, charter: Mapping[str, Any], organisations: Organisations
 ) -> frozenset[str]:
     """Stewards (named by username on the page) and the people of the lead partner."""
     stewards = {people.person(name) for name in charter.get("stewards") or []}
     lead = charter.get("lead_partner")
     if lead:
-        lead_name = canonical(aliases, str(lead))
+        lead_name = organisations.canonical(str(lead))
         stewards |= {key for key, org in people.organisation_of.items() if org == lead_name}
     return frozenset(stewards)
 
 
-def _adoptions(session: Session, aliases: Mapping[str, str]) -> list[Adoption]:
+def _adoptions(session: Session, organisations: Organisations) -> list[Adoption]:
     query = (
         select(
             PracticeAdoption.organisation,
@@ -320,7 +318,11 @@ def _adoptions(session: Session, aliases: Mapping[str, str]) -> list[Adoption]:
         .where(PracticeAdoption.withdrawn_at.is_(None), Practice.deleted_at.is_(None))
     )
     return [
-        Adoption(canonical(aliases, adopter), canonical(aliases, owner) if owner else None, at)
+        Adoption(
+            organisations.canonical(adopter),
+            organisations.canonical(owner) if owner else None,
+            at,
+        )
         for adopter, owner, at in session.execute(query)
     ]
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from community.health.models import HealthAlert, HealthSnapshot
+from community.health.scope import figure_at
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def _render_scope(report: ScopeReport) -> str:
     lines = [f"{report.label} ({report.scope}), computed {report.computed_at:%Y-%m-%d %H:%M} UTC"]
     lines.append(" " * width + "".join(f"{str(d) + ' days':>14}" for d in days))
     for label, path, kind in ROWS:
-        cells = [_cell(_figure(report.windows[d], path), kind) for d in days]
+        cells = [_cell(figure_at(report.windows[d], path), kind) for d in days]
         lines.append(f"{label:<{width}}" + "".join(f"{cell:>14}" for cell in cells))
     widest = report.windows[days[-1]]
     lines += _leadership(widest.get("leadership"))
@@ -132,13 +133,6 @@ def _render_scope(report: ScopeReport) -> str:
     for alert in report.alerts:
         lines.append(f"ALERT {alert.rule}: {alert.message}")
     return "\n".join(lines)
-
-
-def _figure(values: Mapping[str, Any], path: str) -> Any:
-    value: Any = values
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, Mapping) else None
-    return value
 
 
 def _cell(value: Any, kind: str) -> str:

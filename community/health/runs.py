@@ -40,8 +40,7 @@ def recompute_and_alert(
 ) -> RunOutcome:
     """The full recompute: every scope, every alert rule, then the forum is told."""
     with store.session() as session:
-        healths = recompute_all(session, settings, now=now)
-        changed = apply_all(session, settings, healths)
+        healths, changed = recompute_everything(session, settings, now=now)
     if forum is None and settings["forum"].get("url"):
         forum = ForumClient(settings["forum"])
     if forum is not None:
@@ -68,11 +67,14 @@ def update_and_alert(
     return health
 
 
-def apply_all(
-    session: Session, settings: Settings, healths: list[ScopeHealth]
-) -> list[HealthAlert]:
+def recompute_everything(
+    session: Session, settings: Settings, *, now: datetime | None = None
+) -> tuple[list[ScopeHealth], list[HealthAlert]]:
+    """Every scope recomputed, every alert rule applied (the forum is told by the caller);
+    returns the scopes' health and the alerts that changed."""
+    healths = recompute_all(session, settings, now=now)
     thresholds = alerts.load_thresholds(settings)
     changed: list[HealthAlert] = []
     for health in healths:
         changed += alerts.apply_alerts(session, settings, health, thresholds)
-    return changed
+    return healths, changed

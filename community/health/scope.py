@@ -23,9 +23,14 @@ class ScopeHealth:
 
     def figure(self, window_days: int, path: str) -> Any:
         """One figure by its dotted path (``"unanswered.rate"``); None when absent."""
-        value: Any = self.windows.get(window_days, {})
-        for part in path.split("."):
-            if not isinstance(value, Mapping):
-                return None
-            value = value.get(part)
-        return value
+        return figure_at(self.windows.get(window_days, {}), path)
+
+
+def figure_at(values: Mapping[str, Any], path: str) -> Any:
+    """The figure at a dotted path in one window's figures; None when absent."""
+    value: Any = values
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value

@@ -8,7 +8,6 @@ import io
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -18,17 +17,9 @@ from community.credits.ledger import Contribution
 from core.cli import main
 from core.config import CONFIG_PATH_VAR
 from tests.community.sync_support import SyncRig
-from tests.conftest import SessionForum, SessionWiki
+from tests.conftest import SessionForum, SessionWiki, toml
 
 T0 = datetime(2030, 3, 1, 9, tzinfo=UTC)
-
-
-def toml(settings: dict[str, dict[str, Any]]) -> str:
-    return "".join(
-        f"[{section}]\n"
-        + "".join(f"{key} = {json.dumps(value)}\n" for key, value in values.items())
-        for section, values in settings.items()
-    )
 
 
 @pytest.fixture

@@ -14,13 +14,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect
 
 from core.cli import main
-
-
-def toml(settings: dict[str, Any]) -> str:
-    return "".join(
-        f"[{name}]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items())
-        for name, values in settings.items()
-    )
+from tests.conftest import toml
 
 
 @pytest.fixture

@@ -28,9 +28,8 @@ from core.worker import Worker
 from sandbox.example import EXAMPLE, seed_forum, write_credit_rules
 from sandbox.example_conversations import PlannedTopic, plan_conversations
 from sandbox.forum.server import ForumServer
-from sandbox.wiki import WikiServer, install
 from sandbox.wiki_seed import seed_wiki
-from tests.conftest import SessionWiki
+from tests.conftest import SessionWiki, served_wiki, toml
 from tests.webhooks.outgoing_support import SECRET, Receiver, spec_signature
 from webhooks.incoming.forum_poll import poll_forum
 from webhooks.outgoing import subscriptions
@@ -54,9 +53,7 @@ class Example:
 @pytest.fixture(scope="module")
 def example_wiki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionWiki]:
     """A wiki of its own: the example's pages must not exist before other tests seed them."""
-    sandbox = install(tmp_path_factory.mktemp("example-wiki"))
-    with WikiServer(sandbox) as server:
-        yield SessionWiki(sandbox, server)
+    yield from served_wiki(tmp_path_factory.mktemp("example-wiki"))
 
 
 @pytest.fixture(scope="module")
@@ -91,12 +88,7 @@ def example(
             "health": {"moderators_category": "Staff", "message_lead_group": True},
         }
         config_path = directory / "constellate.toml"
-        config_path.write_text(
-            "".join(
-                f"[{name}]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items())
-                for name, values in sections.items()
-            )
-        )
+        config_path.write_text(toml(sections))
         settings = load_config(config_path, environ={})
         store = Store(url)
         forum = ForumClient(settings["forum"])
