@@ -5,11 +5,16 @@ rendered by their own modules, and written here. The text outside the markers is
 changed. A person's edit inside the markers (seen as an inside text whose hash is not the
 one we last wrote) is moved just above the section under a short note, so no one's words
 are lost.
+
+Automation rules write *named* sections (``<!-- constellate:NAME:begin -->``) the same
+way: other markers, and the hash kept in a place of their own (a ``SectionMemory``).
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -29,6 +34,53 @@ MOVED_NOTE = (
 ESCAPES = {c: f"&#{ord(c)};" for c in "&<>[]{}|'=~*#:;_"}
 
 
+@dataclass(frozen=True)
+class Markers:
+    """The comments that open and close a bot-owned section."""
+
+    begin: str
+    end: str
+
+
+PAGE_MARKERS = Markers(BEGIN, END)
+
+
+def named_markers(name: str) -> Markers:
+    """The markers of the section called ``name`` (a rule's ``wiki_section``)."""
+    return Markers(f"<!-- constellate:{name}:begin -->", f"<!-- constellate:{name}:end -->")
+
+
+class SectionMemory(Protocol):
+    """Where the hash of what we last wrote inside one section of one page is kept."""
+
+    def written_hash(self) -> str | None: ...
+
+    def remember(self, digest: str) -> None: ...
+
+
+class PageSectionMemory:
+    """The page's one unnamed section: ``WikiSectionState`` by page id."""
+
+    def __init__(self, session: Session, page_id: int) -> None:
+        self._session = session
+        self._page_id = page_id
+
+    def written_hash(self) -> str | None:
+        state = self._session.get(WikiSectionState, self._page_id)
+        return state.written_hash if state else None
+
+    def remember(self, digest: str) -> None:
+        state = self._session.get(WikiSectionState, self._page_id)
+        if state is None:
+            self._session.add(
+                WikiSectionState(page_id=self._page_id, written_hash=digest, written_at=utcnow())
+            )
+        elif state.written_hash != digest:
+            state.written_hash = digest
+            state.written_at = utcnow()
+        self._session.flush()
+
+
 def write_bot_section(
     session: Session,
     wiki: WikiClient,
@@ -39,17 +91,21 @@ def write_bot_section(
     summary: str,
     dry_run: bool = False,
     page: WikiPage | None = None,
+    markers: Markers = PAGE_MARKERS,
+    memory: SectionMemory | None = None,
 ) -> str:
     """Write ``inside`` between the markers of the page: "written", "unchanged" or
     "conflict".
 
     ``page``, when the caller already read it (a batched sync), saves a read when the
     section is unchanged; a write still goes through ``apply``, which reads afresh.
+    ``markers`` and ``memory`` default to the page's one unnamed section.
 
     "conflict": a person's edit inside the markers was moved above them, or the page
     kept changing under us for three tries (nothing written; the next sync retries).
     """
-    state = session.get(WikiSectionState, page_id)
+    memory = memory or PageSectionMemory(session, page_id)
+    written_hash = memory.written_hash()
     outcome: dict[str, str] = {}
 
     def transform(page: WikiPage) -> str | None:
@@ -57,7 +113,7 @@ def write_bot_section(
         if not page.exists or page.pageid != page_id:
             outcome["action"] = "unchanged"
             return None
-        text, conflict = replace_section(page.text, inside, state.written_hash if state else None)
+        text, conflict = replace_section(page.text, inside, written_hash, markers)
         outcome["action"] = "conflict" if conflict else "written"
         return None if text == page.text else text
 
@@ -69,7 +125,7 @@ def write_bot_section(
         return outcome["action"] if changed else "unchanged"
     if not changed:
         if outcome.get("action") == "written":
-            _remember(session, page_id, state, inside)
+            memory.remember(section_hash(inside))
         return "unchanged"
     try:
         result = wiki.apply(title, transform, summary=summary, attempts=3)
@@ -79,27 +135,29 @@ def write_bot_section(
         # Nothing to write; still remember the section as ours when the page has it, so
         # a lost state does not turn the next person's edit into a false conflict.
         if outcome.get("action") == "written":
-            _remember(session, page_id, state, inside)
+            memory.remember(section_hash(inside))
         return "unchanged"
-    _remember(session, page_id, state, inside)
+    memory.remember(section_hash(inside))
     return outcome["action"]
 
 
-def replace_section(text: str, inside: str, written_hash: str | None) -> tuple[str, bool]:
+def replace_section(
+    text: str, inside: str, written_hash: str | None, markers: Markers = PAGE_MARKERS
+) -> tuple[str, bool]:
     """The page text with ``inside`` between the markers, and whether a person's edit
     inside them was moved above the section."""
     body = f"\n{inside}\n"
-    begin = text.rfind(BEGIN)
-    end = text.find(END, begin) if begin >= 0 else -1
+    begin = text.rfind(markers.begin)
+    end = text.find(markers.end, begin) if begin >= 0 else -1
     if begin < 0 or end < 0:
         separator = "" if not text else ("\n" if text.endswith("\n") else "\n\n")
-        return f"{text}{separator}{BEGIN}{body}{END}", False
-    current = text[begin + len(BEGIN) : end]
+        return f"{text}{separator}{markers.begin}{body}{markers.end}", False
+    current = text[begin + len(markers.begin) : end]
     before, after = text[:begin], text[end:]
     if _is_ours(current, inside, written_hash):
-        return f"{before}{BEGIN}{body}{after}", False
+        return f"{before}{markers.begin}{body}{after}", False
     moved = f"{MOVED_NOTE}\n{current.strip()}\n\n"
-    return f"{before}{moved}{BEGIN}{body}{after}", True
+    return f"{before}{moved}{markers.begin}{body}{after}", True
 
 
 def section_hash(inside: str) -> str:
@@ -115,13 +173,3 @@ def _is_ours(current: str, inside: str, written_hash: str | None) -> bool:
     if current.strip() in ("", inside.strip()):
         return True
     return written_hash is not None and section_hash(current) == written_hash
-
-
-def _remember(session: Session, page_id: int, state: WikiSectionState | None, inside: str) -> None:
-    digest = section_hash(inside)
-    if state is None:
-        session.add(WikiSectionState(page_id=page_id, written_hash=digest, written_at=utcnow()))
-    elif state.written_hash != digest:
-        state.written_hash = digest
-        state.written_at = utcnow()
-    session.flush()

@@ -25,7 +25,10 @@ from connectors.discourse import ForumClient
 from connectors.discourse.records import Category
 from connectors.mediawiki import WikiPage
 from core.errors import InvalidRequest
+from core.events import Event
+from core.inbox import record
 from core.models import PageTopicLink, utcnow
+from webhooks.automations.vocabulary import STATUS_CHANGED
 
 ACTIONS = (
     "created",
@@ -86,7 +89,16 @@ def sync_to_forum(
         return ForumOutcome("unchanged")
     read_only_on_sunset = bool(settings["constellations"]["read_only_on_sunset"])
     return _update(
-        session, forum, link, page.pageid, charter, view, restoring, dry_run, read_only_on_sunset
+        session,
+        forum,
+        link,
+        page.pageid,
+        charter,
+        view,
+        restoring,
+        dry_run,
+        read_only_on_sunset,
+        page.revid,
     )
 
 
@@ -221,6 +233,7 @@ def _update(
     restoring: bool,
     dry_run: bool,
     read_only_on_sunset: bool,
+    revid: int | None = None,
 ) -> ForumOutcome:
     assert link.forum_topic_id is not None and link.forum_post_id is not None
     post = _merged_post(forum, link, view)
@@ -266,10 +279,40 @@ def _update(
         _set_read_only(forum, link.forum_category_id, view.read_only)
     link.wiki_page_id = page_id
     link.archived_at = None
+    if link.charter_status is not None and link.charter_status != charter.status:
+        _record_status_change(session, page_id, charter, link.charter_status, revid)
     _remember(link, charter, view, post.text)
     resolve_issues(session, kind="conflict", wiki_title=charter.title, wiki_page_id=page_id)
     session.flush()
     return ForumOutcome(action, _describe(link, view))
+
+
+def _record_status_change(
+    session: Session, page_id: int, charter: Charter, old_status: str, revid: int | None
+) -> None:
+    """Tell automation rules (through the inbox) that the constellation's status changed.
+    The revision names the change, so a retried sync records it once."""
+    now = utcnow()
+    change = str(revid) if revid is not None else now.isoformat()
+    payload: dict[str, Any] = {
+        "page_id": page_id,
+        "title": charter.title,
+        "old_status": old_status,
+        "new_status": charter.status,
+    }
+    if revid is not None:
+        payload["revid"] = revid
+    event = Event(
+        event_id=f"community:status:{page_id}:{change}:{charter.status}",
+        kind=STATUS_CHANGED,
+        source="community",
+        subject=f"constellation:{page_id}",
+        actor=None,
+        occurred_at=now,
+        delivery_id=None,
+        payload=payload,
+    )
+    record(session, event)
 
 
 def _update_topic_fields(

@@ -25,6 +25,7 @@ from core import migrate
 from core.config import CONFIG_PATH_VAR, load_config, masked
 from core.errors import ConfigError, ConstellateError
 from core.worker_cli import inbox_group, worker
+from webhooks.automations.cli import rules
 from webhooks.incoming.cli import poll
 from webhooks.outgoing.cli import outgoing
 
@@ -186,6 +187,7 @@ COMMANDS = (
     credits_group,
     people_group,
     health,
+    rules,
 )
 for command in (*COMMANDS, serve):
     main.add_command(command)

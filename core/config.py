@@ -102,6 +102,20 @@ DEFAULTS: Settings = {
         "message_lead_group": False,
         "recompute_minutes": 60,
     },
+    "automations": {
+        "rules_file": "",
+        "builtins": ["beat-reminders", "unanswered-nudge", "stale-charter", "newcomer-welcome"],
+        "time_zone": "UTC",
+        "max_depth": 2,
+        "loop_window_minutes": 60,
+        "scan_seconds": 60,
+        "unanswered_hours": 48,
+        "stale_charter_days": 60,
+        "stale_charter_active_days": 14,
+        "newcomer_days": 30,
+        "welcome_practices": 3,
+        "beat_grace_hours": 24,
+    },
 }
 
 

@@ -15,6 +15,7 @@ from community.health import handlers as health
 from community.practices import candidates
 from community.practices import handlers as practice_handlers
 from core.handling import Handler
+from webhooks.automations import vocabulary as automations
 
 
 class UnknownKind(LookupError):
@@ -84,9 +85,11 @@ HANDLERS: Mapping[str, tuple[Handler, ...]] = {
     "wiki.reconcile": _WIKI_PAGE,
 }
 
-# Read and validated (so the payloads are known good), not yet acted on.
+# No domain handler: read and validated (so the payloads are known good); automation
+# rules still see them, as they see every kind. The automations' own kinds are here too.
 IGNORED: frozenset[str] = frozenset(
     {
+        *automations.KINDS,
         "forum.user_created",
         "forum.user_updated",
         "forum.user_badge_granted",

@@ -9,6 +9,7 @@ from community.health import first_posts  # noqa: F401
 from community.health import models as health_models  # noqa: F401
 from community.practices import models as practice_models  # noqa: F401
 from core.models import Base
+from webhooks.automations import models as automation_models  # noqa: F401
 from webhooks.outgoing import models  # noqa: F401
 
 metadata = Base.metadata

@@ -22,6 +22,7 @@ from core.events import Event
 from core.handling import Handler, HandlerContext
 from core.models import utcnow
 from core.store import Store, get_store
+from webhooks.automations import engine, loops, scheduler
 from webhooks.incoming import forum_poll, wiki_poll
 from webhooks.outgoing import delivery, queue
 
@@ -91,10 +92,14 @@ class Worker:
             if poll_platforms
             else {}
         )
-        # Quiet constellations send no events: their health is recomputed on schedule.
+        # Quiet constellations send no events: their health is recomputed on schedule; and
+        # schedules, beats, unanswered topics and stale charters are looked for.
         self.health_every = (
             float(settings["health"]["recompute_minutes"]) if poll_platforms else 0.0
         )
+        if poll_platforms:
+            self.poll_every["health"] = self.health_every * 60
+            self.poll_every["automations"] = float(settings["automations"]["scan_seconds"])
         self._last_poll: dict[str, datetime] = {}
         self._last_trouble = ""
 
@@ -138,11 +143,10 @@ class Worker:
         self._poll_when_due("wiki", self._poll_wiki)
         self._poll_when_due("forum", self._poll_forum)
         self._poll_when_due("health", self._schedule_health)
+        self._poll_when_due("automations", self._schedule_automations)
 
     def _poll_when_due(self, platform: str, read: Callable[[], object]) -> None:
         every = self.poll_every.get(platform, 0.0)
-        if platform == "health":
-            every = self.health_every * 60
         now, last = self.clock(), self._last_poll.get(platform)
         if not every or (last and (now - last).total_seconds() < every):
             return
@@ -166,6 +170,13 @@ class Worker:
     def _schedule_health(self) -> None:
         with self.store.session() as session:
             inbox.record(session, schedule_event(self.clock(), self.health_every))
+
+    def _schedule_automations(self) -> None:
+        once = {**self.settings, "forum": {**self.settings["forum"], "rate_limit_wait_budget": 0}}
+        now = self.clock()
+        scheduler.record_due_for_rules(self.store, once, now=now)
+        with self.store.session() as session:
+            loops.forget_expired(session, now)
 
     def _report(self, what: str, exc: Exception) -> None:
         """A traceback for a new trouble, one line while the same trouble repeats each poll."""
@@ -196,7 +207,8 @@ class Worker:
         except dispatch.UnknownKind:
             self._settle(held, state="dead", reason=f"unknown kind: {event.kind}")
             return
-        if not handlers:
+        rules = engine.matching(engine.rules_for(self.settings), event)
+        if not handlers and not rules:
             self._settle(held, state="ignored", reason="ignored kind", processed_at=self.clock())
             return
         try:
@@ -204,6 +216,8 @@ class Worker:
                 context = HandlerContext(session, self.settings)
                 for handler in handlers:
                     handler(event, context)
+                # After the handlers: rules read what they recorded (activity, first posts).
+                engine.run_rules(event, context, rules=rules, now=self.clock())
                 queue.fan_out(session, event, self.settings)
                 inbox.settle(session, held, state="done", processed_at=self.clock())
         except inbox.LeaseLost as exc:  # rolled back: the new holder does the work

@@ -7,9 +7,16 @@ import pytest
 from community.health import handlers as health_handlers
 from community.practices import adoption
 from core import dispatch
+from webhooks.automations import vocabulary as automations
 from webhooks.incoming import discourse_events, wiki_events
 
-PRODUCED = discourse_events.KINDS | wiki_events.KINDS | adoption.KINDS | health_handlers.KINDS
+PRODUCED = (
+    discourse_events.KINDS
+    | wiki_events.KINDS
+    | adoption.KINDS
+    | health_handlers.KINDS
+    | automations.KINDS
+)
 
 
 def test_every_produced_kind_is_routed() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +32,7 @@ from connectors.discourse.client import ForumClient
 from core.config import Settings
 from core.errors import ConfigError, ConnectorError, Unavailable
 from core.events import Event
+from core.inbox import record
 from webhooks.outgoing.queue import fan_out
 
 log = logging.getLogger(__name__)
@@ -139,7 +141,8 @@ def _announce(
     title: str,
     at: datetime,
 ) -> None:
-    """Queue the outgoing webhook of a raise or a resolve (once per alert and kind)."""
+    """Queue the outgoing webhook of a raise or a resolve (once per alert and kind), and
+    record the same event in the inbox, where automation rules see it."""
     happened = "raised" if kind == RAISED else "resolved"
     event = Event(
         event_id=f"health:alert:{alert.id}:{happened}",
@@ -165,6 +168,7 @@ def _announce(
         },
     )
     fan_out(session, event, settings)
+    record(session, replace(event, source="health"))
 
 
 # -- words -------------------------------------------------------------------------------

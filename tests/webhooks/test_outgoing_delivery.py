@@ -56,9 +56,10 @@ def subscribe(receiver: Receiver, events: list[str] | None = None) -> Settings:
     return settings(subscriptions=[entry])
 
 
-def queue(store: Store, config: Settings, number: int = 1) -> int:
+def queue(store: Store, config: Settings, number: int = 1, now: datetime | None = T0) -> int:
+    """Queue an event, due at the fake clock's start (or at the real clock's now)."""
     with store.session() as session:
-        return fan_out(session, event(number), config)
+        return fan_out(session, event(number), config, now=now)
 
 
 def message(store: Store) -> OutgoingMessage:
@@ -75,7 +76,7 @@ def test_a_receiver_verifies_the_signed_message_with_the_reference_library(
     store: Store, receiver: Receiver
 ) -> None:
     config = subscribe(receiver)
-    assert queue(store, config) == 1
+    assert queue(store, config, now=None) == 1
     assert deliver_due(store, config) == 1
     [request] = receiver.received
     payload = Webhook(SECRET).verify(request.body, request.headers)  # real clock, ±5 min

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
@@ -40,10 +41,11 @@ def body_for(event: Event) -> str:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def fan_out(session: Session, event: Event, settings: Settings) -> int:
+def fan_out(session: Session, event: Event, settings: Settings, now: datetime | None = None) -> int:
     """Queue one message per matching subscription, in the caller's transaction.
 
-    Returns how many messages were newly queued (0 for an event already fanned out).
+    The messages are due at ``now`` (the real clock unless given). Returns how many
+    messages were newly queued (0 for an event already fanned out).
     """
     subscriptions.sync_config(session, settings)
     wanted = subscriptions.matching(session, event.kind)
@@ -59,6 +61,7 @@ def fan_out(session: Session, event: Event, settings: Settings) -> int:
             "body": body,
             "state": "pending",
             "attempts": 0,
+            "next_attempt_at": now or datetime.now(UTC),
         }
         for sub in wanted
     ]

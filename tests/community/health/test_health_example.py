@@ -17,19 +17,15 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from community.health.models import HealthAlert
-from community.practices.registry import sync_practices
-from community.sync import sync_constellations
 from connectors.discourse import ForumClient
 from core.cli import main
-from core.config import Settings, load_config
-from core.migrate import upgrade
+from core.config import Settings
 from core.store import Store
 from core.worker import Worker
-from sandbox.example import EXAMPLE, seed_forum, write_credit_rules
+from sandbox.example import EXAMPLE
 from sandbox.example_conversations import PlannedTopic, plan_conversations
-from sandbox.forum.server import ForumServer
-from sandbox.wiki_seed import seed_wiki
-from tests.conftest import SessionWiki, served_wiki, toml
+from tests.conftest import SessionWiki, served_wiki
+from tests.example_support import seeded_example
 from tests.webhooks.outgoing_support import SECRET, Receiver, spec_signature
 from webhooks.incoming.forum_poll import poll_forum
 from webhooks.outgoing import subscriptions
@@ -65,41 +61,24 @@ def example(
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     receiver = Receiver()
     receiver.start()
-    with ForumServer(rate_limit_per_minute=100_000) as server:
-        forum_section = {
-            "url": server.url,
-            "api_key": server.api_key,
-            "api_username": server.api_username,
-        }
-        seed_forum(ForumClient(forum_section), now=now)
-        seed_wiki(wiki.bot())
-        rules = write_credit_rules(directory / "rules.json")  # the gauge bot excluded
-        url = f"sqlite:///{directory / 'constellate.db'}"
-        upgrade(url)
-        sections: dict[str, dict[str, Any]] = {
-            "service": {"secret_key": "s" * 40},
-            "store": {"url": url},
-            "wiki": wiki.config(),
-            "forum": forum_section,
-            "worker": {"embedded": False},
-            "outgoing": {"allow_private_networks": True},
-            "constellations": {"parent_category": EXAMPLE.parent_category},
-            "credits": {"rules_file": str(rules)},
-            "health": {"moderators_category": "Staff", "message_lead_group": True},
-        }
-        config_path = directory / "constellate.toml"
-        config_path.write_text(toml(sections))
-        settings = load_config(config_path, environ={})
-        store = Store(url)
-        forum = ForumClient(settings["forum"])
-        sync_constellations(store, settings, full=True)
-        sync_practices(store, settings, full=True)
-        with store.session() as session:
+    with seeded_example(
+        wiki,
+        directory,
+        now,
+        outgoing={"allow_private_networks": True},
+        health={"moderators_category": "Staff", "message_lead_group": True},
+    ) as seeded:
+        with seeded.store.session() as session:
             subscriptions.add(session, receiver.url, ["health.alert.*"], SECRET)
         yield Example(
-            settings, store, forum, receiver, config_path, now, plan_conversations(EXAMPLE, now)
+            seeded.settings,
+            seeded.store,
+            seeded.forum,
+            receiver,
+            seeded.config_path,
+            now,
+            plan_conversations(EXAMPLE, now),
         )
-        store.dispose()
     receiver.stop()
 
 

@@ -1,0 +1,1 @@
+"""Automations: rules that react to wiki, forum, schedule and health events."""
