@@ -25,6 +25,7 @@ from core import migrate
 from core.config import CONFIG_PATH_VAR, load_config, masked
 from core.errors import ConfigError, ConstellateError
 from core.worker_cli import inbox_group, worker
+from dashboards.tokens import api_token
 from webhooks.automations.cli import rules
 from webhooks.incoming.cli import poll
 from webhooks.outgoing.cli import outgoing
@@ -188,6 +189,7 @@ COMMANDS = (
     people_group,
     health,
     rules,
+    api_token,
 )
 for command in (*COMMANDS, serve):
     main.add_command(command)

@@ -116,6 +116,13 @@ DEFAULTS: Settings = {
         "welcome_practices": 3,
         "beat_grace_hours": 24,
     },
+    "dashboard": {
+        "secure_cookies": True,
+        "allowed_groups": [],
+        "session_hours": 8,
+        "idle_minutes": 60,
+        "recheck_minutes": 5,
+    },
 }
 
 

@@ -9,7 +9,9 @@ from community.health import first_posts  # noqa: F401
 from community.health import models as health_models  # noqa: F401
 from community.practices import models as practice_models  # noqa: F401
 from core.models import Base
+from dashboards import models as dashboard_models  # noqa: F401
 from webhooks.automations import models as automation_models  # noqa: F401
+from webhooks.incoming import refusals  # noqa: F401
 from webhooks.outgoing import models  # noqa: F401
 
 metadata = Base.metadata

@@ -15,6 +15,7 @@ from typing import NamedTuple
 from flask import Flask
 
 from community.health.handlers import schedule_event
+from connectors.discourse.client import ForumClient
 from core import dispatch, inbox
 from core.config import Settings
 from core.errors import RateLimited, Unavailable
@@ -22,6 +23,7 @@ from core.events import Event
 from core.handling import Handler, HandlerContext
 from core.models import utcnow
 from core.store import Store, get_store
+from dashboards import roles
 from webhooks.automations import engine, loops, scheduler
 from webhooks.incoming import forum_poll, wiki_poll
 from webhooks.outgoing import delivery, queue
@@ -100,6 +102,7 @@ class Worker:
         if poll_platforms:
             self.poll_every["health"] = self.health_every * 60
             self.poll_every["automations"] = float(settings["automations"]["scan_seconds"])
+            self.poll_every["roles"] = float(settings["dashboard"]["recheck_minutes"]) * 60
         self._last_poll: dict[str, datetime] = {}
         self._last_trouble = ""
 
@@ -144,6 +147,7 @@ class Worker:
         self._poll_when_due("forum", self._poll_forum)
         self._poll_when_due("health", self._schedule_health)
         self._poll_when_due("automations", self._schedule_automations)
+        self._poll_when_due("roles", self._recheck_roles)
 
     def _poll_when_due(self, platform: str, read: Callable[[], object]) -> None:
         every = self.poll_every.get(platform, 0.0)
@@ -177,6 +181,11 @@ class Worker:
         scheduler.record_due_for_rules(self.store, once, now=now)
         with self.store.session() as session:
             loops.forget_expired(session, now)
+
+    def _recheck_roles(self) -> None:
+        once = {**self.settings, "forum": {**self.settings["forum"], "rate_limit_wait_budget": 0}}
+        if once["forum"]["url"]:
+            roles.recheck_roles(self.store, once, ForumClient(once["forum"]), now=self.clock())
 
     def _report(self, what: str, exc: Exception) -> None:
         """A traceback for a new trouble, one line while the same trouble repeats each poll."""

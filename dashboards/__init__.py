@@ -1,1 +1,18 @@
-"""The moderator dashboard: reads the store, never calls a platform while rendering."""
+"""The moderator dashboard: HTML pages under /dashboard, the JSON API under /api/v1, the
+login through the forum, and the browser-facing security of the whole service."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    # Route modules register their routes on the blueprints when imported.
+    from dashboards import auth, openapi, security, sessions  # noqa: F401
+    from dashboards.web import api, pages
+
+    sessions.init_app(app)
+    app.register_blueprint(pages)
+    app.register_blueprint(api)
+    openapi.init_app(app)
+    security.init_app(app)

@@ -150,6 +150,12 @@ class ForumAdmin:
             answer = self._dc._get(f"/u/{username}.json")
         return user_from(answer["user"])
 
+    def admin_user(self, user_id: int) -> User:
+        """The full record an admin sees (roles, groups, suspension); NotFound if gone."""
+        with translated():
+            answer = self._dc._get(f"/admin/users/{user_id}.json")
+        return user_from(answer)
+
     def user_by_external_id(self, external_id: str) -> User | None:
         """The user linked to a DiscourseConnect ``external_id``, or None."""
         try:

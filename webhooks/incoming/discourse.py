@@ -5,8 +5,8 @@ checked before anything is parsed; then the instance, the event name and the sch
 then the Event is recorded in the inbox and committed before the answer, and the
 worker is woken. The answer never waits for processing.
 
-No CSRF protection exists yet; when it is added this route must stay exempt (senders
-sign their requests instead).
+Every refusal is recorded (why, and a hash of the body) for the dashboard's webhook log.
+The route is exempt from CSRF checks: senders sign their requests instead.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from core import inbox, worker
 from core.store import get_store
 from webhooks.incoming import counters
 from webhooks.incoming.discourse_events import READ, is_real_unread, normalise
+from webhooks.incoming.refusals import refuse
 
 log = logging.getLogger("constellate.webhooks.discourse")
 unsupported_log = logging.getLogger("constellate.webhooks.unsupported")
@@ -33,8 +34,15 @@ unsupported_log = logging.getLogger("constellate.webhooks.unsupported")
 blueprint = Blueprint("incoming_discourse", __name__)
 
 
-def _error(status: int, message: str) -> tuple[Response, int]:
-    return jsonify({"error": message}), status
+def _error(status: int, message: str, raw: bytes = b"") -> tuple[Response, int]:
+    return refuse(
+        status,
+        message,
+        source="forum",
+        body=raw,
+        event_name=request.headers.get("X-Discourse-Event"),
+        delivery_id=request.headers.get("X-Discourse-Event-Id"),
+    )
 
 
 @blueprint.errorhandler(RequestEntityTooLarge)
@@ -57,14 +65,14 @@ def receive() -> tuple[Response, int]:
     forum = settings["forum"]
     raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
     if not forum["webhook_secret"]:
-        return _error(401, "no forum webhook secret is configured; deliveries are refused")
+        return _error(401, "no forum webhook secret is configured; deliveries are refused", raw)
     if not signature_ok(
         forum["webhook_secret"], raw, request.headers.get("X-Discourse-Event-Signature")
     ):
-        return _error(401, "missing or wrong X-Discourse-Event-Signature")
+        return _error(401, "missing or wrong X-Discourse-Event-Signature", raw)
     instance = request.headers.get("X-Discourse-Instance", "").rstrip("/")
     if not forum["url"] or instance != forum["url"].rstrip("/"):
-        return _error(403, "X-Discourse-Instance is not the configured forum")
+        return _error(403, "X-Discourse-Instance is not the configured forum", raw)
     event_name = request.headers.get("X-Discourse-Event", "")
     if event_name == "ping":
         return jsonify({"ok": True, "ping": True}), 200
@@ -73,18 +81,18 @@ def receive() -> tuple[Response, int]:
             counters.count_unsupported(event_name)
             unsupported_log.info("unsupported Discourse event %r ignored", event_name)
             return jsonify({"accepted": False, "unsupported": event_name}), 200
-        return _error(400, f"unknown X-Discourse-Event {event_name!r}")
+        return _error(400, f"unknown X-Discourse-Event {event_name!r}", raw)
     body_type = READ[event_name]
     sent_type = request.headers.get("X-Discourse-Event-Type")
     if sent_type != body_type:
-        return _error(400, f"X-Discourse-Event-Type {sent_type!r} does not match {event_name}")
+        return _error(400, f"X-Discourse-Event-Type {sent_type!r} does not match {event_name}", raw)
     try:
         body: Any = json.loads(raw)
     except ValueError as exc:
-        return _error(400, f"body is not JSON: {exc}")
+        return _error(400, f"body is not JSON: {exc}", raw)
     problem = next(iter(schemas.validator(f"discourse/{body_type}").iter_errors(body)), None)
     if problem is not None:
-        return _error(400, f"{problem.json_path}: {problem.message}")
+        return _error(400, f"{problem.json_path}: {problem.message}", raw)
     delivery_id = request.headers.get("X-Discourse-Event-Id") or None
     event = normalise(event_name, body, raw, delivery_id=delivery_id, received=datetime.now(UTC))
     # A redelivery (same X-Discourse-Event-Id, same bytes) and an automatic retry (new id,

@@ -4,7 +4,7 @@ The body is one recent-changes entry exactly as MediaWiki's API lists it, signed
 Discourse's deliveries: ``X-Constellate-Signature: sha256=<hex HMAC-SHA256(wiki.push_secret,
 raw body)>``. It becomes the same Event (``wiki:rc:<rcid>``) the poll builds, so a change
 seen both ways is recorded once. With no ``wiki.push_secret`` the endpoint does not exist
-(404). No CSRF protection exists yet; this route must stay exempt when it is added.
+(404). Refusals are recorded for the dashboard; the route is exempt from CSRF checks.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from connectors.mediawiki.records import change_from
 from core import inbox, worker
 from core.store import get_store
 from webhooks.incoming.discourse import signature_ok
+from webhooks.incoming.refusals import refuse
 from webhooks.incoming.wiki_events import change_event
 
 SIGNATURE_HEADER = "X-Constellate-Signature"
@@ -27,8 +28,8 @@ SIGNATURE_HEADER = "X-Constellate-Signature"
 blueprint = Blueprint("incoming_wiki", __name__)
 
 
-def _error(status: int, message: str) -> tuple[Response, int]:
-    return jsonify({"error": message}), status
+def _error(status: int, message: str, raw: bytes = b"") -> tuple[Response, int]:
+    return refuse(status, message, source="wiki", body=raw)
 
 
 @blueprint.errorhandler(RequestEntityTooLarge)
@@ -40,17 +41,17 @@ def _too_large(_exc: RequestEntityTooLarge) -> tuple[Response, int]:
 def receive() -> tuple[Response, int]:
     secret = current_app.config["CONSTELLATE"]["wiki"]["push_secret"]
     if not secret:
-        return _error(404, "wiki push is not configured")
+        return jsonify({"error": "wiki push is not configured"}), 404
     raw = request.get_data(cache=False)
     if not signature_ok(secret, raw, request.headers.get(SIGNATURE_HEADER)):
-        return _error(401, f"missing or wrong {SIGNATURE_HEADER}")
+        return _error(401, f"missing or wrong {SIGNATURE_HEADER}", raw)
     try:
         body: Any = json.loads(raw)
     except ValueError as exc:
-        return _error(400, f"body is not JSON: {exc}")
+        return _error(400, f"body is not JSON: {exc}", raw)
     problem = next(iter(schemas.validator("wiki/change").iter_errors(body)), None)
     if problem is not None:
-        return _error(400, f"{problem.json_path}: {problem.message}")
+        return _error(400, f"{problem.json_path}: {problem.message}", raw)
     event = change_event(change_from(body))
     with get_store().session() as session:
         stored = inbox.record(session, event)

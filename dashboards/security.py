@@ -1,0 +1,53 @@
+"""What every response of the service carries against browsers being turned on it: CSRF
+checks on every form (Flask-WTF), and the security headers with a strict
+Content-Security-Policy (no inline script or style anywhere, so none can be injected).
+
+Webhook endpoints are exempt from CSRF: their senders sign each request instead.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, request
+from flask_wtf.csrf import CSRFProtect
+
+csrf = CSRFProtect()
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-Frame-Options": "DENY",  # for browsers without frame-ancestors
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+HSTS = "max-age=31536000; includeSubDomains"
+PRIVATE_PREFIXES = ("/dashboard", "/api/", "/people/")  # moderator data: never cached
+
+
+def init_app(app: Flask) -> None:
+    secure = bool(app.config["CONSTELLATE"]["dashboard"]["secure_cookies"])
+    app.config.update(
+        WTF_CSRF_TIME_LIMIT=3600,
+        WTF_CSRF_SSL_STRICT=True,
+        SESSION_COOKIE_SECURE=secure,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    csrf.init_app(app)
+    for name in ("incoming_discourse", "incoming_wiki"):
+        csrf.exempt(app.blueprints[name])
+
+    @app.after_request
+    def add_headers(response: Response) -> Response:
+        for header, value in HEADERS.items():
+            response.headers.setdefault(header, value)
+        if secure:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        if request.path.startswith(PRIVATE_PREFIXES) and not request.path.startswith(
+            "/dashboard/static/"
+        ):
+            response.headers["Cache-Control"] = "no-store"
+        return response

@@ -1,0 +1,69 @@
+"""The dashboard's two blueprints and what every page and API route shares.
+
+``pages`` (HTML under /dashboard) and ``api`` (JSON under /api/v1) both refuse anyone who
+is not logged in as a moderator (pages) or holding an API token (api); the guards are
+registered here, so a route module adds routes and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, g, jsonify, render_template, request
+
+pages = Blueprint(
+    "dashboard",
+    __name__,
+    url_prefix="/dashboard",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+PAGE_SIZE = 50
+
+NAV = (
+    ("Overview", "/dashboard/"),
+    ("Practices", "/dashboard/practices"),
+    ("People", "/dashboard/people"),
+    ("Automations", "/dashboard/automations"),
+    ("Webhooks", "/dashboard/webhooks"),
+    ("Sync", "/dashboard/sync"),
+)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    username: str
+    is_machine: bool
+
+
+def viewer() -> Viewer:
+    found: Viewer = g.viewer
+    return found
+
+
+def render_page(template: str, **context: Any) -> str:
+    return render_template(
+        template, viewer=g.get("viewer"), nav=NAV, current=request.path, **context
+    )
+
+
+def safe_url(url: str | None) -> str:
+    """``url`` when it is an absolute http(s) address, else "" (no javascript: links)."""
+    if not url:
+        return ""
+    parts = urlsplit(url.strip())
+    return url.strip() if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+def page_number() -> int:
+    raw = request.args.get("page", "1")
+    return int(raw) if raw.isdigit() and 0 < int(raw) < 1_000_000 else 1
+
+
+def json_error(status: int, message: str) -> tuple[Response, int]:
+    return jsonify({"error": message}), status
