@@ -22,11 +22,13 @@ from community.charter import Charter, CharterError, parse_charter
 from community.forum_sync import forum_link, sync_to_forum
 from community.leadership import update_timeline
 from community.sync_models import record_issue, resolve_issues
+from community.sync_runs import RunRecord, scope_of, start_run
 from community.wiki_section import update_wiki_section
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient, WikiPage
 from core.config import Settings
 from core.errors import ConnectorError
+from core.inbox import describe
 from core.models import PageTopicLink
 from core.store import Store
 
@@ -88,17 +90,61 @@ def sync_constellations(
     progress: bool = False,
     wiki: WikiClient | None = None,
     forum: ForumClient | None = None,
+    trigger: str = "command",
+    requested_by: str | None = None,
 ) -> SyncSummary:
     """Sync the pages named by ``titles`` (incremental), or with ``full`` every
     constellation page and every page linked to the forum. ``dry_run`` writes nothing
     anywhere (wiki, forum or store). ``wiki``/``forum`` default to clients made from
-    ``settings``."""
+    ``settings``. The run is recorded (community.sync_runs) with ``trigger`` and
+    ``requested_by``, unless it is a dry run."""
+    titles = list(titles or [])
+    run = start_run(
+        store,
+        trigger=trigger,
+        scope=scope_of(titles, full),
+        requested_by=requested_by,
+        dry_run=dry_run,
+    )
+    summary = SyncSummary()
+    try:
+        _sync_pages(
+            store,
+            settings,
+            summary,
+            run,
+            titles=titles,
+            full=full,
+            dry_run=dry_run,
+            progress=progress,
+            wiki=wiki,
+            forum=forum,
+        )
+    except BaseException as exc:
+        run.finish(summary.counts(), error=describe(exc))
+        raise
+    run.finish(summary.counts())
+    return summary
+
+
+def _sync_pages(
+    store: Store,
+    settings: Settings,
+    summary: SyncSummary,
+    run: RunRecord,
+    *,
+    titles: list[str],
+    full: bool,
+    dry_run: bool,
+    progress: bool,
+    wiki: WikiClient | None,
+    forum: ForumClient | None,
+) -> None:
     wiki = wiki or WikiClient(settings["wiki"])
     forum = forum or ForumClient(settings["forum"])
     with store.session() as session:
         wanted = wanted_titles(session, wiki, titles=titles, full=full)
     pages = existing_first(wiki.read_pages(wanted) if wanted else {})
-    summary = SyncSummary()
     bar: Iterator[WikiPage] = tqdm(
         pages, desc="constellations", unit="page", file=sys.stderr, disable=not progress
     )
@@ -111,10 +157,13 @@ def sync_constellations(
             seen.add(page.pageid)
         try:
             with _transaction(store, dry_run) as session:
-                summary.add(sync_page(session, wiki, forum, settings, page=page, dry_run=dry_run))
+                done = sync_page(session, wiki, forum, settings, page=page, dry_run=dry_run)
+            summary.add(done)
+            run.page_synced(done.counts())
         except ConnectorError as exc:
             # One page the forum or the wiki refuses must not stop the others; it is
             # reported, and the next sync tries it again.
+            run.page_failed()
             summary.skipped += 1
             summary.lines.append(f"error: {page.title}: {type(exc).__name__}: {exc}")
             if not dry_run:
@@ -126,7 +175,6 @@ def sync_constellations(
                         detail=f"{type(exc).__name__}: {exc}",
                         wiki_page_id=page.pageid,
                     )
-    return summary
 
 
 def sync_titles(

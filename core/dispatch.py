@@ -15,6 +15,8 @@ from community.health import handlers as health
 from community.practices import candidates
 from community.practices import handlers as practice_handlers
 from core.handling import Handler
+from dashboards import handlers as dashboard_practices
+from dashboards import sync_handlers as dashboard_sync
 from webhooks.automations import vocabulary as automations
 
 
@@ -83,6 +85,9 @@ HANDLERS: Mapping[str, tuple[Handler, ...]] = {
     "wiki.restore": _WIKI_PAGE,
     "wiki.log": _WIKI,
     "wiki.reconcile": _WIKI_PAGE,
+    # What moderators ask for on the dashboard, done by the worker.
+    **{kind: tuple(found) for kind, found in dashboard_sync.HANDLERS.items()},
+    **{kind: tuple(found) for kind, found in dashboard_practices.HANDLERS.items()},
 }
 
 # No domain handler: read and validated (so the payloads are known good); automation

@@ -8,7 +8,17 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     # Route modules register their routes on the blueprints when imported.
-    from dashboards import auth, openapi, security, sessions  # noqa: F401
+    from dashboards import (  # noqa: F401
+        auth,
+        openapi,
+        overview,
+        overview_api,
+        people,
+        practices,
+        security,
+        sessions,
+        sync_status,
+    )
     from dashboards.web import api, pages
 
     sessions.init_app(app)

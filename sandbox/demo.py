@@ -1,7 +1,9 @@
 """The local demo: a real MediaWiki, the forum sandbox and the service, configured for
-each other and seeded with the example partnership.
+each other and seeded with the example partnership; and the moderator dashboard, with
+the forum as its DiscourseConnect login and a moderator account to log in as.
 
-Later capabilities add the dashboard here.
+Once the service is ready, headless Chromium logs in through the forum as a person would
+and keeps a screenshot of the overview, so the first run shows the dashboard working.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,6 +30,7 @@ from community.sync import sync_constellations
 from connectors.discourse import ForumClient
 from core import migrate
 from core.config import CONFIG_PATH_VAR, load_config
+from core.errors import NotFound
 from core.store import Store
 from sandbox.example import EXAMPLE, write_credit_rules
 from sandbox.forum.server import ForumServer
@@ -37,6 +41,8 @@ READY_WAIT_SECONDS = 60
 # Seeding makes about a thousand API calls; Discourse's default of 60 a minute would
 # take a quarter of an hour (a real forum raises max_admin_api_reqs_per_minute too).
 DEMO_FORUM_RATE_LIMIT = 6000
+MODERATOR = "moderator"  # the forum account a person (or the browser) logs in as
+BROWSER_TIMEOUT_MS = 20_000
 
 
 def run_demo(directory: Path, wiki_port: int, forum_port: int, service_port: int) -> None:
@@ -69,7 +75,10 @@ def _start_all(directory: Path, wiki_port: int, forum_port: int, service_port: i
             "api_username": forum.api_username,
             "api_key": forum.api_key,
             "webhook_secret": kept_secret(directory / "forum_webhook_secret", 24),
+            "connect_secret": kept_secret(directory / "forum_connect_secret", 24),
         }
+        service_url = f"http://127.0.0.1:{service_port}"
+        open_dashboard_login(forum_config, service_url)
         config_path = write_config(
             directory, sandbox.wiki_config(wiki.url), forum_config, service_port
         )
@@ -77,13 +86,15 @@ def _start_all(directory: Path, wiki_port: int, forum_port: int, service_port: i
         migrate.upgrade(settings["store"]["url"])
         seed_once(directory / "seeded", settings)
         sync_once(settings)
-        hook_forum_to_service(forum_config, f"http://127.0.0.1:{service_port}")
+        hook_forum_to_service(forum_config, service_url)
         service = start_service(config_path, service_port)
         try:
-            readiness = wait_until_ready(f"http://127.0.0.1:{service_port}", service)
+            readiness = wait_until_ready(service_url, service)
+            shown = show_dashboard(service_url, directory / "dashboard.png")
             click.echo(f"wiki:      {wiki.url}/  (accounts: {sandbox.dir / 'sandbox.json'})")
             click.echo(f"forum:     {forum.url}/latest.json  (API key: {config_path})")
-            click.echo(f"service:   http://127.0.0.1:{service_port}/readyz")
+            click.echo(f"service:   {service_url}/readyz")
+            click.echo(f"dashboard: {service_url}/dashboard/  ({shown})")
             click.echo(f"config:    {config_path}")
             click.echo(f"readiness: {json.dumps(readiness)}")
             click.echo("Constellate demo is running; press Ctrl-C to stop.")
@@ -122,6 +133,68 @@ def hook_forum_to_service(forum: dict[str, Any], service_url: str) -> None:
         timeout=10,
     )
     made.raise_for_status()
+
+
+def open_dashboard_login(forum: dict[str, Any], service_url: str) -> None:
+    """The forum vouches for the service's logins (DiscourseConnect provider, with the
+    secret for the service's host), and has a moderator to log in as."""
+    client = ForumClient(forum)
+    host = service_url.split("://", 1)[1].split(":", 1)[0]
+    client.site_settings(
+        enable_discourse_connect_provider=True,
+        discourse_connect_provider_secrets=f"{host}|{forum['connect_secret']}",
+    )
+    try:
+        user = client.get_user(MODERATOR)
+    except NotFound:
+        user = client.create_user(MODERATOR, "Demo Moderator", f"{MODERATOR}@example.net")
+    if not user.moderator:
+        admin = {"Api-Key": forum["api_key"], "Api-Username": forum["api_username"]}
+        granted = requests.put(
+            f"{forum['url']}/admin/users/{user.id}/grant_moderation", headers=admin, timeout=10
+        )
+        granted.raise_for_status()
+
+
+def show_dashboard(service_url: str, screenshot: Path) -> str:
+    """Log into the dashboard through the forum in headless Chromium and keep a
+    screenshot of the overview; says how to log in, and where the picture is or why
+    there is none (the demo runs on without it: the dashboard is there for a person)."""
+    how = f"log in through the forum as {MODERATOR}"
+    try:
+        take_dashboard_screenshot(service_url, screenshot)
+    except Exception as exc:  # any browser failure costs only the picture
+        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+        return f"{how}; no screenshot: {reason}"
+    return f"{how}; a logged-in screenshot: {screenshot}"
+
+
+def take_dashboard_screenshot(service_url: str, screenshot: Path) -> None:
+    # Playwright is a development dependency: imported here so the demo starts without it.
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium")
+    if executable is None:
+        raise RuntimeError("chromium is not installed (apt-get install chromium)")
+    screenshot.unlink(missing_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=["--no-sandbox"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(BROWSER_TIMEOUT_MS)
+            answer = page.goto(f"{service_url}/dashboard/")  # its login page, redirected
+            if answer is None or answer.status != 200:
+                status = answer.status if answer is not None else "nothing"
+                raise RuntimeError(f"{service_url}/dashboard/ answered {status}")
+            page.get_by_role("link", name="Log in with the forum").click()
+            page.get_by_label("User").select_option(MODERATOR)
+            page.get_by_role("button", name="Log in").click()
+            page.wait_for_url(f"{service_url}/dashboard/")
+            page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            browser.close()
 
 
 def seed_once(marker: Path, settings: dict[str, Any]) -> None:
@@ -170,6 +243,7 @@ def write_config(
         "constellations": {"parent_category": EXAMPLE.parent_category},
         "credits": {"rules_file": str(write_credit_rules(directory / "credit_rules.json"))},
         "health": {"moderators_category": "Staff", "message_lead_group": True},
+        "dashboard": {"secure_cookies": False},  # a local http:// address
     }
     lines: list[str] = []
     for name, values in sections.items():

@@ -3,6 +3,7 @@
 # cannot install itself, a virtual environment in .venv, and Constellate with
 # its pinned dependencies. Safe to run again; it only installs what is missing.
 # With --services it also starts the local PostgreSQL the tests use.
+# Chromium comes from Debian; Playwright drives it and never downloads a browser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,8 @@ missing=()
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 command -v git >/dev/null || missing+=(git)
+# The dashboard's browser tests and the demo's login drive Debian's Chromium headless.
+command -v chromium >/dev/null || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 
 python3 - <<'PY'

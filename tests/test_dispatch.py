@@ -7,6 +7,8 @@ import pytest
 from community.health import handlers as health_handlers
 from community.practices import adoption
 from core import dispatch
+from dashboards import handlers as dashboard_practices
+from dashboards import sync_handlers as dashboard_sync
 from webhooks.automations import vocabulary as automations
 from webhooks.incoming import discourse_events, wiki_events
 
@@ -16,6 +18,8 @@ PRODUCED = (
     | adoption.KINDS
     | health_handlers.KINDS
     | automations.KINDS
+    | dashboard_sync.KINDS
+    | dashboard_practices.KINDS
 )
 
 

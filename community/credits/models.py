@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models import Base, Payload, UTCDateTime, utcnow
@@ -107,6 +107,11 @@ class CreditEntry(Base):
     updated or deleted; ``entry_key`` is unique, so a replay writes nothing."""
 
     __tablename__ = "credit_ledger"
+    # Covering indexes for the dashboard: scores by account and kind, ledger pages by time.
+    __table_args__ = (
+        Index("ix_credit_ledger_score", "platform", "account", "kind", "weight"),
+        Index("ix_credit_ledger_timeline", "platform", "account", "occurred_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     entry_key: Mapped[str] = mapped_column(String(255), unique=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import signal
@@ -140,6 +141,7 @@ def test_demo_starts_the_wiki_and_a_ready_service(
     assert checks["wiki"]["ok"] is True and "MediaWiki" in checks["wiki"]["detail"]
     assert checks["forum"]["ok"] is True and checks["forum"]["detail"] != "not configured"
     assert any(line.strip().startswith("sync: ") and "created" in line for line in output)
+    assert_dashboard_shown(output, tmp_path / "demo", port, forum_port)
     key = (tmp_path / "demo" / "forum_api_key").read_text().strip()
     assert_constellations_on_both_sides(wiki_port, forum_port, key)
     latest = requests.get(f"http://127.0.0.1:{forum_port}/latest.json", timeout=10).json()
@@ -161,6 +163,34 @@ def test_demo_starts_the_wiki_and_a_ready_service(
     for dead in (port, wiki_port, forum_port):
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://127.0.0.1:{dead}/", timeout=2)
+
+
+def assert_dashboard_shown(output: list[str], demo: Path, port: int, forum_port: int) -> None:
+    """The demo says where the dashboard is and whom to log in as, its browser logged in
+    and kept a screenshot, and a moderator logging in through the forum sees the example's
+    constellations on the overview."""
+    screenshot = demo / "dashboard.png"
+    line = next(line for line in output if line.startswith("dashboard: "))
+    assert line == (
+        f"dashboard: http://127.0.0.1:{port}/dashboard/  (log in through the forum as "
+        f"moderator; a logged-in screenshot: {screenshot})"
+    )
+    assert screenshot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    browser = requests.Session()
+    forum_login = browser.get(
+        f"http://127.0.0.1:{forum_port}/session/sandbox-login",
+        params={"username": "moderator"},
+        timeout=10,
+    )
+    assert forum_login.status_code == 200, forum_login.text
+    overview = browser.get(
+        f"http://127.0.0.1:{port}/dashboard/login/start", params={"next": "/dashboard/"}, timeout=10
+    )
+    assert overview.status_code == 200, overview.text
+    assert overview.url == f"http://127.0.0.1:{port}/dashboard/"
+    assert [r.status_code for r in overview.history] == [302, 302, 302]  # forum, back, home
+    for constellation in EXAMPLE.constellations:
+        assert html.escape(constellation.name) in overview.text, constellation.name
 
 
 def assert_constellations_on_both_sides(wiki_port: int, forum_port: int, key: str) -> None:

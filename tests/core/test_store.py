@@ -48,6 +48,10 @@ TABLES = {
     "automation_wiki_sections",
     "organisations",
     "forum_first_posts",
+    "dashboard_sessions",
+    "api_tokens",
+    "incoming_refusals",
+    "sync_runs",
     "alembic_version",
 }
 
