@@ -108,6 +108,7 @@ class InboxEvent(Base):
     __table_args__ = (
         Index("ix_inbox_events_state_lease", "state", "lease_until"),
         Index("ix_inbox_events_state_available", "state", "available_at"),
+        Index("ix_inbox_events_state_id", "state", "id"),  # the dashboard's newest-first lists
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -10,6 +10,7 @@ def init_app(app: Flask) -> None:
     # Route modules register their routes on the blueprints when imported.
     from dashboards import (  # noqa: F401
         auth,
+        automations,
         openapi,
         overview,
         overview_api,
@@ -18,6 +19,7 @@ def init_app(app: Flask) -> None:
         security,
         sessions,
         sync_status,
+        webhooks_log,
     )
     from dashboards.web import api, pages
 

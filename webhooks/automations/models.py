@@ -24,6 +24,8 @@ class AutomationRun(Base):
     __table_args__ = (
         UniqueConstraint("rule", "event_id", name="uq_automation_runs_rule_event"),
         Index("ix_automation_runs_state_time", "state", "started_at"),
+        Index("ix_automation_runs_time_id", "started_at", "id"),  # the dashboard's lists
+        Index("ix_automation_runs_rule_time_id", "rule", "started_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -38,7 +38,10 @@ class WebhookSubscription(Base):
 
 class OutgoingMessage(Base):
     __tablename__ = "outgoing_messages"
-    __table_args__ = (Index("ix_outgoing_messages_state_next", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outgoing_messages_state_next", "state", "next_attempt_at"),
+        Index("ix_outgoing_messages_state_id", "state", "id"),  # the dashboard's lists
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     msg_id: Mapped[str] = mapped_column(String(64), unique=True)
