@@ -127,6 +127,7 @@ CALLS: dict[str, tuple[Any, ...]] = {
     "add_tag_synonyms": ("a-tag", ["another"]),
     "tag_info": ("a-tag",),
     "get_user": ("someone",),
+    "admin_user": (1,),
     "user_by_external_id": ("abc",),
     "create_user": ("someone", "Some One", "some@one.example"),
     "list_users": (),
@@ -446,6 +447,11 @@ def test_users_and_groups(client: ForumClient) -> None:
     client.remove_group_members(group, names[:1])
     assert sorted(client.group_members(group.name)) == sorted(names[1:])
     assert client.get_group(group.name).id == group.id
+    record = client.admin_user(client.get_user(names[1]).id)  # what the role re-check reads
+    assert record.username == names[1] and not (record.admin or record.moderator)
+    assert group.name in [found["name"] for found in record.data["groups"]]
+    with pytest.raises(NotFound):
+        client.admin_user(10**9)
     with pytest.raises(NotFound):
         client.get_user(unique("nobody")[:20])
     assert client.user_by_external_id(unique("ext")) is None
