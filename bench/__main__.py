@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from bench import constellation_sync, health, wiki_reads
+from bench import constellation_sync, dashboard, health, wiki_reads
 
 
 def _no_options(run: Callable[[], None]) -> Callable[[list[str]], None]:
@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, Callable[[list[str]], None]] = {
     "wiki_reads": _no_options(wiki_reads.main),
     "constellation_sync": constellation_sync.main,
     "health": health.main,
+    "dashboard": dashboard.main,
 }
 
 

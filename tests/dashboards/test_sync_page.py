@@ -15,6 +15,7 @@ from community.forum_render import render
 from community.sync_runs import SyncRun
 from core.handling import HandlerContext
 from dashboards.sync_handlers import RESOLVE_KIND, RESYNC_KIND, apply_resolution, resolution_event
+from sandbox.forum.server import ForumServer
 from tests.community.sync_support import charter_text
 from tests.conftest import SessionForum, SessionWiki, served_wiki
 from tests.dashboards.sync_site import Site, resolve_path
@@ -30,9 +31,17 @@ def sync_wiki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionWiki]
     yield from served_wiki(tmp_path_factory.mktemp("sync-page-wiki"))
 
 
+@pytest.fixture(scope="module")
+def sync_forum() -> Iterator[SessionForum]:
+    """A forum of its own too: topics are found by the wiki page id, which restarts with
+    every wiki, so the shared forum would hold another wiki's page of the same id."""
+    with ForumServer(rate_limit_per_minute=1_000_000) as server:
+        yield SessionForum(server)
+
+
 @pytest.fixture
-def site(sync_wiki: SessionWiki, forum: SessionForum, sqlite_url: str) -> Iterator[Site]:
-    made = Site(sqlite_url, sync_wiki, forum)
+def site(sync_wiki: SessionWiki, sync_forum: SessionForum, sqlite_url: str) -> Iterator[Site]:
+    made = Site(sqlite_url, sync_wiki, sync_forum)
     yield made
     made.store.dispose()
 
