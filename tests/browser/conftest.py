@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect, sync_playwright
-from pydiscourse import DiscourseClient
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
@@ -199,13 +199,16 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             enable_discourse_connect_provider=True,
             discourse_connect_provider_secrets=f"127.0.0.1|{CONNECT_SECRET}",
         )
-        admin = DiscourseClient(
-            forum_section["url"],
-            api_username=forum_section["api_username"],
-            api_key=forum_section["api_key"],
-        )
         moderator_id = forum_account(seeded.forum, MODERATOR)
-        admin._put(f"/admin/users/{moderator_id}/grant_moderation")
+        granted = requests.put(
+            f"{forum_section['url']}/admin/users/{moderator_id}/grant_moderation",
+            headers={
+                "Api-Key": forum_section["api_key"],
+                "Api-Username": forum_section["api_username"],
+            },
+            timeout=10,
+        )
+        granted.raise_for_status()
         forum_account(seeded.forum, MEMBER)
         measure_health(seeded.store, seeded.settings, seeded.forum, now)
         settings: Settings = {
