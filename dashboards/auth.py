@@ -18,7 +18,11 @@ from typing import Any
 from flask import current_app, g, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from connectors.discourse.connect import connect_request, verified_connect_payload
+from connectors.discourse.connect import (
+    configured_secret,
+    connect_request,
+    verified_connect_payload,
+)
 from core.errors import PermissionDenied
 from dashboards import tokens
 from dashboards.sessions import StoreSession
@@ -44,9 +48,7 @@ def may_use_dashboard(fields: Mapping[str, Any], allowed_groups: Sequence[str]) 
 
 
 def _connect_secret() -> str | None:
-    forum = current_app.config["CONSTELLATE"]["forum"]
-    secret = str(forum.get("connect_secret") or "")
-    return secret if secret and forum.get("url") else None
+    return configured_secret(current_app.config["CONSTELLATE"]["forum"])
 
 
 def _local_next(target: str | None) -> str:

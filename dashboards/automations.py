@@ -27,8 +27,7 @@ from core.events import Event
 from core.inbox import to_event
 from core.models import InboxEvent
 from core.store import get_store
-from dashboards.web import api, page_number, pages, render_page
-from dashboards.webhooks_log import paginate
+from dashboards.web import api, page_number, pages, paginate, render_page
 from webhooks.automations import engine, scheduler
 from webhooks.automations.models import AutomationRun
 from webhooks.automations.rules_file import BUILTIN_SOURCE, active_rules, builtin_rules

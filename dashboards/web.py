@@ -8,10 +8,12 @@ registered here, so a route module adds routes and nothing else.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVarTuple
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, g, jsonify, render_template, request
+from sqlalchemy import Row, Select
+from sqlalchemy.orm import Session
 
 pages = Blueprint(
     "dashboard",
@@ -63,6 +65,17 @@ def safe_url(url: str | None) -> str:
 def page_number() -> int:
     raw = request.args.get("page", "1")
     return int(raw) if raw.isdigit() and 0 < int(raw) < 1_000_000 else 1
+
+
+Columns = TypeVarTuple("Columns")
+
+
+def paginate(
+    session: Session, query: Select[*Columns], page: int
+) -> tuple[list[Row[*Columns]], bool]:
+    """One page of ``query`` (already ordered) and whether another page follows."""
+    rows = list(session.execute(query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
+    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
 
 
 def json_error(status: int, message: str) -> tuple[Response, int]:

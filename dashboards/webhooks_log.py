@@ -12,18 +12,26 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVarTuple
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from flask import flash, redirect, request, url_for
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer, load_only
 from werkzeug.wrappers import Response
 
 from core import inbox, worker
 from core.models import InboxEvent, utcnow
 from core.store import get_store
-from dashboards.web import PAGE_SIZE, api, json_error, page_number, pages, render_page, safe_url
+from dashboards.web import (
+    api,
+    json_error,
+    page_number,
+    pages,
+    paginate,
+    render_page,
+    safe_url,
+)
 from webhooks.incoming.refusals import IncomingRefusal
 from webhooks.outgoing import delivery
 from webhooks.outgoing.models import (
@@ -55,17 +63,6 @@ INBOX_COLUMNS = (
     InboxEvent.available_at,
     InboxEvent.processed_at,
 )
-
-
-Columns = TypeVarTuple("Columns")
-
-
-def paginate(
-    session: Session, query: Select[*Columns], page: int
-) -> tuple[list[Row[*Columns]], bool]:
-    """One page of ``query`` (already ordered) and whether another page follows."""
-    rows = list(session.execute(query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
-    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
 
 
 def is_retryable(row: InboxEvent, now: datetime) -> bool:

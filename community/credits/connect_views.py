@@ -16,7 +16,11 @@ from flask.typing import ResponseReturnValue
 from markupsafe import escape
 
 from community.credits import people
-from connectors.discourse.connect import connect_request, verified_connect_payload
+from connectors.discourse.connect import (
+    configured_secret,
+    connect_request,
+    verified_connect_payload,
+)
 from connectors.mediawiki import WikiClient
 from core.errors import ConstellateError, PermissionDenied
 from core.store import get_store
@@ -108,9 +112,7 @@ def finish_link() -> ResponseReturnValue:
 
 
 def _secret() -> str | None:
-    forum = current_app.config["CONSTELLATE"]["forum"]
-    secret = str(forum.get("connect_secret") or "")
-    return secret if secret and forum.get("url") else None
+    return configured_secret(current_app.config["CONSTELLATE"]["forum"])
 
 
 def _not_configured() -> ResponseReturnValue:

@@ -12,12 +12,20 @@ import base64
 import binascii
 import hashlib
 import hmac
-from typing import NoReturn
+from collections.abc import Mapping
+from typing import Any, NoReturn
 from urllib.parse import parse_qsl
 
 from pydiscourse.sso import sso_payload
 
 from core.errors import PermissionDenied
+
+
+def configured_secret(forum: Mapping[str, Any]) -> str | None:
+    """The DiscourseConnect secret of the ``[forum]`` settings, or None when logging in
+    through the forum is not set up (no secret or no forum address)."""
+    secret = str(forum.get("connect_secret") or "")
+    return secret if secret and forum.get("url") else None
 
 
 def connect_request(secret: str, *, nonce: str, return_url: str) -> str:
