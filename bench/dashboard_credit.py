@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, text
 
-from community.credits.ledger import CANCEL_PREFIX
+from community.credits.ledger import CANCEL_PREFIX, rebuild_totals
 from community.credits.models import Account, CreditEntry, LinkSuggestion, Person
 from community.credits.rules import load_rules
 from core.config import Settings
@@ -116,6 +116,7 @@ def write_people_credit(
     solutions = {"weight": weights["accepted_solution"], "now": sqlite_now}
     connection.execute(text(SOLUTIONS_SQL), solutions)
     _wiki_credit(connection, rng, wiki, weights, now)
+    rebuild_totals(connection)
     rows = connection.scalar(select(func.count()).select_from(CreditEntry)) or 0
     return CreditCounts(len(wiki), suggestions, int(rows))
 

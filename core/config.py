@@ -29,8 +29,9 @@ CONFIG_PATH_VAR = "CONSTELLATE_CONFIG"
 MASK = "********"
 
 DEFAULTS: Settings = {
-    "service": {"base_url": "http://127.0.0.1:5080", "log_level": "INFO"},
+    "service": {"base_url": "http://127.0.0.1:5080", "log_level": "INFO", "log_format": "text"},
     "store": {"url": "sqlite:///var/constellate.db"},
+    "queue": {"url": "embedded"},
     "wiki": {
         "script_path": "/w/",
         "timeout": 30,

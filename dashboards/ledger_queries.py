@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from community.activity import ForumPostActivity
 from community.credits.export import KINDS
-from community.credits.models import Account, CreditEntry, Person
+from community.credits.models import Account, CreditEntry, CreditTotal, Person
 from dashboards.practices_queries import Places, places_for
 
 REVISION = re.compile(r"^(?:head:)?(\d+)")  # "head:123@2" or "123@2": the wiki revision
@@ -26,6 +26,7 @@ REVISION = re.compile(r"^(?:head:)?(\d+)")  # "head:123@2" or "123@2": the wiki 
 
 @dataclass(frozen=True)
 class AccountView:
+    id: int
     platform: str
     username: str
     is_bot: bool
@@ -103,7 +104,7 @@ def person_view(session: Session, person_id: int) -> PersonView | None:
     if person is None:
         return None
     accounts = [
-        AccountView(a.platform, a.username, a.is_bot)
+        AccountView(a.id, a.platform, a.username, a.is_bot)
         for a in session.scalars(
             select(Account)
             .where(Account.person_id == person_id)
@@ -122,31 +123,20 @@ def person_view(session: Session, person_id: int) -> PersonView | None:
     )
 
 
-def _of_accounts(accounts: Iterable[AccountView]) -> Any:
-    pairs = [
-        and_(CreditEntry.platform == a.platform, CreditEntry.account == a.username)
-        for a in accounts
-    ]
-    return or_(*pairs) if pairs else CreditEntry.id.is_(None)
-
-
 def _score(session: Session, accounts: list[AccountView]) -> Score:
     query = (
         select(
-            CreditEntry.kind,
-            func.count(),
-            # Weights are never negative (the rules' schema), so the negative rows are
-            # exactly the counter-entries; counted so, the (platform, account, kind,
-            # weight) index answers alone.
-            func.sum(case((CreditEntry.weight < 0, 1), else_=0)),
-            func.sum(CreditEntry.weight),
+            CreditTotal.kind,
+            func.sum(CreditTotal.entries),
+            func.sum(CreditTotal.cancelled),
+            func.sum(CreditTotal.points),
         )
-        .where(_of_accounts(accounts))
-        .group_by(CreditEntry.kind)
+        .where(CreditTotal.account_id.in_([a.id for a in accounts]))
+        .group_by(CreditTotal.kind)
     )
     found = {
-        kind: KindTotal(kind, int(rows) - int(counters), int(counters), round(float(points), 6))
-        for kind, rows, counters, points in session.execute(query)
+        kind: KindTotal(kind, int(entries), int(cancelled), round(float(points), 6))
+        for kind, entries, cancelled, points in session.execute(query)
     }
     order = [*KINDS, *sorted(set(found) - set(KINDS))]
     by_kind = [found[kind] for kind in order if kind in found]

@@ -10,13 +10,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from community.credits.export import KINDS
-from community.credits.models import Account, CreditEntry, LinkSuggestion, Organisation, Person
+from community.credits.models import Account, CreditTotal, LinkSuggestion, Organisation, Person
 from dashboards.ledger_queries import first_username
 
 MAX_ORGANISATIONS = 200  # partners are a handful; this only bounds a broken store
@@ -77,39 +76,12 @@ def leaderboard(
 ) -> Leaderboard:
     """One page of people by total credit, highest first; opted-out people left out.
 
-    One pass over the ledger: per person and kind in SQL, the person's total over those
-    sums, and only the page's people come back."""
-    # Summed per account and kind first: that grouping follows the ledger's order on an
-    # index of (platform, account, kind, weight), so it streams instead of sorting.
-    per_account = (
-        select(
-            CreditEntry.platform,
-            CreditEntry.account,
-            CreditEntry.kind,
-            func.sum(CreditEntry.weight).label("points"),
-        )
-        .group_by(CreditEntry.platform, CreditEntry.account, CreditEntry.kind)
-        .cte("per_account")
-    )
-    per_kind = (
-        select(
-            Account.person_id.label("person_id"),
-            per_account.c.kind,
-            func.sum(per_account.c.points).label("points"),
-        )
-        .join(
-            Account,
-            and_(
-                Account.platform == per_account.c.platform,
-                Account.username == per_account.c.account,
-            ),
-        )
-        .group_by(Account.person_id, per_account.c.kind)
-        .cte("per_kind")
-    )
+    Read from the ledger's totals per account and kind (a row per account, not per
+    entry): each person's total ranks them, then the page's people get theirs by kind."""
     per_person = (
-        select(per_kind.c.person_id, func.sum(per_kind.c.points).label("total"))
-        .group_by(per_kind.c.person_id)
+        select(Account.person_id, func.sum(CreditTotal.points).label("total"))
+        .join(CreditTotal, CreditTotal.account_id == Account.id)
+        .group_by(Account.person_id)
         .cte("per_person")
     )
     ranked = (
@@ -122,19 +94,10 @@ def leaderboard(
     )
     if organisation is not None:
         ranked = ranked.where(Person.organisation == organisation)
-    top = ranked.cte("top")
-    query = (
-        select(top, per_kind.c.kind, per_kind.c.points)
-        .join(per_kind, per_kind.c.person_id == top.c.id)
-        .order_by(top.c.total.desc(), top.c.id)
-    )
-    found: dict[int, Any] = {}
-    by_kind: dict[int, dict[str, float]] = defaultdict(dict)
-    for row in session.execute(query):
-        found.setdefault(row.id, row)
-        by_kind[row.id][row.kind] = round(float(row.points), 6)
-    shown = list(found.values())[:page_size]
+    found = session.execute(ranked).all()
+    shown = found[:page_size]
     ids = [row.id for row in shown]
+    by_kind = _points_by_kind(session, ids)
     accounts = _account_names(session, ids)
     rows = [
         LeaderRow(
@@ -156,6 +119,21 @@ def leaderboard(
         opted_out=opted_out_count(session),
         kinds=[*KINDS, *sorted(seen - set(KINDS))],
     )
+
+
+def _points_by_kind(session: Session, person_ids: list[int]) -> dict[int, dict[str, float]]:
+    found: dict[int, dict[str, float]] = defaultdict(dict)
+    if not person_ids:
+        return found
+    query = (
+        select(Account.person_id, CreditTotal.kind, func.sum(CreditTotal.points))
+        .join(CreditTotal, CreditTotal.account_id == Account.id)
+        .where(Account.person_id.in_(person_ids))
+        .group_by(Account.person_id, CreditTotal.kind)
+    )
+    for person_id, kind, points in session.execute(query):
+        found[person_id][kind] = round(float(points), 6)
+    return found
 
 
 def opted_out_count(session: Session) -> int:

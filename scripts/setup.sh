@@ -2,7 +2,7 @@
 # Prepares this checkout on a Debian machine: Debian packages the Python side
 # cannot install itself, a virtual environment in .venv, and Constellate with
 # its pinned dependencies. Safe to run again; it only installs what is missing.
-# With --services it also starts the local PostgreSQL the tests use.
+# With --services it also starts the local PostgreSQL and Redis the tests use.
 # Chromium comes from Debian; Playwright drives it and never downloads a browser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +55,19 @@ start_postgres() {
   fi
 }
 
+start_redis() {
+  # The scale-out tests wake workers through Redis; it need keep nothing on disk.
+  command -v redis-server >/dev/null || apt_install redis-server
+  if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    mkdir -p var/redis
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+      --dir "$PWD/var/redis" --logfile "$PWD/var/redis/redis.log"
+  fi
+  for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
+  redis-cli -h 127.0.0.1 -p 6379 ping
+}
+
 if [ "${1:-}" = "--services" ]; then
   start_postgres
+  start_redis
 fi

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from community.credits.models import Account, CreditEntry, Person
+from community.credits.models import Account, CreditEntry, CreditTotal, Person
 
 KINDS = (
     "wiki_text",
@@ -77,14 +77,13 @@ class LedgerLine:
 def person_credits(session: Session) -> list[PersonCredit]:
     """Every person with a ledger row, with totals per kind; highest total first."""
     rows = session.execute(
-        select(Account.person_id, CreditEntry.kind, CreditEntry.weight).join(
-            Account,
-            and_(Account.platform == CreditEntry.platform, Account.username == CreditEntry.account),
+        select(Account.person_id, CreditTotal.kind, CreditTotal.points).join(
+            CreditTotal, CreditTotal.account_id == Account.id
         )
     ).all()
     sums: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for person_id, kind, weight in rows:
-        sums[person_id][kind] += weight
+    for person_id, kind, points in rows:
+        sums[person_id][kind] += points
     if not sums:
         return []
     accounts: dict[int, list[str]] = defaultdict(list)

@@ -2,7 +2,9 @@
 
 A contribution is written once (its key is unique, so a replayed event writes nothing);
 a withdrawn contribution (deleted post, unaccepted solution) gets a counter-entry with
-the negative weight. Rows are never updated or deleted, so every score can be explained.
+the negative weight. Rows are never updated or deleted, so every score can be explained;
+the sums per account and kind are kept beside them (``credit_totals``) as each row is
+written.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, and_, case, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from community.credits import people
-from community.credits.models import CreditEntry
+from community.credits.models import Account, CreditEntry, CreditTotal
 from core.store import dialect_insert
 
 KEY_LIMIT = 255
@@ -145,7 +148,68 @@ def active_entries(
     return list(session.scalars(query.order_by(CreditEntry.occurred_at, CreditEntry.id)))
 
 
-def _insert_once(session: Session, values: dict[str, object]) -> bool:
+_of_account = and_(
+    Account.platform == CreditEntry.platform, Account.username == CreditEntry.account
+)
+
+
+def _insert_once(session: Session, values: dict[str, Any]) -> bool:
+    """The only writer of the ledger, so the totals it keeps beside it stay exact."""
     statement = dialect_insert(session, CreditEntry).values(**values).on_conflict_do_nothing()
     # RETURNING tells inserted from skipped on both dialects (rowcount is unreliable).
-    return session.execute(statement.returning(CreditEntry.id)).scalar() is not None
+    if session.execute(statement.returning(CreditEntry.id)).scalar() is None:
+        return False
+    _add_to_totals(session, values)
+    return True
+
+
+def rebuild_totals(session: Session | Connection) -> None:
+    """Sum the whole ledger into ``credit_totals`` again: for stores whose ledger was
+    written around this module (the benchmark's generated one)."""
+    counter = CreditEntry.cancels_key.is_not(None)
+    sums = (
+        select(
+            Account.id,
+            CreditEntry.kind,
+            func.sum(CreditEntry.weight),
+            func.sum(case((counter, 0), else_=1)),
+            func.sum(case((counter, 1), else_=0)),
+        )
+        .join(
+            Account,
+            and_(Account.platform == CreditEntry.platform, Account.username == CreditEntry.account),
+        )
+        .group_by(Account.id, CreditEntry.kind)
+    )
+    totals = CreditTotal.__table__.c
+    columns = [totals.account_id, totals.kind, totals.points, totals.entries, totals.cancelled]
+    session.execute(delete(CreditTotal))
+    session.execute(insert(CreditTotal).from_select(columns, sums))
+
+
+def _add_to_totals(session: Session, values: dict[str, Any]) -> None:
+    counter = values.get("cancels_key") is not None
+    account_id = session.scalar(
+        select(Account.id).where(
+            Account.platform == values["platform"], Account.username == values["account"]
+        )
+    )
+    added = dialect_insert(session, CreditTotal).values(
+        account_id=account_id,
+        kind=values["kind"],
+        points=values["weight"],
+        entries=0 if counter else 1,
+        cancelled=1 if counter else 0,
+    )
+    totals = CreditTotal.__table__.c
+    # An adding upsert: concurrent writers each add their share under the row's lock.
+    session.execute(
+        added.on_conflict_do_update(
+            index_elements=[totals.account_id, totals.kind],
+            set_={
+                "points": totals.points + added.excluded.points,
+                "entries": totals.entries + added.excluded.entries,
+                "cancelled": totals.cancelled + added.excluded.cancelled,
+            },
+        )
+    )

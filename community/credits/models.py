@@ -107,9 +107,8 @@ class CreditEntry(Base):
     updated or deleted; ``entry_key`` is unique, so a replay writes nothing."""
 
     __tablename__ = "credit_ledger"
-    # Covering indexes for the dashboard: scores by account and kind, ledger pages by time.
+    # A person's ledger pages, newest first (scores are read from credit_totals).
     __table_args__ = (
-        Index("ix_credit_ledger_score", "platform", "account", "kind", "weight"),
         Index("ix_credit_ledger_timeline", "platform", "account", "occurred_at", "id"),
     )
 
@@ -127,6 +126,21 @@ class CreditEntry(Base):
     cancels_key: Mapped[str | None] = mapped_column(String(255), unique=True)
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CreditTotal(Base):
+    """The ledger summed per account and kind, so a leaderboard reads a row per account
+    instead of every entry. Written only by ``community.credits.ledger`` in the same
+    transaction as the entry it adds, so it always equals the ledger's sums. Keyed by the
+    account's id: joined to people by an integer, and unchanged when accounts are linked."""
+
+    __tablename__ = "credit_totals"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    points: Mapped[float] = mapped_column(Float, default=0.0)
+    entries: Mapped[int] = mapped_column(Integer, default=0)  # contributions recorded
+    cancelled: Mapped[int] = mapped_column(Integer, default=0)  # counter-entries
 
 
 class BadgeGrant(Base):

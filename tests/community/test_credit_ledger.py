@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
 
-from community.credits import ledger
+from community.credits import ledger, people
 from community.credits.ledger import Contribution
-from community.credits.models import Account, CreditEntry, Person
+from community.credits.models import Account, CreditEntry, CreditTotal, Person
 from community.credits.rules import is_excluded, load_rules
 from core.config import DEFAULTS, Settings
 from core.errors import ConfigError
+from core.migrate import upgrade
 from core.store import Store
 
 T0 = datetime(2030, 1, 1, 12, tzinfo=UTC)
@@ -120,6 +123,86 @@ def test_cancel_object_by_kind_and_time(store: Store) -> None:
         active = ledger.active_entries(session, platform="forum", object="post:30")
         assert [e.ref for e in active] == ["30:recovered:2"]
         assert ledger.active_entries(session, scope="category:7", kind="forum_reply") == active
+
+
+def totals(session: Session) -> list[tuple[str, str, str, float, int, int]]:
+    rows = session.execute(
+        select(Account.platform, Account.username, CreditTotal)
+        .join(CreditTotal, CreditTotal.account_id == Account.id)
+        .order_by(Account.platform, Account.username, CreditTotal.kind)
+    )
+    return [(p, name, t.kind, t.points, t.entries, t.cancelled) for p, name, t in rows]
+
+
+def test_totals_follow_every_entry_and_ignore_replays(store: Store) -> None:
+    like = Contribution(
+        platform="forum", account="ana", kind="like_received", object="post:40",
+        ref="like:ben", weight=0.5, occurred_at=T0, rule="like_received",
+    )  # fmt: skip
+    with store.session() as session:
+        for contribution in (reply(40), reply(41), reply(42, "ben"), like):
+            for _ in range(2):  # a replay adds nothing
+                ledger.credit(session, contribution)
+        for _ in range(2):
+            ledger.cancel(session, reply(41).key, reason="post deleted", at=T0)
+    with store.session() as session:
+        assert totals(session) == [
+            ("forum", "ana", "forum_reply", 2.0, 2, 1),
+            ("forum", "ana", "like_received", 0.5, 1, 0),
+            ("forum", "ben", "forum_reply", 2.0, 1, 0),
+        ]
+        kept = totals(session)
+        ledger.rebuild_totals(session)  # summed from the ledger alone: the same
+        assert totals(session) == kept
+
+
+def test_totals_stay_exact_under_concurrent_writers(store: Store) -> None:
+    """Workers crediting one account at once each add their share (PostgreSQL takes the
+    row's lock; SQLite has one writer at a time)."""
+    writers, each = 4, 15
+
+    def write(worker: int) -> None:
+        for n in range(each):
+            with store.session() as session:
+                ledger.credit(session, reply(1000 * worker + n))
+
+    with ThreadPoolExecutor(writers) as pool:
+        list(pool.map(write, range(writers)))
+    with store.session() as session:
+        assert totals(session) == [
+            ("forum", "ana", "forum_reply", 2.0 * writers * each, writers * each, 0)
+        ]
+
+
+def test_the_migration_sums_an_existing_ledger(store_url: str) -> None:
+    upgrade(store_url, "0014")  # a store from before the totals, with a ledger
+    earlier = Store(store_url)
+    with earlier.session() as session:
+        for contribution in (reply(50), reply(51), reply(52, "ben")):
+            people.ensure_account(session, "forum", contribution.account)
+            session.execute(
+                insert(CreditEntry).values(entry_key=contribution.key, **row(contribution))
+            )
+        session.execute(
+            insert(CreditEntry).values(
+                entry_key="cancel|" + reply(51).key, cancels_key=reply(51).key,
+                **{**row(reply(51)), "weight": -2.0},
+            )
+        )  # fmt: skip
+    earlier.dispose()
+    upgrade(store_url)
+    store = Store(store_url)
+    with store.session() as session:
+        assert totals(session) == [
+            ("forum", "ana", "forum_reply", 2.0, 2, 1),
+            ("forum", "ben", "forum_reply", 2.0, 1, 0),
+        ]
+    store.dispose()
+
+
+def row(contribution: Contribution) -> dict[str, object]:
+    fields = ("platform", "account", "kind", "object", "ref", "weight", "occurred_at", "rule")
+    return {name: getattr(contribution, name) for name in fields}
 
 
 def test_default_rules_and_exclusions() -> None:

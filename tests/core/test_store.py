@@ -38,6 +38,7 @@ TABLES = {
     "connect_logins",
     "connect_nonces",
     "credit_ledger",
+    "credit_totals",
     "badge_grants",
     "wiki_authorship",
     "health_snapshots",
