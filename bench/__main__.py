@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from bench import constellation_sync, dashboard, health, wiki_reads
+from bench import constellation_sync, dashboard, health, ingest, wiki_reads
 
 
 def _no_options(run: Callable[[], None]) -> Callable[[list[str]], None]:
@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, Callable[[list[str]], None]] = {
     "constellation_sync": constellation_sync.main,
     "health": health.main,
     "dashboard": dashboard.main,
+    "ingest": ingest.main,
 }
 
 

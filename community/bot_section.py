@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from community.leadership import WikiSectionState
 from connectors.mediawiki import WikiClient
-from connectors.mediawiki.records import WikiPage
+from connectors.mediawiki.records import WikiPage, stored_form
 from core.errors import EditConflict
 from core.models import utcnow
 
@@ -104,6 +104,7 @@ def write_bot_section(
     "conflict": a person's edit inside the markers was moved above them, or the page
     kept changing under us for three tries (nothing written; the next sync retries).
     """
+    inside = stored_form(inside)  # as the wiki will keep it, so a rewrite compares equal
     memory = memory or PageSectionMemory(session, page_id)
     written_hash = memory.written_hash()
     outcome: dict[str, str] = {}
@@ -161,7 +162,7 @@ def replace_section(
 
 
 def section_hash(inside: str) -> str:
-    return hashlib.sha256(inside.strip().encode()).hexdigest()
+    return hashlib.sha256(stored_form(inside).strip().encode()).hexdigest()
 
 
 def escape(value: str) -> str:

@@ -13,13 +13,26 @@ from typing import Any
 
 import requests
 
+from core import metrics
+
 
 class PlatformSession(requests.Session):
-    def __init__(self) -> None:
+    """Every answer (redirects too) and every transport failure is counted for /metrics."""
+
+    def __init__(self, platform: str) -> None:
         super().__init__()
+        self.platform = platform
         self.before_request: Callable[[], None] | None = None
+        self.hooks["response"].append(self._count)
+
+    def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        metrics.count_platform_request(self.platform, response.status_code)
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         if self.before_request is not None:
             self.before_request()
-        return super().request(method, url, *args, **kwargs)
+        try:
+            return super().request(method, url, *args, **kwargs)
+        except requests.RequestException:
+            metrics.count_platform_request(self.platform, "error")
+            raise

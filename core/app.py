@@ -9,7 +9,7 @@ from flask import Flask
 
 import dashboards
 from community.credits import connect_views
-from core import cli, health, logs, store, worker
+from core import cli, health, logs, metrics, store, worker
 from core.config import load_config
 from webhooks import incoming
 
@@ -34,6 +34,7 @@ def create_app(config: Mapping[str, Mapping[str, Any]] | None = None) -> Flask:
     logs.init_app(app)
     store.init_app(app)
     health.init_app(app)
+    metrics.init_app(app)
     incoming.init_app(app)
     connect_views.init_app(app)
     dashboards.init_app(app)  # after every blueprint: it exempts the webhooks from CSRF

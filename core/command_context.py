@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import click
 
-from core import logs
+from core import logs, wakeup
 from core.config import Settings, load_config
 from core.errors import ConfigError, ConstellateError
 from core.store import Store
@@ -23,6 +23,7 @@ def configured_store() -> Iterator[tuple[Settings, Store]]:
     try:
         settings = load_config()
         logs.configure(settings)  # commands log too: secrets are redacted there as well
+        wakeup.configure(settings)  # what a command records, workers hear of at once
         store = Store(settings["store"]["url"])
         try:
             yield settings, store

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import String, and_, case, or_, select, update
 from sqlalchemy.orm import Session
 
+from core import metrics
 from core.events import Event
 from core.models import InboxEvent, utcnow
 from core.store import dialect_insert
@@ -16,6 +18,33 @@ from core.store import dialect_insert
 BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 3600.0
 LAPSED = "LeaseExpired: the worker holding this event stopped before finishing it"
+
+
+def unstorable(event: Event) -> str | None:
+    """Why the inbox cannot keep ``event``, or None: a text longer than its column, or a
+    NUL character (PostgreSQL refuses both; SQLite would keep them). Receivers ask before
+    recording what a sender made, so such input is refused, not a server error."""
+    columns = InboxEvent.__table__.c
+    for name in ("event_id", "subject", "actor", "delivery_id"):
+        value = getattr(event, name)
+        limit = cast(String, columns[name].type).length or 0
+        if value is not None and len(value) > limit:
+            return f"its {name} would be longer than {limit} characters"
+        if value is not None and "\x00" in value:
+            return f"its {name} would contain a NUL character"
+    if _holds_nul(event.payload):
+        return "the body contains a NUL character (\\u0000)"
+    return None
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def record(session: Session, event: Event) -> bool:
@@ -39,9 +68,11 @@ def record(session: Session, event: Event) -> bool:
         "attempts": 0,
     }
     values["received_at"] = values["available_at"] = utcnow()
-    statement = dialect_insert(session, InboxEvent).values(**values).on_conflict_do_nothing()
+    # The table, not the model: the ORM's bulk-insert path costs a millisecond a webhook.
+    table = InboxEvent.__table__
+    statement = dialect_insert(session, table).values(**values).on_conflict_do_nothing()
     # RETURNING tells inserted from skipped on both dialects (rowcount is unreliable).
-    return session.execute(statement.returning(InboxEvent.id)).scalar() is not None
+    return session.execute(statement.returning(table.c.id)).scalar() is not None
 
 
 @dataclass(frozen=True)
@@ -54,6 +85,7 @@ class Claim:
     worker_id: str
     lease_until: datetime
     lapsed: bool  # taken over from a worker whose lease ran out (it died or hung)
+    received_at: datetime | None = None  # when the inbox recorded it (for /metrics' latency)
 
 
 def claim(session: Session, worker_id: str, *, now: datetime, lease_seconds: float) -> Claim | None:
@@ -91,7 +123,9 @@ def claim(session: Session, worker_id: str, *, now: datetime, lease_seconds: flo
     if row is None:
         return None
     lapsed = row.last_error == LAPSED
-    return Claim(row.id, to_event(row), row.attempts, worker_id, lease_until, lapsed)
+    return Claim(
+        row.id, to_event(row), row.attempts, worker_id, lease_until, lapsed, row.received_at
+    )
 
 
 def to_event(row: InboxEvent) -> Event:
@@ -128,6 +162,7 @@ def settle(session: Session, held: Claim, **values: Any) -> None:
     )
     if session.execute(statement).scalar() is None:
         raise LeaseLost(f"inbox event {held.row_id} is no longer held by {held.worker_id}")
+    metrics.settled(values.get("state"))  # the outcome of the processing being timed
 
 
 def describe(exc: BaseException) -> str:

@@ -16,7 +16,7 @@ from flask import Flask
 
 from community.health.handlers import schedule_event
 from connectors.discourse.client import ForumClient
-from core import dispatch, inbox
+from core import dispatch, inbox, logs, metrics, wakeup
 from core.config import Settings
 from core.errors import RateLimited, Unavailable
 from core.events import Event
@@ -30,19 +30,13 @@ from webhooks.outgoing import delivery, queue
 
 log = logging.getLogger(__name__)
 
-# Set by wake(); idle workers in this process wait on it between polls.
-_WAKE = threading.Event()
 EMBEDDED_KEY = "constellate.worker"
 
 
 def wake() -> None:
-    """Tell this process's idle workers to look at the inbox now (after a commit)."""
-    _WAKE.set()
-
-
-def _wait_for_wake(seconds: float) -> None:
-    _WAKE.wait(seconds)
-    _WAKE.clear()
+    """Tell idle workers (this process's, or any machine's with a Redis queue) to look at
+    the store now; called after the commit that recorded the work."""
+    wakeup.notify()
 
 
 def default_worker_id() -> str:
@@ -67,7 +61,7 @@ class Worker:
         *,
         worker_id: str | None = None,
         clock: Callable[[], datetime] = utcnow,
-        sleep: Callable[[float], None] = _wait_for_wake,
+        sleep: Callable[[float], None] = wakeup.wait,
         jitter: Callable[[], float] = random.random,
         handlers_for: Callable[[str], tuple[Handler, ...]] = dispatch.handlers_for,
         poll_platforms: bool = False,
@@ -203,7 +197,16 @@ class Worker:
             )
 
     def process(self, held: inbox.Claim) -> None:
-        """Handle one claimed event: handlers, fan-out and completion in one transaction."""
+        """Handle one claimed event, timed for /metrics; its log lines carry its id."""
+        event = held.event
+        with (
+            logs.bound(event_id=event.event_id, kind=event.kind, worker_id=self.worker_id),
+            metrics.processing(held.received_at, self.clock),
+        ):
+            self._process(held)
+
+    def _process(self, held: inbox.Claim) -> None:
+        """Handlers, fan-out and completion in one transaction."""
         event = held.event
         if held.lapsed and held.attempt > self.max_attempts:
             self._settle(held, state="dead", reason=self._gave_up(inbox.LAPSED))
@@ -298,6 +301,7 @@ def init_app(app: Flask) -> None:
     set ``worker.embedded = false``.
     """
     settings: Settings = app.config["CONSTELLATE"]
+    wakeup.configure(settings)
     if not settings["worker"]["embedded"]:
         return
     lock = threading.Lock()

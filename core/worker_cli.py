@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from core import inbox
+from core import inbox, metrics
 from core.command_context import configured_store
 from core.models import InboxEvent, utcnow
 from core.worker import Worker, wake
@@ -22,7 +22,9 @@ STATES = ("pending", "claimed", "done", "ignored", "dead")
 @click.command("worker")
 @click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True)
 @click.option("--once", is_flag=True, help="process every event that is due, then exit")
-def worker(threads: int, once: bool) -> None:
+@click.option("--metrics-port", type=click.IntRange(1, 65535), help="serve Prometheus metrics")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="for --metrics-port")
+def worker(threads: int, once: bool, metrics_port: int | None, metrics_host: str) -> None:
     """Process inbox events (SIGTERM or Ctrl-C finishes the events in hand, then exits)."""
     stop = threading.Event()
 
@@ -33,7 +35,7 @@ def worker(threads: int, once: bool) -> None:
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        with configured_store() as (settings, store):
+        with configured_store() as (settings, store), metrics.serving(metrics_port, metrics_host):
             # One of them also reads the platforms' changes on schedule.
             workers = [Worker(store, settings, poll_platforms=n == 0) for n in range(threads)]
             target = _drain if once else Worker.run

@@ -21,10 +21,13 @@ def init_app(app: Flask) -> None:
         sync_status,
         webhooks_log,
     )
-    from dashboards.web import api, pages
+    from dashboards.web import RowId, api, api_routing_error, pages
 
+    app.url_map.converters["id"] = RowId  # before the blueprints' routes are added
     sessions.init_app(app)
     app.register_blueprint(pages)
     app.register_blueprint(api)
+    app.register_error_handler(404, api_routing_error)
+    app.register_error_handler(405, api_routing_error)
     openapi.init_app(app)
     security.init_app(app)

@@ -1,8 +1,12 @@
-"""The OpenAPI 3.1 description of the JSON API, served at /api/openapi.json.
+"""The OpenAPI 3.1 description of the JSON API and the webhook receivers, served at
+/api/openapi.json.
 
-Each area of the dashboard describes its routes in ``dashboards/openapi/<area>.yaml``
-(``paths`` and ``components.schemas``); they are merged here under one header, so the
-document always lists what the route modules serve (a test compares the two).
+Each area describes its routes in ``dashboards/openapi/<area>.yaml`` (``paths``,
+``components.schemas`` and ``components.securitySchemes``); they are merged here under one
+header, so the document always lists what the route modules serve (a test compares the
+two). The JSON Schemas the receivers check webhook bodies with are added as they ship
+(``schemas/discourse/post.schema.json`` becomes ``DiscoursePost``), so the document
+cannot drift from the checks.
 """
 
 from __future__ import annotations
@@ -15,7 +19,10 @@ from typing import Any
 import yaml
 from flask import Flask, Response, jsonify
 
+import schemas
+
 FRAGMENTS = Path(__file__).with_name("openapi")
+SHIPPED_SCHEMA_FOLDERS = ("discourse", "wiki")
 
 HEADER: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -38,6 +45,13 @@ ERROR = {
     "required": ["error"],
     "properties": {"error": {"type": "string"}},
 }
+# Every route behind the token answers this when it is missing, unknown or revoked
+# (dashboards.auth.require_reader); added here so no fragment can forget it.
+UNAUTHORISED = {
+    "description": "no API token (and no moderator login), or an unknown or revoked token",
+    "headers": {"WWW-Authenticate": {"required": True, "schema": {"type": "string"}}},
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
 
 
 @cache
@@ -45,21 +59,53 @@ def document() -> dict[str, Any]:
     merged: dict[str, Any] = {
         **copy.deepcopy(HEADER),
         "paths": {},
-        "components": {"securitySchemes": SECURITY_SCHEMES, "schemas": {"Error": ERROR}},
+        "components": {
+            "securitySchemes": copy.deepcopy(SECURITY_SCHEMES),
+            "schemas": {"Error": ERROR, **_shipped_schemas()},
+            "responses": {"Unauthorized": UNAUTHORISED},
+        },
     }
+    components = merged["components"]
     for fragment in sorted(FRAGMENTS.glob("*.yaml")):
         part = yaml.safe_load(fragment.read_text(encoding="utf-8")) or {}
         found = {
             "paths": part.get("paths") or {},
             "schemas": (part.get("components") or {}).get("schemas") or {},
+            "securitySchemes": (part.get("components") or {}).get("securitySchemes") or {},
         }
-        targets = {"paths": merged["paths"], "schemas": merged["components"]["schemas"]}
+        targets = {
+            "paths": merged["paths"],
+            "schemas": components["schemas"],
+            "securitySchemes": components["securitySchemes"],
+        }
         for name, entries in found.items():
             for key, value in entries.items():
                 if key in targets[name]:
                     raise ValueError(f"{fragment.name}: {name} {key!r} is described twice")
                 targets[name][key] = value
+    # Operations without a security of their own are behind the token: each may answer 401.
+    for item in merged["paths"].values():
+        for operation in item.values():
+            if isinstance(operation, dict) and "security" not in operation:
+                responses = operation.setdefault("responses", {})
+                responses.setdefault("401", {"$ref": "#/components/responses/Unauthorized"})
     return merged
+
+
+def _shipped_schemas() -> dict[str, Any]:
+    """The webhook body schemas in ``schemas/<folder>/``, named Folder + CamelCaseStem."""
+    found: dict[str, Any] = {}
+    for folder in SHIPPED_SCHEMA_FOLDERS:
+        files = (Path(schemas.__file__).parent / folder).glob("*.schema.json")
+        for stem in sorted(path.name.removesuffix(".schema.json") for path in files):
+            name = folder.title() + "".join(word.title() for word in stem.split("_"))
+            loaded = schemas.load(f"{folder}/{stem}")
+            # Inside an OpenAPI document the dialect is the document's; an $id would
+            # make the schema a separate resource for reference resolution.
+            found[name] = {
+                k: copy.deepcopy(v) for k, v in loaded.items() if k not in ("$schema", "$id")
+            }
+    return found
 
 
 def response_schema(path: str, status: int = 200, method: str = "get") -> dict[str, Any]:

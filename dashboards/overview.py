@@ -100,7 +100,7 @@ def overview() -> str:
 # -- one constellation -----------------------------------------------------------------------
 
 
-@pages.get("/constellations/<int:page_id>", endpoint="constellation")
+@pages.get("/constellations/<id:page_id>", endpoint="constellation")
 def constellation_page(page_id: int) -> str | tuple[str, int]:
     now = datetime.now(UTC)
     with get_store().session() as session:

@@ -169,7 +169,7 @@ def list_constellations() -> Response:
     )
 
 
-@api.get("/constellations/<int:page_id>")
+@api.get("/constellations/<id:page_id>")
 def get_constellation(page_id: int) -> Response | tuple[Response, int]:
     with get_store().session() as session:
         detail = constellation(session, _settings(), page_id, now=datetime.now(UTC))

@@ -69,7 +69,7 @@ def people() -> str:
     )
 
 
-@pages.get("/people/<int:person_id>")
+@pages.get("/people/<id:person_id>")
 def person(person_id: int) -> str:
     page = page_number()
     settings = _settings()
@@ -103,12 +103,12 @@ def _weights(settings: Settings) -> dict[str, float]:
 # -- a moderator's decisions ----------------------------------------------------------------
 
 
-@pages.post("/people/suggestions/<int:suggestion_id>/approve")
+@pages.post("/people/suggestions/<id:suggestion_id>/approve")
 def approve_suggestion(suggestion_id: int) -> Response:
     return _decide(suggestion_id, "linked")
 
 
-@pages.post("/people/suggestions/<int:suggestion_id>/reject")
+@pages.post("/people/suggestions/<id:suggestion_id>/reject")
 def reject_suggestion(suggestion_id: int) -> Response:
     return _decide(suggestion_id, "rejected")
 
@@ -149,7 +149,7 @@ def _decided(suggestion: LinkSuggestion) -> str:
     return " ".join(words)
 
 
-@pages.post("/people/<int:person_id>/organisation")
+@pages.post("/people/<id:person_id>/organisation")
 def set_organisation(person_id: int) -> Response:
     chosen = " ".join(request.form.get("organisation", "").split())
     with get_store().session() as session:
@@ -209,7 +209,7 @@ def people_json() -> Any:
     }
 
 
-@api.get("/people/<int:person_id>/ledger")
+@api.get("/people/<id:person_id>/ledger")
 def ledger_json(person_id: int) -> Any:
     page = page_number()
     with get_store().session() as session:

@@ -54,7 +54,7 @@ def practices() -> str:
 # -- a moderator's decisions ----------------------------------------------------------------
 
 
-@pages.post("/practices/suggestions/<int:suggestion_id>/promote")
+@pages.post("/practices/suggestions/<id:suggestion_id>/promote")
 def promote_suggestion(suggestion_id: int) -> Response:
     title = _field("title")
     organisation = _field("organisation")
@@ -107,7 +107,7 @@ def _promotion_problem(
     return None
 
 
-@pages.post("/practices/suggestions/<int:suggestion_id>/dismiss")
+@pages.post("/practices/suggestions/<id:suggestion_id>/dismiss")
 def dismiss_suggestion(suggestion_id: int) -> Response:
     with get_store().session() as session:
         suggestion = session.get(PracticeSuggestion, suggestion_id, with_for_update=True)

@@ -136,7 +136,7 @@ def resync() -> Response:
     return _back()
 
 
-@pages.post("/sync/issues/<int:issue_id>/resolve")
+@pages.post("/sync/issues/<id:issue_id>/resolve")
 def resolve_sync_issue(issue_id: int) -> Response:
     choice = request.form.get("choice", "")
     with get_store().session() as session:

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, g, jsonify, render_template, request
 from sqlalchemy import Row, Select
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.routing import IntegerConverter, Map
 
 pages = Blueprint(
     "dashboard",
@@ -80,3 +82,26 @@ def paginate(
 
 def json_error(status: int, message: str) -> tuple[Response, int]:
     return jsonify({"error": message}), status
+
+
+def api_routing_error(error: HTTPException) -> HTTPException | tuple[Response, int]:
+    """Under /api/ a path or method that is not served is answered in JSON like every other
+    API error (the routing fails before the blueprint is known, so this is app-wide)."""
+    if not request.path.startswith("/api/") or error.code is None:
+        return error
+    if isinstance(error, MethodNotAllowed):
+        allowed = sorted(error.valid_methods or [])
+        response, status = json_error(
+            405, f"{request.method} is not allowed on {request.path}; use {', '.join(allowed)}"
+        )
+        response.headers["Allow"] = ", ".join(allowed)
+        return response, status
+    return json_error(error.code, f"no such API resource: {request.path}")
+
+
+class RowId(IntegerConverter):
+    """``<id:name>`` in a route: a row id as the store keeps it (a 32-bit integer), so a
+    longer number is a plain 404 instead of an error from the database."""
+
+    def __init__(self, url_map: Map) -> None:
+        super().__init__(url_map, max=2**31 - 1)

@@ -233,7 +233,7 @@ def _back(show: str) -> Response:
     return redirect(url_for("dashboard.webhooks", **kept), code=303)
 
 
-@pages.post("/webhooks/incoming/<int(max=2147483647):row_id>/retry")
+@pages.post("/webhooks/incoming/<id:row_id>/retry")
 def retry_incoming(row_id: int) -> Response:
     try:
         with get_store().session() as session:
@@ -248,7 +248,7 @@ def retry_incoming(row_id: int) -> Response:
     return _back("incoming")
 
 
-@pages.post("/webhooks/outgoing/<int(max=2147483647):message_id>/replay")
+@pages.post("/webhooks/outgoing/<id:message_id>/replay")
 def replay_outgoing(message_id: int) -> Response:
     with get_store().session() as session:
         replayed = delivery.replay(session, message_id, now=utcnow())

@@ -146,6 +146,16 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The local Redis server (scripts/setup.sh starts it). Tests keep apart by naming
+    their queues after their own stores."""
+    return REDIS_URL
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest) -> str:
     fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"

@@ -37,7 +37,12 @@ class CreditRules:
 def load_rules(settings: Settings) -> CreditRules:
     """The rules from ``credits.rules_file``, or the built-in defaults when it is empty."""
     path = str(settings.get("credits", {}).get("rules_file") or "")
-    data, source = schemas.read_document("credits.rules_file", path, __package__, DEFAULT_RULES)
+    return schemas.build_document(
+        "credits.rules_file", path, __package__, DEFAULT_RULES, _checked_rules
+    )
+
+
+def _checked_rules(data: Any, source: str) -> CreditRules:
     _validate(data, source)
     return _build(data)
 

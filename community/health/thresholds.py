@@ -151,8 +151,10 @@ def decide(rule: Rule, health: ScopeHealth, open_alert_exists: bool) -> Decision
 def load_thresholds(settings: Settings) -> Thresholds:
     """The rules from ``health.alerts_file``, or the built-in defaults when it is empty."""
     path = str(settings.get("health", {}).get("alerts_file") or "")
-    data, source = schemas.read_document("health.alerts_file", path, __package__, DEFAULT_ALERTS)
-    return parse_thresholds(data, source, settings["health"]["windows"])
+    windows = tuple(settings["health"]["windows"])
+    return schemas.build_document(
+        "health.alerts_file", path, __package__, DEFAULT_ALERTS, parse_thresholds, windows
+    )
 
 
 def parse_thresholds(data: Any, source: str, windows: Iterable[int]) -> Thresholds:

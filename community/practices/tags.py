@@ -24,8 +24,9 @@ def clean_tag(name: str, *, max_length: int = DEFAULT_MAX_LENGTH) -> str:
     """The tag Discourse makes of ``name`` (lowercased), without leading/trailing "-"."""
     tag = re.sub(r"\s+", "-", name.lower().strip())
     tag = "".join(c for c in tag if _word_or_punct(c))
-    tag = re.sub(r"-{2,}", "-", tag)
+    # Filter, then squeeze (as Discourse does now): "a-.-b" is "a-b", not "a--b".
     tag = FILTERED.sub("", tag)
+    tag = re.sub(r"-{2,}", "-", tag)
     return tag[:max_length].strip("-")
 
 
@@ -50,14 +51,15 @@ def tag_for(title: str, page_id: int, *, max_length: int, taken: Container[str])
     whole = clean_tag(title, max_length=10_000)
     if whole and len(whole) <= max_length and whole not in taken:
         return whole
-    suffix = "-" + base36(page_id)
     # A tag made by people may already look like ours: fall back to longer digests.
     digest = hashlib.sha256(str(page_id).encode()).hexdigest()
     for extra in ("", digest[:4], digest[:8], digest[:16]):
-        ending = suffix + extra
-        stem = (whole or "practice")[: max(max_length - len(ending), 1)].strip("-")
-        tag = (stem + ending)[:max_length]
-        if tag not in taken:
+        ending = base36(page_id) + extra
+        room = max_length - len(ending) - 1  # for the stem before the "-"
+        # Never cut the ending: that would make two pages' tags alike. With no room for
+        # a stem, the ending alone (no "-") is still unique.
+        tag = f"{(whole or 'practice')[:room].strip('-')}-{ending}" if room > 0 else ending
+        if len(tag) <= max_length and tag not in taken:
             return tag
     raise TagError(f"no free tag for page {page_id} ({title!r})")
 

@@ -5,9 +5,10 @@ a timeout always, 429 waits within a budget, counts by status) and leaves throug
 ``translated()``, so callers only ever see ``core.errors`` types. Administration
 (categories, tags, users, groups, badges, settings) lives in ``admin.py``.
 
-Retries: reads are safe to retry and the worker does so on ``Unavailable``; this client
-retries only topic creation itself, because only there it can first check (by
-``external_id``) whether an ambiguous attempt went through.
+Retries: a read lost on the way (reset, timeout, cut-off body, 5xx) is sent again a couple
+of times by the transport, and the worker retries the event on ``Unavailable``. Of the
+writes this client retries only topic creation itself, because only there it can first
+check (by ``external_id``) whether an ambiguous attempt went through.
 """
 
 from __future__ import annotations

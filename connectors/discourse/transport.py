@@ -25,14 +25,22 @@ from pydiscourse.exceptions import (
     DiscourseRateLimitedError,
     DiscourseServerError,
 )
+from urllib3.exceptions import ConnectTimeoutError
 
 from connectors.session import PlatformSession
+from core import metrics
 
 log = logging.getLogger(__name__)
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 # A 429 without a JSON body (a proxy, or Discourse's per-IP middleware) and no Retry-After.
 FALLBACK_WAIT = 10.0
+# Reads that failed on the way (reset, timed out, cut off) or with a 5xx are sent again a
+# few times; writes never are (the callers decide, by looking first).
+READS = frozenset({"GET", "HEAD"})
+READ_REPEATS = 2
+READ_PAUSE = 0.2  # seconds, times the repeat's number
+IN_TRANSIT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
 class BudgetedDiscourseClient(DiscourseClient):
@@ -80,8 +88,18 @@ class BudgetedDiscourseClient(DiscourseClient):
         }
         kwargs.update(override_request_kwargs or {})
         waited = 0.0
+        repeats = 0
         while True:
-            response = self.session.request(verb, self.host + path, **kwargs)
+            try:
+                response = self.session.request(verb, self.host + path, **kwargs)
+            except IN_TRANSIT as exc:
+                if _unreachable(exc) or not self._read_again(verb, repeats):
+                    raise
+                repeats += 1
+                continue
+            if response.status_code >= 500 and self._read_again(verb, repeats):
+                repeats += 1
+                continue
             if response.status_code != 429:
                 return _decoded(response)
             wait = rate_limit_wait(response)
@@ -94,8 +112,24 @@ class BudgetedDiscourseClient(DiscourseClient):
             )
             if waited + wait > self.wait_budget:
                 raise DiscourseRateLimitedError(_message(response), response=response)
+            metrics.count_rate_limit_wait("forum", wait)
             self.sleep(wait)
             waited += wait
+
+    def _read_again(self, verb: str, repeats: int) -> bool:
+        """Whether to send a read again (after a short pause): it is safe to repeat, and
+        one lost answer must not fail a whole event whose other calls went through."""
+        if verb.upper() not in READS or repeats >= READ_REPEATS:
+            return False
+        self.sleep(READ_PAUSE * (repeats + 1))
+        return True
+
+
+def _unreachable(exc: requests.RequestException) -> bool:
+    """No connection at all (refused, or no answer to connect): the forum is down, and
+    asking again at once would not help."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, ConnectTimeoutError)  # NewConnectionError is one too
 
 
 def rate_limit_wait(response: requests.Response) -> float:
@@ -166,6 +200,9 @@ class ForumSession(PlatformSession):
     """
 
     CREDENTIALS = ("Api-Key", "Api-Username")
+
+    def __init__(self) -> None:
+        super().__init__("forum")
 
     def rebuild_auth(
         self, prepared_request: requests.PreparedRequest, response: requests.Response

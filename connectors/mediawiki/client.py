@@ -9,6 +9,7 @@ requests in series anyway).
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -35,9 +36,11 @@ from connectors.mediawiki.records import (
     parse_time,
     read_cursor,
     revision_from,
+    stored_form,
 )
 from connectors.session import PlatformSession
-from core.errors import ConnectorError, EditConflict, NotFound
+from core import metrics
+from core.errors import ConnectorError, EditConflict, NotFound, RateLimited
 
 EditMode = Literal["update", "create", "any"]
 # Titles per query: MediaWiki's limit for `titles`, raised for accounts with apihighlimits.
@@ -47,6 +50,22 @@ RC_PROPS = "title|ids|timestamp|user|comment|flags|loginfo|sizes"
 REVISION_PROPS = "ids|timestamp|user|comment|size|sha1"
 # A lost session shows up as a failed assertion; log in again once and retry.
 SESSION_LOST = {"assertuserfailed", "assertbotfailed", "assertnameduserfailed"}
+
+
+class _WikiSession(PlatformSession):
+    """An answer cut off on the way is a broken connection, which mwclient retries (as it
+    does after a reset, for writes too: edits carry baserevid, and a repeat is nochange)."""
+
+    BROKEN_BODY = (
+        requests.exceptions.ChunkedEncodingError,
+        requests.exceptions.ContentDecodingError,
+    )
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().request(method, url, *args, **kwargs)
+        except self.BROKEN_BODY as exc:
+            raise requests.ConnectionError(f"the wiki's answer was cut off: {exc}") from exc
 
 
 class WikiClient:
@@ -66,13 +85,14 @@ class WikiClient:
         self._retry_wait = float(cfg.get("retry_wait", 5))
         self.bot = bot
         self.request_counts: Counter[int] = Counter()
-        self.session = PlatformSession()
+        self.session = _WikiSession("wiki")
         self.session.headers["User-Agent"] = str(cfg.get("user_agent", "Constellate/0.1"))
         self.session.hooks["response"].append(self._observe)
         self._last_response: requests.Response | None = None
         self._site: Any = None  # mwclient.Site, made on first use
         self._logged_in = False
         self._high_limits = False
+        self._quiet_until = 0.0  # time.monotonic() before which the wiki asked for quiet
 
     # -- connection -------------------------------------------------------------------
 
@@ -89,6 +109,7 @@ class WikiClient:
                 pool=self.session,
                 max_retries=self._max_retries,
                 retry_timeout=self._retry_wait,
+                wait_callback=metrics.wiki_wait_callback(lambda: self._last_response),
                 connection_options={"timeout": self._timeout},
                 do_init=False,  # its constructor would otherwise call the wiki
             )
@@ -98,12 +119,10 @@ class WikiClient:
         site = self._site_object()
         if self._logged_in:
             return site
-        if not self._username:
-            site.site_init()
-        elif "@" in self._username:  # a bot password: action=login
-            site.login(self._username, self._password)
-        else:  # a main account: action=login is deprecated for these
-            site.site_init()
+        self._init_site(site)  # first and retried: inside login() it is tried only once
+        if "@" in self._username:  # a bot password: action=login
+            self._bot_login(site)
+        elif self._username:  # a main account: action=login is deprecated for these
             outcome = site.clientlogin(username=self._username, password=self._password)
             if outcome is not True:
                 raise mw.LoginError(site, outcome.get("status"), outcome.get("message"))
@@ -111,6 +130,33 @@ class WikiClient:
         self._high_limits = "apihighlimits" in site.rights
         self._logged_in = True
         return site
+
+    def _bot_login(self, site: Any) -> None:
+        try:
+            site.login(self._username, self._password)
+        except mw.LoginError:
+            # A login whose answer was lost is sent again, and the wiki refuses a login
+            # in a session that is logged in already: if it is, as us, that is success.
+            site.site_init()
+            account = self._username.split("@")[0].replace("_", " ").strip()
+            if site.username != account[:1].upper() + account[1:]:
+                raise
+
+    def _init_site(self, site: Any) -> None:
+        """mwclient's first site_init makes one try (it is meant for its constructor); here
+        it is a job's first request, retried on a broken connection or a 5xx as mwclient
+        retries every other call. Once done, login()'s own site_init retries by itself."""
+        sleeper = site.sleepers.make()
+        while True:
+            try:
+                site.site_init()
+                return
+            except requests.HTTPError as exc:
+                if exc.response is None or exc.response.status_code < 500:
+                    raise
+            except (requests.ConnectionError, requests.Timeout):
+                pass
+            sleeper.sleep()  # MaximumRetriesExceeded after max_retries
 
     @property
     def username(self) -> str:
@@ -121,10 +167,16 @@ class WikiClient:
 
     @contextmanager
     def _boundary(self, action: str = "edit") -> Iterator[None]:
-        """Library exceptions leave as our ConnectorError subclasses, nothing else."""
+        """Library exceptions leave as our ConnectorError subclasses, nothing else.
+
+        After an HTTP 429 this client sends nothing until its wait is over: calls fail at
+        once instead (a sync would otherwise ask again for its next page straight away).
+        """
+        self._refuse_while_waiting()
         try:
             yield
-        except ConnectorError:
+        except ConnectorError as exc:
+            self._note_wait(exc)
             raise
         except Exception as exc:
             translated = translate(
@@ -142,7 +194,25 @@ class WikiClient:
                 )
             if translated is None:
                 raise
+            self._note_wait(translated)
             raise translated from exc
+
+    def _note_wait(self, exc: ConnectorError) -> None:
+        # An HTTP 429 holds for every request; `ratelimited` is about one action (an
+        # edit), and reads may go on.
+        if isinstance(exc, RateLimited) and exc.code == "http-429":
+            resume = time.monotonic() + exc.retry_after
+            self._quiet_until = max(self._quiet_until, resume)
+
+    def _refuse_while_waiting(self) -> None:
+        left = self._quiet_until - time.monotonic()
+        if left > 0:
+            raise RateLimited(
+                f"the wiki asked us to wait; {left:.1f} s left",
+                retry_after=left,
+                platform=PLATFORM,
+                code="waiting",
+            )
 
     def _rate_limit_wait(self, action: str) -> float:
         try:
@@ -428,6 +498,7 @@ class WikiClient:
         """
         if mode not in ("update", "create", "any"):
             raise ValueError(f"mode must be update, create or any, not {mode!r}")
+        text = stored_form(text)  # else the wiki refuses the md5 of text it normalised
         params: dict[str, Any] = {
             "title": title,
             "text": text,
@@ -498,7 +569,7 @@ class WikiClient:
             page = self.read_pages([title])[title]
             new_text = transform(page)
             # The wiki drops trailing whitespace on save, so that is no change either.
-            if new_text is None or new_text.rstrip() == page.text.rstrip():
+            if new_text is None or stored_form(new_text).rstrip() == page.text.rstrip():
                 return None
             mode: EditMode = "update" if page.exists else "create"
             try:

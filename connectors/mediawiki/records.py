@@ -6,6 +6,8 @@ All timestamps are timezone-aware UTC datetimes. The parsers read MediaWiki's
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -77,6 +79,17 @@ class EditResult:
 def parse_time(value: str) -> datetime:
     """MediaWiki's ISO 8601 timestamp ("2025-01-31T12:00:00Z") as an aware datetime."""
     return datetime.fromisoformat(value).astimezone(UTC)
+
+
+# What the wiki replaces with U+FFFD in every text it is sent (UtfNormal's clean-up).
+UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def stored_form(text: str) -> str:
+    """``text`` as the wiki keeps it: control characters other than tab and line breaks
+    replaced, then NFC. The wiki checks an edit's md5 against this form, and a page read
+    back is in it, so compare and hash only this form."""
+    return unicodedata.normalize("NFC", UNSTORABLE.sub("\ufffd", text))
 
 
 def format_time(value: datetime) -> str:
@@ -158,8 +171,16 @@ def change_from(entry: Mapping[str, Any]) -> WikiChange:
         new_size=entry.get("newlen"),
         log_type=entry.get("logtype"),
         log_action=entry.get("logaction"),
-        log_params=MappingProxyType(dict(entry.get("logparams") or {})),
+        log_params=MappingProxyType(_log_params(entry.get("logparams"))),
     )
+
+
+def _log_params(params: Any) -> dict[str, Any]:
+    """A log entry's parameters: an object, or (formatversion=2 writes PHP's lists so)
+    an array of positional ones, keyed "0", "1", ... as older entries name them."""
+    if isinstance(params, Mapping):
+        return dict(params)
+    return {str(index): value for index, value in enumerate(params or [])}
 
 
 def edit_result_from(answer: Mapping[str, Any], base_revid: int | None) -> EditResult:

@@ -44,7 +44,8 @@ def test_lag_beyond_maxlag_is_waited_out_then_unavailable(
     assert caught.value.retry_after == 5.0  # the wiki's Retry-After
     # Each retry waited at least what the wiki asked, growing by retry_wait.
     assert recorded_sleeps == [5, 5, 10]
-    assert client.request_counts[200] == 1 + 3 + 1 + 3  # ping, login, read, 3 retries
+    # ping; login (site_init, token, login, userinfo); read and its 3 retries
+    assert client.request_counts[200] == 1 + 4 + 1 + 3
 
 
 def test_a_refused_connection_is_unavailable(recorded_sleeps: list[float]) -> None:

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import select
 
+from core import wakeup
 from core import worker as worker_module
 from core.app import create_app
 from core.config import Settings, load_config
@@ -319,7 +320,7 @@ def test_run_processes_until_stopped_and_wake_ends_an_idle_wait(rig: Rig) -> Non
     assert rig.effects() == ["effect:forum:test:1", "effect:forum:test:2"]
     assert idle == [rig.settings["worker"]["poll_seconds"]]
     wake()
-    worker_module._wait_for_wake(3600)  # returns at once: it was woken
+    wakeup.wait(3600)  # returns at once: it was woken
 
 
 def test_the_embedded_worker_starts_with_the_first_request(

@@ -394,11 +394,15 @@ def test_markup_in_names_is_shown_as_text(site: Site) -> None:
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-def test_unknown_ids_are_404(site: Site) -> None:
-    assert site.client.get("/dashboard/people/999999").status_code == 404
+@pytest.mark.parametrize("unknown", ["999999", "385756334324002318188544"])  # beyond 64 bits
+def test_unknown_ids_are_404(site: Site, unknown: str) -> None:
+    assert site.client.get(f"/dashboard/people/{unknown}").status_code == 404
+    assert site.client.get(f"/dashboard/constellations/{unknown}").status_code == 404
     for action in ("approve", "reject"):
-        assert site.client.post(f"/dashboard/people/suggestions/999999/{action}").status_code == 404
-    answer = site.client.post("/dashboard/people/999999/organisation", data={"organisation": "X"})
+        answer = site.client.post(f"/dashboard/people/suggestions/{unknown}/{action}")
+        assert answer.status_code == 404
+    form = {"organisation": "X"}
+    answer = site.client.post(f"/dashboard/people/{unknown}/organisation", data=form)
     assert answer.status_code == 404
     missing = site.api("/people/999999/ledger", status=404)
     validate(missing, "/people/{person_id}/ledger", 404)

@@ -94,15 +94,24 @@ def receive() -> tuple[Response, int]:
     if problem is not None:
         return _error(400, f"{problem.json_path}: {problem.message}", raw)
     delivery_id = request.headers.get("X-Discourse-Event-Id") or None
-    event = normalise(event_name, body, raw, delivery_id=delivery_id, received=datetime.now(UTC))
+    try:
+        received = datetime.now(UTC)
+        event = normalise(event_name, body, raw, delivery_id=delivery_id, received=received)
+    except ValueError as exc:  # the schema cannot say everything: an id too long, say
+        return _error(400, f"the event cannot be stored: {exc}", raw)
+    problem = inbox.unstorable(event)
+    if problem is not None:
+        return _error(400, f"the event cannot be stored: {problem}", raw)
     # A redelivery (same X-Discourse-Event-Id, same bytes) and an automatic retry (new id,
     # same bytes) both hit the content key; a webhook and a poll of one change share
     # event_id. The delivery id alone is not trusted: it restarts if the forum's
     # database is restored, and would then drop new events.
     with get_store().session() as session:
         stored = inbox.record(session, event)
+    ids = {"event_id": event.event_id, "delivery_id": delivery_id}  # fields of JSON log lines
     if not stored:
-        log.info("duplicate delivery of %s (delivery %s)", event.event_id, delivery_id)
+        log.info("duplicate delivery of %s (delivery %s)", event.event_id, delivery_id, extra=ids)
         return jsonify({"accepted": True, "duplicate": True}), 200
+    log.info("recorded %s (delivery %s)", event.event_id, delivery_id, extra=ids)
     worker.wake()
     return jsonify({"accepted": True, "duplicate": False}), 202

@@ -52,7 +52,13 @@ def receive() -> tuple[Response, int]:
     problem = next(iter(schemas.validator("wiki/change").iter_errors(body)), None)
     if problem is not None:
         return _error(400, f"{problem.json_path}: {problem.message}", raw)
-    event = change_event(change_from(body))
+    try:
+        event = change_event(change_from(body))
+    except ValueError as exc:  # the schema cannot say everything: a date like 0000-00-00
+        return _error(400, f"the change cannot be stored: {exc}", raw)
+    problem = inbox.unstorable(event)
+    if problem is not None:
+        return _error(400, f"the change cannot be stored: {problem}", raw)
     with get_store().session() as session:
         stored = inbox.record(session, event)
     if not stored:

@@ -25,6 +25,9 @@ METADATA_HOSTS = frozenset(
 )
 SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT
 NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+# Not public, yet absent from Python 3.11's tables: site-local (deprecated, still routed
+# inside some networks) and the IPv6 documentation range of RFC 9637.
+UNLISTED_V6 = (ipaddress.ip_network("fec0::/10"), ipaddress.ip_network("3fff::/20"))
 GENERIC_REFUSAL = "destination not allowed"  # what attempt logs show; details go to the log
 
 
@@ -57,6 +60,8 @@ def refusal(address: IPAddress) -> str | None:
             return refusal(address.sixtofour)
         if address.teredo is not None:
             return "Teredo address"
+        if any(address in net for net in UNLISTED_V6):
+            return "site-local or documentation address"
     checks = (
         ("loopback", address.is_loopback),
         ("private", address.is_private),
