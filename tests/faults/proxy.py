@@ -1,6 +1,9 @@
 """A fault-injecting reverse proxy between the service and the wiki or forum sandbox.
 
-Every request is forwarded to the upstream unless a seeded draw picks a fault for it:
+Every request is forwarded to the upstream unless the deck deals it a fault. The deck is
+100 cards, ``round(rate * 100)`` of each fault and the rest blank, shuffled by a seeded
+random generator: every hundred requests carry exactly the configured share of each
+fault, in an order the seed decides. The faults:
 
 - ``rate_limit``: 429 with a wait. The forum's is Discourse's JSON body with
   ``extras.wait_seconds`` and ``Retry-After``; the wiki's is either an HTTP 429 with
@@ -42,8 +45,8 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 Platform = Literal["wiki", "forum"]
-# The order in which a draw walks the rates (fixed, so a seed gives the same faults).
 FAULTS = ("rate_limit", "unavailable", "maxlag", "timeout", "reset", "cut_body")
+DECK = 100  # requests per shuffled deck; rates are dealt in hundredths
 HOP_BY_HOP = frozenset(
     {
         "connection",
@@ -105,7 +108,7 @@ def check_rates(rates: Mapping[str, float], platform: Platform) -> dict[str, flo
             raise ValueError(f"rates[{fault!r}]: {rate!r} is not a probability in [0, 1]")
         checked[fault] = float(rate)
     total = sum(checked.values())
-    if total > 1 + 1e-9:
+    if total > 1 + 1e-9 or sum(round(rate * DECK) for rate in checked.values()) > DECK:
         raise ValueError(f"rates: they add up to {total:.3f}, more than 1")
     return checked
 
@@ -143,6 +146,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._records: list[Record] = []
         self._forced: deque[str | None] = deque()
+        self._deck: list[str | None] = []
         self._connections: set[socket.socket] = set()
         self._serials = itertools.count(1)
         self._stopping = threading.Event()
@@ -192,9 +196,11 @@ class FaultProxy:
     # -- control and reading -------------------------------------------------------------
 
     def set_rates(self, rates: Mapping[str, float]) -> None:
+        """New rates from the next request on (with a fresh deck)."""
         checked = check_rates(rates, self.platform)
         with self._lock:
             self.rates = checked
+            self._deck = []
 
     def force(self, *faults: str | None) -> None:
         """The next requests get these faults, in order (None: passed on), before any
@@ -208,7 +214,7 @@ class FaultProxy:
 
     @contextmanager
     def calm(self) -> Iterator[None]:
-        """No faults inside the block (the draws go on, so the seeded sequence is kept)."""
+        """No faults inside the block; the rates (and a fresh deck) come back after it."""
         saved = self.rates
         self.set_rates({})
         try:
@@ -246,18 +252,23 @@ class FaultProxy:
     def _draw(self, path: str) -> tuple[str | None, bool]:
         """The fault for one request (or None), and a coin: strike after forwarding?"""
         with self._lock:
-            roll, coin = self._rng.random(), self._rng.random() < 0.5
-            rates = self.rates
+            coin = self._rng.random() < 0.5
             if self._forced:
                 return self._forced.popleft(), False
-        edge = 0.0
-        for fault in FAULTS:
-            edge += rates.get(fault, 0.0)
-            if roll < edge:
-                if fault == "maxlag" and "api.php" not in path:
-                    return None, coin  # MediaWiki checks lag on api.php only
-                return fault, coin
-        return None, coin
+            if not self._deck:
+                self._deck = self._shuffled_deck()
+            fault = self._deck.pop()
+        if fault == "maxlag" and "api.php" not in path:
+            return None, coin  # MediaWiki checks lag on api.php only
+        return fault, coin
+
+    def _shuffled_deck(self) -> list[str | None]:
+        deck: list[str | None] = [
+            fault for fault, rate in self.rates.items() for _ in range(round(rate * DECK))
+        ]
+        deck += [None] * (DECK - len(deck))
+        self._rng.shuffle(deck)
+        return deck
 
     def _record(self, record: Record) -> None:
         with self._lock:

@@ -19,7 +19,7 @@ from sandbox.forum.state import ForumEvent
 from sandbox.forum.webhook_delivery import encode_body, request_headers
 from tests.conftest import SessionForum
 from tests.faults.conftest import WEBHOOK_SECRET, FaultyService
-from tests.faults.proxy import FaultProxy
+from tests.faults.proxy import DECK, FaultProxy
 
 ROUNDS = 100
 # Fake time added past the next retry each round, so retries run in batches, in parallel.
@@ -124,14 +124,17 @@ def deliver(client: FlaskClient, service: FaultyService, events: list[ForumEvent
 def check_proxy_log(proxy: FaultProxy, *, share: tuple[float, float], each: int) -> None:
     """Every fault was injected at least ``each`` times, the failed share is within
     ``share``, and every asked wait was kept by the connection it was asked of."""
+    records = proxy.records
+    # A whole deck went through: from then on each fault's count is at least its rate's.
+    assert len(records) >= DECK, f"{proxy.platform}: only {len(records)} calls"
     counts = proxy.fault_counts()
     expected = set(proxy.rates)
     assert {fault for fault in expected if counts[fault] >= each} == expected, (
-        f"{proxy.platform}: faults injected {dict(counts)} of {len(proxy.records)} calls"
+        f"{proxy.platform}: faults injected {dict(counts)} of {len(records)} calls"
     )
     low, high = share
     assert low <= proxy.failure_share() <= high, (
-        f"{proxy.platform}: {proxy.failure_share():.2f} of {len(proxy.records)} calls failed"
+        f"{proxy.platform}: {proxy.failure_share():.2f} of {len(records)} calls failed"
     )
     checks = proxy.wait_checks()
     assert checks, f"{proxy.platform}: no answer asked for a wait"
