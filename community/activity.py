@@ -15,9 +15,10 @@ from sqlalchemy import Boolean, Index, Integer, String, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from connectors.discourse.poller import LatestPosts, poll_new_posts
+from core import clock
 from core.events import Event
 from core.handling import HandlerContext
-from core.models import Base, UTCDateTime, utcnow
+from core.models import Base, UTCDateTime
 from core.store import dialect_insert
 from webhooks.incoming.discourse_events import parse_time
 
@@ -105,7 +106,9 @@ def record_history(session: Session, forum: LatestPosts) -> int:
     read = 0
     for polled in poll_new_posts(forum, 0):
         post = polled.post
-        upsert_post(session, _post_values(post.data, bool(post.data.get("deleted_at")), utcnow()))
+        upsert_post(
+            session, _post_values(post.data, bool(post.data.get("deleted_at")), clock.now())
+        )
         read += 1
     return read
 

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from community.leadership import WikiSectionState
 from connectors.mediawiki import WikiClient
 from connectors.mediawiki.records import WikiPage, stored_form
+from core import clock
 from core.errors import EditConflict
-from core.models import utcnow
 
 BEGIN = "<!-- constellate:begin -->"
 END = "<!-- constellate:end -->"
@@ -73,11 +73,11 @@ class PageSectionMemory:
         state = self._session.get(WikiSectionState, self._page_id)
         if state is None:
             self._session.add(
-                WikiSectionState(page_id=self._page_id, written_hash=digest, written_at=utcnow())
+                WikiSectionState(page_id=self._page_id, written_hash=digest, written_at=clock.now())
             )
         elif state.written_hash != digest:
             state.written_hash = digest
-            state.written_at = utcnow()
+            state.written_at = clock.now()
         self._session.flush()
 
 

@@ -24,10 +24,11 @@ from community.sync_models import record_issue, resolve_issues
 from connectors.discourse import ForumClient
 from connectors.discourse.records import Category
 from connectors.mediawiki import WikiPage
+from core import clock
 from core.errors import InvalidRequest
 from core.events import Event
 from core.inbox import record
-from core.models import PageTopicLink, utcnow
+from core.models import PageTopicLink
 from webhooks.automations.vocabulary import STATUS_CHANGED
 
 ACTIONS = (
@@ -292,7 +293,7 @@ def _record_status_change(
 ) -> None:
     """Tell automation rules (through the inbox) that the constellation's status changed.
     The revision names the change, so a retried sync records it once."""
-    now = utcnow()
+    now = clock.now()
     change = str(revid) if revid is not None else now.isoformat()
     payload: dict[str, Any] = {
         "page_id": page_id,
@@ -381,7 +382,7 @@ def _archive(forum: ForumClient, link: PageTopicLink, dry_run: bool) -> ForumOut
     if link.forum_topic_id is not None:
         forum.set_topic_status(link.forum_topic_id, "closed", True)
         forum.set_topic_status(link.forum_topic_id, "archived", True)
-    link.archived_at = utcnow()
+    link.archived_at = clock.now()
     # Restoring must rewrite everything (reopen, unarchive), whatever the hash says.
     link.synced_hash = None
     return ForumOutcome("archived", detail)

@@ -20,8 +20,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from community.charter import Charter, CharterError, parse_charter
 from connectors.mediawiki import WikiClient, WikiPage, WikiRevision
+from core import clock
 from core.errors import NotFound
-from core.models import Base, Payload, SyncCursor, UTCDateTime, utcnow
+from core.models import Base, Payload, SyncCursor, UTCDateTime
 
 
 class LeadershipChange(Base):
@@ -51,7 +52,7 @@ class WikiSectionState(Base):
 
     page_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     written_hash: Mapped[str] = mapped_column(String(64))
-    written_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
 def _cursor_name(page_id: int) -> str:

@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import Index, Integer, String, Text, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from core.models import Base, UTCDateTime, utcnow
+from core import clock
+from core.models import Base, UTCDateTime
 
 ISSUE_KINDS = ("malformed", "conflict", "error")  # error: the platform refused this page
 
@@ -29,7 +30,7 @@ class SyncIssue(Base):
     field: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text)
     forum_post_id: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -74,7 +75,7 @@ def resolve_issues(
         page = or_(page, SyncIssue.wiki_page_id == wiki_page_id)
     query = select(SyncIssue).where(SyncIssue.kind == kind, page, SyncIssue.resolved_at.is_(None))
     issues = list(session.scalars(query))
-    now = utcnow()
+    now = clock.now()
     for issue in issues:
         issue.resolved_at = now
     session.flush()

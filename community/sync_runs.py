@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models import Base, Payload, UTCDateTime, utcnow
+from core import clock
+from core.models import Base, Payload, UTCDateTime
 from core.store import Store
 
 TRIGGERS = ("schedule", "command", "dashboard", "event")
@@ -42,7 +43,7 @@ class SyncRun(Base):
     trigger: Mapped[str] = mapped_column(String(16))
     scope: Mapped[str] = mapped_column(Text)
     requested_by: Mapped[str | None] = mapped_column(String(255))
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     pages_seen: Mapped[int] = mapped_column(Integer, default=0)
     pages_changed: Mapped[int] = mapped_column(Integer, default=0)
@@ -82,7 +83,7 @@ class RunRecord:
                 run = session.get(SyncRun, self.run_id)
                 if run is None:
                     return
-                run.finished_at = utcnow()
+                run.finished_at = clock.now()
                 run.pages_seen = self.pages_seen
                 run.pages_changed = self.pages_changed
                 run.counts = dict(counts)

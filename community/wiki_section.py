@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -25,6 +25,7 @@ from community.health.summary import health_lines
 from connectors.discourse import ForumClient
 from connectors.mediawiki import WikiClient
 from connectors.mediawiki.records import WikiPage
+from core import clock
 from core.errors import NotFound
 from core.models import PageTopicLink
 
@@ -138,7 +139,7 @@ def active_participants(
     if link.forum_category_id is None:
         return []
     days = int(settings["constellations"]["participant_days"])
-    since = datetime.now(UTC) - timedelta(days=days)
+    since = clock.now() - timedelta(days=days)
     query = (
         select(ForumPostActivity.username)
         .where(

@@ -10,6 +10,8 @@ from flask import Flask
 import dashboards
 from community.credits import connect_views
 from core import cli, health, logs, metrics, store, worker
+from core import clock as clocks
+from core.clock import Clock
 from core.config import load_config
 from webhooks import incoming
 
@@ -17,12 +19,15 @@ from webhooks import incoming
 MAX_REQUEST_BYTES = 1024 * 1024
 
 
-def create_app(config: Mapping[str, Mapping[str, Any]] | None = None) -> Flask:
+def create_app(
+    config: Mapping[str, Mapping[str, Any]] | None = None, *, clock: Clock | None = None
+) -> Flask:
     """Build the service.
 
     Without ``config`` the configuration comes from ``$CONSTELLATE_CONFIG`` and
     ``CONSTELLATE_*`` variables; with it (tests), only defaults and ``config``
-    count. Either way it is validated before anything starts.
+    count. Either way it is validated before anything starts. ``clock`` (the system's
+    unless given) is the time of the app's requests, commands and worker threads.
     """
     settings = load_config() if config is None else load_config(overrides=config, environ={})
     app = Flask("constellate")
@@ -31,6 +36,7 @@ def create_app(config: Mapping[str, Mapping[str, Any]] | None = None) -> Flask:
         SECRET_KEY=settings["service"]["secret_key"],
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
     )
+    clocks.init_app(app, clock)
     logs.init_app(app)
     store.init_app(app)
     health.init_app(app)

@@ -10,9 +10,9 @@ from typing import Any, cast
 from sqlalchemy import String, and_, case, or_, select, update
 from sqlalchemy.orm import Session
 
-from core import metrics
+from core import clock, metrics
 from core.events import Event
-from core.models import InboxEvent, utcnow
+from core.models import InboxEvent
 from core.store import dialect_insert
 
 BACKOFF_BASE_SECONDS = 5.0
@@ -67,7 +67,7 @@ def record(session: Session, event: Event) -> bool:
         "state": "pending",
         "attempts": 0,
     }
-    values["received_at"] = values["available_at"] = utcnow()
+    values["received_at"] = values["available_at"] = clock.now()
     # The table, not the model: the ORM's bulk-insert path costs a millisecond a webhook.
     table = InboxEvent.__table__
     statement = dialect_insert(session, table).values(**values).on_conflict_do_nothing()

@@ -56,8 +56,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from core import clock
 from core.errors import ConfigError
-from core.models import InboxEvent, utcnow
+from core.models import InboxEvent
 from core.store import Store, get_store
 from webhooks.outgoing.models import MESSAGE_STATES, DeliveryAttempt, OutgoingMessage
 
@@ -159,11 +160,11 @@ _PROCESSING: ContextVar[_Processing | None] = ContextVar("constellate_processing
 
 
 @contextmanager
-def processing(received_at: datetime | None, clock: Callable[[], datetime]) -> Iterator[None]:
+def processing(received_at: datetime | None) -> Iterator[None]:
     """Time one claimed event until it is settled; ``settled`` names the outcome.
 
-    ``clock`` is the worker's (the one that stamps ``processed_at``), so the latency
-    is measured on the same clock as the event's other times.
+    The latency is read on the clock chosen here (the worker's, which stamps
+    ``processed_at``), the same clock as the event's other times.
     """
     slot = _Processing(time.monotonic())
     token = _PROCESSING.set(slot)
@@ -176,7 +177,7 @@ def processing(received_at: datetime | None, clock: Callable[[], datetime]) -> I
         _PROCESSING.reset(token)
         EVENT_PROCESSING.labels(slot.outcome).observe(time.monotonic() - slot.started)
         if slot.outcome == "done" and received_at is not None:
-            EVENT_LATENCY.observe(max(0.0, (clock() - received_at).total_seconds()))
+            EVENT_LATENCY.observe(max(0.0, (clock.now() - received_at).total_seconds()))
 
 
 def settled(state: str | None) -> None:
@@ -198,9 +199,8 @@ class StoreCollector:
     and only the newest are counted on each scrape.
     """
 
-    def __init__(self, store: Callable[[], Store], clock: Callable[[], datetime] = utcnow):
+    def __init__(self, store: Callable[[], Store]):
         self.store = store
-        self.clock = clock
         self._lock = threading.Lock()
         self._attempts_upto = 0
         self._attempts_counted: Tally[str] = Tally()
@@ -209,7 +209,7 @@ class StoreCollector:
         return []  # registering must not query the store
 
     def collect(self) -> Iterator[Any]:
-        now = self.clock()
+        now = clock.now()  # a scrape is a request: the app's clock
         try:
             with self.store().session() as session:
                 inbox = _count_states(session, InboxEvent, INBOX_STATES)
@@ -325,12 +325,11 @@ def scrape_registry(
     store: Callable[[], Store],
     *,
     directory: str | None = None,
-    clock: Callable[[], datetime] = utcnow,
 ) -> CollectorRegistry:
     """What ``/metrics`` shows: the processes' counts and, once, the store's numbers."""
     registry = CollectorRegistry()
     registry.register(process_registry(directory))
-    registry.register(StoreCollector(store, clock))
+    registry.register(StoreCollector(store))
     return registry
 
 

@@ -10,6 +10,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from core import clock
+
 # Stable constraint names, so migrations behave the same on SQLite and PostgreSQL.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -42,10 +44,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 Payload = JSON().with_variant(JSONB(), "postgresql")
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -57,7 +55,7 @@ class SyncCursor(Base):
 
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
 
 class PageTopicLink(Base):
@@ -89,8 +87,8 @@ class PageTopicLink(Base):
     # metrics need (lead partner, stewards, beat, term end) without reading the wiki.
     charter: Mapped[dict[str, Any] | None] = mapped_column(Payload)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
 
 class InboxEvent(Base):
@@ -127,6 +125,6 @@ class InboxEvent(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(128))
     last_error: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)
-    available_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -17,11 +17,11 @@ from flask import Flask
 from community.health.handlers import schedule_event
 from connectors.discourse.client import ForumClient
 from core import dispatch, inbox, logs, metrics, wakeup
+from core.clock import Clock, current, of_app, using
 from core.config import Settings
 from core.errors import RateLimited, Unavailable
 from core.events import Event
 from core.handling import Handler, HandlerContext
-from core.models import utcnow
 from core.store import Store, get_store
 from dashboards import roles
 from webhooks.automations import engine, loops, scheduler
@@ -51,7 +51,8 @@ class Worker:
     """Processes inbox events one at a time; any number may run against one store.
 
     ``clock``, ``sleep``, ``jitter`` and ``handlers_for`` are injectable so tests
-    control time and the dispatch table.
+    control time and the dispatch table; ``clock`` (by default the one chosen where the
+    worker is made) answers every ``now()`` of the worker's cycles, handlers included.
     """
 
     def __init__(
@@ -60,7 +61,7 @@ class Worker:
         settings: Settings,
         *,
         worker_id: str | None = None,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock | None = None,
         sleep: Callable[[float], None] = wakeup.wait,
         jitter: Callable[[], float] = random.random,
         handlers_for: Callable[[str], tuple[Handler, ...]] = dispatch.handlers_for,
@@ -69,7 +70,7 @@ class Worker:
         self.store = store
         self.settings = settings
         self.worker_id = worker_id or default_worker_id()
-        self.clock = clock
+        self.clock = clock or current()
         self.sleep = sleep
         self.jitter = jitter
         self.handlers_for = handlers_for
@@ -116,22 +117,20 @@ class Worker:
     def run_once(self) -> bool:
         """Poll the platforms when due, deliver due outgoing messages, then process one
         inbox event; False if none was due."""
-        self.poll()
-        self.deliver()
-        held = self.claim()
-        if held is None:
-            return False
-        self.process(held)
-        return True
+        with using(self.clock):
+            self.poll()
+            self.deliver()
+            held = self.claim()
+            if held is None:
+                return False
+            self.process(held)
+            return True
 
     def deliver(self) -> None:
         try:
-            # With the real clock each message takes the time of its own send (its lease
-            # and webhook-timestamp must be fresh); a test's clock is passed as it stands.
-            now = None if self.clock is utcnow else self.clock()
-            delivery.deliver_due(
-                self.store, self.settings, now=now, budget_seconds=DELIVERY_BUDGET_SECONDS
-            )
+            # Each message reads the clock at its own send: its lease and webhook-timestamp
+            # must be fresh.
+            delivery.deliver_due(self.store, self.settings, budget_seconds=DELIVERY_BUDGET_SECONDS)
         except Exception as exc:  # outgoing trouble must not stop incoming work
             self._report("outgoing delivery failed", exc)
 
@@ -201,7 +200,7 @@ class Worker:
         event = held.event
         with (
             logs.bound(event_id=event.event_id, kind=event.kind, worker_id=self.worker_id),
-            metrics.processing(held.received_at, self.clock),
+            metrics.processing(held.received_at),
         ):
             self._process(held)
 
@@ -313,7 +312,7 @@ def init_app(app: Flask) -> None:
         with lock:
             if EMBEDDED_KEY in app.extensions:
                 return
-            worker = Worker(get_store(app), settings, poll_platforms=True)
+            worker = Worker(get_store(app), settings, clock=of_app(app), poll_platforms=True)
             stop = threading.Event()  # for tests; the daemon thread ends with the process
             thread = threading.Thread(
                 target=worker.run, args=(stop,), name="constellate-worker", daemon=True

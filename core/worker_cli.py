@@ -11,9 +11,9 @@ from typing import Any
 
 import click
 
-from core import inbox, metrics
+from core import clock, inbox, metrics
 from core.command_context import configured_store
-from core.models import InboxEvent, utcnow
+from core.models import InboxEvent
 from core.worker import Worker, wake
 
 STATES = ("pending", "claimed", "done", "ignored", "dead")
@@ -122,7 +122,7 @@ def _requeue(operation: Callable[..., InboxEvent], row_id: int, verb: str) -> No
     with configured_store() as (_settings, store):
         try:
             with store.session() as session:
-                row = operation(session, row_id, now=utcnow())
+                row = operation(session, row_id, now=clock.now())
                 kind = row.kind
         except inbox.NoSuchEvent as exc:
             raise click.ClickException(str(exc)) from None

@@ -12,7 +12,7 @@ import hmac
 import logging
 import secrets
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app, g, redirect, request, session, url_for
@@ -23,6 +23,7 @@ from connectors.discourse.connect import (
     connect_request,
     verified_connect_payload,
 )
+from core import clock
 from core.errors import PermissionDenied
 from dashboards import tokens
 from dashboards.sessions import StoreSession
@@ -115,7 +116,7 @@ def login_start() -> ResponseReturnValue:
     nonce = secrets.token_urlsafe(32)  # 256 bits from the system's CSPRNG
     session["login"] = {
         "nonce": nonce,
-        "started": datetime.now(UTC).isoformat(),
+        "started": clock.now().isoformat(),
         "next": _local_next(request.args.get("next")),
     }
     return_url = settings["service"]["base_url"].rstrip("/") + url_for("dashboard.login_callback")
@@ -164,7 +165,7 @@ def _check_nonce(started: Any, nonce: str) -> None:
     if not hmac.compare_digest(started["nonce"].encode(), nonce.encode()):
         raise PermissionDenied("the nonce is not the one this browser was given", platform="forum")
     began = datetime.fromisoformat(started["started"])
-    if datetime.now(UTC) - began > LOGIN_TTL:
+    if clock.now() - began > LOGIN_TTL:
         raise PermissionDenied("the login took longer than ten minutes", platform="forum")
 
 

@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import Boolean, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models import Base, Payload, UTCDateTime, utcnow
+from core import clock
+from core.models import Base, Payload, UTCDateTime
 
 
 class DashboardSession(Base):
@@ -22,8 +23,8 @@ class DashboardSession(Base):
     data: Mapped[dict[str, object]] = mapped_column(Payload, default=dict)
     username: Mapped[str | None] = mapped_column(String(60))
     forum_user_id: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     role_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -37,6 +38,6 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -12,6 +12,7 @@ from flask import current_app
 from markupsafe import Markup
 
 from community.health.thresholds import figure_words, format_figure
+from core import clock
 from core.config import Settings
 from core.store import get_store
 from dashboards import charts
@@ -102,7 +103,7 @@ def overview() -> str:
 
 @pages.get("/constellations/<id:page_id>", endpoint="constellation")
 def constellation_page(page_id: int) -> str | tuple[str, int]:
-    now = datetime.now(UTC)
+    now = clock.now()
     with get_store().session() as session:
         detail = constellation(session, _settings(), page_id, now=now)
     if detail is None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Response, current_app, jsonify
 
+from core import clock
 from core.config import Settings
 from core.store import get_store
 from dashboards.constellation_queries import ConstellationDetail, constellation
@@ -172,7 +173,7 @@ def list_constellations() -> Response:
 @api.get("/constellations/<id:page_id>")
 def get_constellation(page_id: int) -> Response | tuple[Response, int]:
     with get_store().session() as session:
-        detail = constellation(session, _settings(), page_id, now=datetime.now(UTC))
+        detail = constellation(session, _settings(), page_id, now=clock.now())
     if detail is None:
         return json_error(404, f"no constellation has the wiki page id {page_id}")
     return jsonify(detail_json(detail))

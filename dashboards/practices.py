@@ -16,9 +16,8 @@ from werkzeug.wrappers import Response
 from community.practices import candidates
 from community.practices.models import PracticeSuggestion
 from community.practices.promotion import TITLE_FORBIDDEN
-from core import worker
+from core import clock, worker
 from core.config import Settings
-from core.models import utcnow
 from core.store import get_store
 from dashboards import charts, handlers
 from dashboards import practices_queries as queries
@@ -75,7 +74,7 @@ def promote_suggestion(suggestion_id: int) -> Response:
             viewer().username,
             title=title,
             organisation=organisation,
-            now=utcnow(),
+            now=clock.now(),
         )
         name = suggestion.title
     worker.wake()

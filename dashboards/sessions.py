@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, Request, Response
@@ -17,6 +17,7 @@ from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import delete
 from werkzeug.datastructures import CallbackDict
 
+from core import clock
 from core.store import get_store
 from dashboards.models import DashboardSession
 
@@ -69,7 +70,7 @@ def create_row(
     app: Flask, data: dict[str, Any], *, now: datetime | None = None
 ) -> tuple[str, DashboardSession]:
     """A new stored session holding ``data``; returns its id (the cookie value)."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     absolute, _ = lifetimes(app)
     sid = secrets.token_urlsafe(32)
     user = data.get("user") or {}
@@ -91,7 +92,7 @@ class StoreSessionInterface(SessionInterface):
         sid = request.cookies.get(cookie_name(app))
         if not sid:
             return StoreSession()
-        now = datetime.now(UTC)
+        now = clock.now()
         _, idle = lifetimes(app)
         with get_store().session() as db:
             row = db.get(DashboardSession, id_hash(sid))
@@ -113,7 +114,7 @@ class StoreSessionInterface(SessionInterface):
                 self._delete(session.sid)
             response.delete_cookie(name, path="/", secure=secure, httponly=True, samesite="Lax")
             return
-        now = datetime.now(UTC)
+        now = clock.now()
         if session.sid and session.rotate:
             self._delete(session.sid)
             session.sid = None

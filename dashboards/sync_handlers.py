@@ -21,10 +21,11 @@ from community.sync import sync_constellations
 from community.sync_models import SyncIssue
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient, WikiPage
+from core import clock
 from core.config import Settings
 from core.events import Event
 from core.handling import Handler, HandlerContext
-from core.models import PageTopicLink, utcnow
+from core.models import PageTopicLink
 from core.store import Store
 
 RESYNC_KIND = "dashboard.resync_requested"
@@ -147,7 +148,7 @@ def resolve_conflict(
     """
     link = _link(session, issue)
     if link is None or link.forum_post_id is None:
-        issue.resolved_at = utcnow()  # nothing on the forum is left to disagree with
+        issue.resolved_at = clock.now()  # nothing on the forum is left to disagree with
         return "no charter post: closed"
     page = _current_page(wiki, issue, link)
     if page is None:
@@ -168,7 +169,7 @@ def resolve_conflict(
         # The forum post changed again since it was read: a person must look again.
         return "the forum post changed meanwhile: still a conflict"
     if issue.resolved_at is None:
-        issue.resolved_at = utcnow()
+        issue.resolved_at = clock.now()
     session.flush()
     return f"{outcome.action}: {outcome.detail}"
 

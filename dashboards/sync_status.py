@@ -17,9 +17,8 @@ from werkzeug.wrappers import Response
 
 from community.sync_models import SyncIssue
 from community.sync_runs import FULL, SyncRun
-from core import inbox, worker
+from core import clock, inbox, worker
 from core.config import Settings
-from core.models import utcnow
 from core.store import get_store
 from dashboards import charts, sync_report
 from dashboards.sync_handlers import (
@@ -68,7 +67,7 @@ def _state(session: Session, *, now: datetime, page: int) -> dict[str, Any]:
 @pages.get("/sync")
 def sync() -> str:
     page = page_number()
-    now = utcnow()
+    now = clock.now()
     with get_store().session() as session:
         state = _state(session, now=now, page=page)
     return render_page(
@@ -130,7 +129,7 @@ def resync() -> Response:
         if title in sync_report.queued_resyncs(session):
             flash(f"A resync of {what} is already queued.", "error")
             return _back()
-        inbox.record(session, resync_event(title, viewer().username, now=utcnow()))
+        inbox.record(session, resync_event(title, viewer().username, now=clock.now()))
     worker.wake()
     flash(f"Resync of {what} queued; a worker runs it shortly.", "ok")
     return _back()
@@ -148,7 +147,7 @@ def resolve_sync_issue(issue_id: int) -> Response:
         if problem is not None:
             flash(f"Not resolved: {problem}.", "error")
             return _back()
-        event = resolution_event(issue_id, choice, viewer().username, now=utcnow())
+        event = resolution_event(issue_id, choice, viewer().username, now=clock.now())
         inbox.record(session, event)
         title = issue.wiki_title
     worker.wake()
@@ -210,7 +209,7 @@ def _issue_json(issue: SyncIssue, queued: dict[int, str]) -> dict[str, Any]:
 def sync_state() -> Any:
     page = page_number()
     with get_store().session() as session:
-        state = _state(session, now=utcnow(), page=page)
+        state = _state(session, now=clock.now(), page=page)
     issues = sorted([*state["conflicts"].rows, *state["errors"].rows], key=lambda i: i.id)
     return {
         "page": page,

@@ -6,11 +6,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import click
 from sqlalchemy import select
 
+from core import clock
 from core.command_context import configured_store
 from core.store import get_store
 from dashboards.models import ApiToken
@@ -35,7 +36,7 @@ def check(token: str) -> str | None:
         # The lookup is by hash, so timing tells nothing about the token; compare anyway.
         if row is None or row.revoked or not hmac.compare_digest(row.token_hash, wanted):
             return None
-        now = datetime.now(UTC)
+        now = clock.now()
         if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
             row.last_used_at = now
         return row.name

@@ -20,8 +20,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer, load_only
 from werkzeug.wrappers import Response
 
-from core import inbox, worker
-from core.models import InboxEvent, utcnow
+from core import clock, inbox, worker
+from core.models import InboxEvent
 from core.store import get_store
 from dashboards.web import (
     api,
@@ -218,7 +218,7 @@ def webhooks() -> str:
         page=page,
         more=more,
         rows=rows,
-        is_retryable=functools.partial(is_retryable, now=utcnow()),
+        is_retryable=functools.partial(is_retryable, now=clock.now()),
     )
 
 
@@ -239,7 +239,7 @@ def retry_incoming(row_id: int) -> Response:
         with get_store().session() as session:
             # Locked (PostgreSQL), so a worker's claim cannot interleave with the reset.
             session.get(InboxEvent, row_id, with_for_update=True)
-            kind = inbox.retry(session, row_id, now=utcnow()).kind
+            kind = inbox.retry(session, row_id, now=clock.now()).kind
     except inbox.NoSuchEvent as exc:
         flash(f"Not retried: {exc}.", "error")
     else:
@@ -251,7 +251,7 @@ def retry_incoming(row_id: int) -> Response:
 @pages.post("/webhooks/outgoing/<id:message_id>/replay")
 def replay_outgoing(message_id: int) -> Response:
     with get_store().session() as session:
-        replayed = delivery.replay(session, message_id, now=utcnow())
+        replayed = delivery.replay(session, message_id, now=clock.now())
     if replayed:
         worker.wake()
         flash(
@@ -290,7 +290,7 @@ def api_incoming() -> Any:
     state, error = _api_state("incoming")
     if error is not None:
         return error
-    page, now = page_number(), utcnow()
+    page, now = page_number(), clock.now()
     with get_store().session() as session:
         rows, more = incoming_page(session, state=state, page=page)
     events = [

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
 from community.credits.rules import DEFAULT_RULES
 from connectors.discourse import ForumClient
 from connectors.discourse.records import Category
+from core import clock
 from core.errors import NotFound
 from sandbox.example_conversations import PlannedTopic, plan_conversations
 from sandbox.example_data import (
@@ -82,7 +83,7 @@ def seed_forum(
     _seed_people(client, data, report)
     _seed_categories(client, data, report)
     _seed_practice_tags(client, data)
-    plan = plan_conversations(data, now or datetime.now(UTC))
+    plan = plan_conversations(data, now or clock.now())
     for topic in plan:
         _seed_topic(client, topic, report)
     return report

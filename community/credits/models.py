@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models import Base, Payload, UTCDateTime, utcnow
+from core import clock
+from core.models import Base, Payload, UTCDateTime
 
 
 class Person(Base):
@@ -23,7 +24,7 @@ class Person(Base):
     # forum_group (read from the person's forum groups) or moderator (set by hand, kept)
     organisation_source: Mapped[str | None] = mapped_column(String(16))
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
 class Organisation(Base):
@@ -35,7 +36,7 @@ class Organisation(Base):
 
     group_name: Mapped[str] = mapped_column(String(255), primary_key=True)
     full_name: Mapped[str] = mapped_column(String(255))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
 
 class Account(Base):
@@ -51,7 +52,7 @@ class Account(Base):
     email: Mapped[str | None] = mapped_column(String(255))
     external_id: Mapped[str | None] = mapped_column(String(64))
     is_bot: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
 class LinkSuggestion(Base):
@@ -67,7 +68,7 @@ class LinkSuggestion(Base):
     forum_username: Mapped[str] = mapped_column(String(255))
     reasons: Mapped[list[Any]] = mapped_column(Payload, default=list)
     state: Mapped[str] = mapped_column(String(16), default="open")  # open|linked|rejected
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(255))
 
@@ -85,7 +86,7 @@ class ConnectLogin(Base):
     wiki_username: Mapped[str | None] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(255))
     name: Mapped[str | None] = mapped_column(String(255))
-    logged_in_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    logged_in_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
 class ConnectNonce(Base):
@@ -98,7 +99,7 @@ class ConnectNonce(Base):
     wiki_username: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
 class CreditEntry(Base):
@@ -125,7 +126,7 @@ class CreditEntry(Base):
     scope: Mapped[str | None] = mapped_column(String(128), index=True)
     cancels_key: Mapped[str | None] = mapped_column(String(255), unique=True)
     reason: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
 class CreditTotal(Base):
@@ -154,7 +155,7 @@ class BadgeGrant(Base):
     username: Mapped[str] = mapped_column(String(255))
     forum_badge_id: Mapped[int] = mapped_column(Integer)
     user_badge_id: Mapped[int | None] = mapped_column(Integer)
-    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
 class WikiAuthorship(Base):
@@ -167,4 +168,4 @@ class WikiAuthorship(Base):
     title: Mapped[str] = mapped_column(String(255))
     revid: Mapped[int] = mapped_column(Integer)
     state: Mapped[dict[str, Any]] = mapped_column(Payload, default=dict)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)

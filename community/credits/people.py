@@ -26,8 +26,8 @@ from community.credits.models import (
 )
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient
+from core import clock
 from core.errors import ConstellateError, PermissionDenied
-from core.models import utcnow
 from core.store import dialect_insert
 
 log = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ def start_connect_login(session: Session, wiki_username: str) -> str:
     """A new one-use nonce (256 random bits) for a DiscourseConnect login that claims
     ``wiki_username``; it expires after CONNECT_NONCE_LIFETIME."""
     name = claimed_wiki_name(wiki_username)
-    now = utcnow()
+    now = clock.now()
     session.execute(delete(ConnectNonce).where(ConnectNonce.expires_at < now - CONNECT_NONCE_KEPT))
     nonce = secrets.token_urlsafe(32)
     session.add(
@@ -195,7 +195,7 @@ def claim_connect_nonce(session: Session, nonce: str) -> str:
     """Use up a nonce we issued and answer the wiki username it claimed; PermissionDenied
     when it is unknown, used or expired. One conditional UPDATE marks it used, so of two
     answers racing with the same nonce only one wins."""
-    now = utcnow()
+    now = clock.now()
     claimed = session.execute(
         update(ConnectNonce)
         .where(
@@ -234,7 +234,7 @@ def record_connect_login(
         raise PeopleError(f"DiscourseConnect login: external_id {external_id[:20]!r}... too long")
     wiki_name = claimed_wiki_name(wiki_username)
     statement = dialect_insert(session, ConnectLogin).values(
-        external_id=external_id, forum_username=payload["username"], logged_in_at=utcnow()
+        external_id=external_id, forum_username=payload["username"], logged_in_at=clock.now()
     )
     session.execute(statement.on_conflict_do_nothing())
     login = session.scalars(
@@ -244,7 +244,7 @@ def record_connect_login(
     login.wiki_username = wiki_name
     login.email = payload.get("email") or None
     login.name = payload.get("name") or None
-    login.logged_in_at = utcnow()
+    login.logged_in_at = clock.now()
     account = ensure_account(session, "forum", payload["username"])
     account.external_id = external_id
     account.email = login.email or account.email
@@ -478,7 +478,7 @@ def _suggestion(session: Session, target: Pair, *, create: bool) -> LinkSuggesti
 
 def _decide(suggestion: LinkSuggestion, state: str, moderator: str) -> None:
     suggestion.state = state
-    suggestion.decided_at = utcnow()
+    suggestion.decided_at = clock.now()
     suggestion.decided_by = moderator
 
 

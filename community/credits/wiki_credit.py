@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -25,6 +25,7 @@ from community.credits.people import BOT_GROUPS
 from community.credits.rules import CreditRules, is_excluded, is_ip_address, load_rules
 from connectors.mediawiki import WikiClient
 from connectors.mediawiki.records import WikiRevision
+from core import clock
 from core.config import Settings
 from core.errors import InvalidRequest, NotFound
 from core.events import Event
@@ -100,7 +101,7 @@ def update_page_credit(
         row = WikiAuthorship(page_id=page_id)
         session.add(row)
     row.title, row.revid, row.state = title, int(advanced["revid"]), advanced
-    row.updated_at = datetime.now(UTC)
+    row.updated_at = clock.now()
     session.flush()
     return True
 
@@ -139,7 +140,7 @@ def cancel_deleted_page(
     )
     if row is not None and row.state.get("epoch") != epoch:
         row.revid, row.state = 0, new_state() | {"epoch": epoch}
-        row.updated_at = datetime.now(UTC)
+        row.updated_at = clock.now()
     session.flush()
     return cancelled
 

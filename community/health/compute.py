@@ -20,6 +20,7 @@ from community.health.first_posts import rebuild_first_posts
 from community.health.inputs import ScopeInputs, ScopeSpec, load_inputs, scope_specs, spec_for
 from community.health.models import HealthSnapshot
 from community.health.scope import ScopeHealth
+from core import clock
 from core.config import Settings
 from core.errors import ConstellateError
 from core.store import dialect_insert
@@ -36,7 +37,7 @@ def recompute_all(
     session: Session, settings: Settings, *, now: datetime | None = None
 ) -> list[ScopeHealth]:
     """Every scope's health from scratch (the full recompute command)."""
-    moment = now or datetime.now(UTC)
+    moment = now or clock.now()
     rebuild_first_posts(session)
     return [_update(session, settings, spec, moment) for spec in scope_specs(session)]
 
@@ -48,7 +49,7 @@ def update_scope(
     spec = spec_for(session, scope)
     if spec is None:
         raise UnknownScope(f"health scope {scope!r}: no such constellation or category")
-    return _update(session, settings, spec, now or datetime.now(UTC))
+    return _update(session, settings, spec, now or clock.now())
 
 
 def _update(session: Session, settings: Settings, spec: ScopeSpec, now: datetime) -> ScopeHealth:

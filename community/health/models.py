@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import Date, Float, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models import Base, Payload, UTCDateTime, utcnow
+from core import clock
+from core.models import Base, Payload, UTCDateTime
 
 
 class HealthSnapshot(Base):
@@ -26,7 +27,7 @@ class HealthSnapshot(Base):
     label: Mapped[str] = mapped_column(String(255))
     window_days: Mapped[int] = mapped_column(Integer)
     day: Mapped[date] = mapped_column(Date)
-    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     values: Mapped[dict[str, Any]] = mapped_column(Payload)
 
 
@@ -58,8 +59,8 @@ class HealthAlert(Base):
     value: Mapped[float | None] = mapped_column(Float)
     threshold: Mapped[float] = mapped_column(Float)
     message: Mapped[str] = mapped_column(Text, default="")
-    raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Where the alert was told (None: not yet; a failed post is tried again next time).
     forum_topic_id: Mapped[int | None] = mapped_column(Integer)

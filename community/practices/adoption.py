@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import mwparserfromhell
@@ -24,7 +24,7 @@ from community.practices.page import TEMPLATE
 from community.wikitext import top_templates
 from connectors.mediawiki import WikiClient
 from connectors.mediawiki.records import WikiPage
-from core import inbox
+from core import clock, inbox
 from core.errors import ConstellateError
 from core.events import Event
 from core.store import dialect_insert
@@ -122,7 +122,7 @@ def adopt(
     session.commit()  # no write lock held while the wiki answers
     result = wiki.apply(practice.title, listed, summary=SUMMARY.format(organisation=shown))
     revid = result.revid if result is not None else None
-    at = datetime.now(UTC)
+    at = clock.now()
     if row is not None:  # withdrawn before: it stands again, as an action now
         row.withdrawn_at, row.source, row.actor, row.revid = None, "action", actor, revid
         _record_event(session, practice, row, at=at, again=str(revid or at.isoformat()))

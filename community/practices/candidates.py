@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from rapidfuzz import fuzz, utils
@@ -23,6 +22,7 @@ from community.practices.models import Practice, PracticeSuggestion, PracticeTag
 from community.wiki_section import SYSTEM_USERS, organisations
 from connectors.discourse import ForumClient
 from connectors.discourse.records import Topic
+from core import clock
 from core.errors import ConstellateError, NotFound
 from core.events import Event
 from core.handling import HandlerContext
@@ -276,7 +276,7 @@ def dismiss(session: Session, suggestion_id: int, *, moderator: str | None) -> P
     if suggestion.state != "open":
         raise SuggestionError(f"suggestion {suggestion_id}: already {suggestion.state}")
     suggestion.state = "dismissed"
-    suggestion.decided_at = datetime.now(UTC)
+    suggestion.decided_at = clock.now()
     suggestion.decided_by = moderator
     session.flush()
     return suggestion
@@ -301,7 +301,7 @@ def _store(session: Session, judged: Assessment) -> PracticeSuggestion | None:
         score=judged.score,
         reasons=list(judged.reasons),
         state="open",
-        created_at=datetime.now(UTC),
+        created_at=clock.now(),
     )
     row_id = session.execute(
         statement.on_conflict_do_nothing().returning(PracticeSuggestion.id)

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import Boolean, Float, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models import Base, Payload, UTCDateTime, utcnow
+from core import clock
+from core.models import Base, Payload, UTCDateTime
 
 
 class Practice(Base):
@@ -31,7 +32,7 @@ class Practice(Base):
     author: Mapped[str | None] = mapped_column(String(255))
     author_platform: Mapped[str | None] = mapped_column(String(8))
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
 class PracticeTagName(Base):
@@ -43,7 +44,7 @@ class PracticeTagName(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     page_id: Mapped[int] = mapped_column(Integer, index=True)
     current: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
 class PracticeTopic(Base):
@@ -58,7 +59,7 @@ class PracticeTopic(Base):
     title: Mapped[str] = mapped_column(String(255))
     slug: Mapped[str] = mapped_column(String(255), default="")
     matched_by: Mapped[str] = mapped_column(String(16))
-    found_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    found_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -97,7 +98,7 @@ class PracticeSuggestion(Base):
     reasons: Mapped[list[Any]] = mapped_column(Payload, default=list)
     state: Mapped[str] = mapped_column(String(16), default="open")  # open|promoted|dismissed
     page_title: Mapped[str | None] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(255))
     detail: Mapped[str | None] = mapped_column(Text)

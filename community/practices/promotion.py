@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -29,6 +28,7 @@ from connectors.discourse import ForumClient
 from connectors.discourse.records import Topic
 from connectors.mediawiki import WikiClient
 from connectors.mediawiki.records import WikiPage
+from core import clock
 from core.errors import ConstellateError, EditConflict, NotFound
 from core.models import PageTopicLink
 from core.store import dialect_insert
@@ -225,7 +225,7 @@ def _tag_topic(session: Session, forum: ForumClient, topic: Topic, practice: Pra
         "title": topic.title[:255],
         "slug": topic.slug[:255],
         "matched_by": "tag",
-        "found_at": datetime.now(UTC),
+        "found_at": clock.now(),
     }
     session.execute(
         dialect_insert(session, PracticeTopic).values(**values).on_conflict_do_nothing()
@@ -236,7 +236,7 @@ def _tag_topic(session: Session, forum: ForumClient, topic: Topic, practice: Pra
 def _mark_promoted(
     session: Session, topic: Topic, page_title: str, moderator: str | None
 ) -> PracticeSuggestion:
-    now = datetime.now(UTC)
+    now = clock.now()
     suggestion = _suggestion(session, topic.id)
     if suggestion is None:  # promoted without being suggested first: remember it too
         session.execute(

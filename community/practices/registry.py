@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -28,9 +27,9 @@ from community.sync_models import record_issue, resolve_issues
 from connectors.discourse.client import ForumClient
 from connectors.discourse.records import TagGroup
 from connectors.mediawiki import WikiClient, WikiPage
+from core import clock
 from core.config import Settings
 from core.errors import ConnectorError, InvalidRequest, NotFound
-from core.models import utcnow
 from core.store import Store, dialect_insert
 
 OUTCOMES = ("created", "updated", "unchanged", "renamed", "malformed", "deleted", "not a practice")
@@ -84,7 +83,7 @@ def sync_practice_page(
         # A redirect left by a move, or a page whose template was removed.
         if practice is None or practice.deleted_at is not None:
             return "not a practice"
-        practice.deleted_at = utcnow()
+        practice.deleted_at = clock.now()
         session.flush()
         return "deleted"
     tag = _wanted_tag(session, practice, parsed, page.pageid, limit)
@@ -184,7 +183,7 @@ def _gone(session: Session, title: str) -> str:
     practice = session.scalars(select(Practice).where(Practice.title == title)).first()
     if practice is None or practice.deleted_at is not None:
         return "not a practice"
-    practice.deleted_at = utcnow()  # its tag and topics stay on the forum
+    practice.deleted_at = clock.now()  # its tag and topics stay on the forum
     session.flush()
     return "deleted"
 
@@ -293,14 +292,14 @@ def _store(
         practice.author, practice.author_platform = author, "wiki"
     _name_tag(session, page.pageid, tag)
     if outcome != "unchanged":
-        practice.updated_at = utcnow()
+        practice.updated_at = clock.now()
     session.flush()
     sync_template_adoptions(
         session,
         practice,
         parsed.adopted_by,
         revid=page.revid,
-        at=page.timestamp or datetime.now(UTC),
+        at=page.timestamp or clock.now(),
         actor=actor,
     )
     session.flush()
@@ -315,7 +314,7 @@ def _name_tag(session: Session, page_id: int, tag: str) -> None:
             row.current = row.name == tag
     session.execute(
         dialect_insert(session, PracticeTagName)
-        .values(name=tag, page_id=page_id, current=True, created_at=utcnow())
+        .values(name=tag, page_id=page_id, current=True, created_at=clock.now())
         .on_conflict_do_nothing()
     )
 

@@ -24,9 +24,9 @@ from community.practices.section import refresh_practice_section
 from connectors.discourse.client import ForumClient
 from connectors.discourse.records import tag_names
 from connectors.mediawiki import WikiClient
+from core import clock
 from core.config import Settings
 from core.errors import ConnectorError, NotFound, PermissionDenied
-from core.models import utcnow
 from core.store import Store, dialect_insert
 
 if TYPE_CHECKING:
@@ -125,7 +125,7 @@ def apply_matches(
         )
     }
     changed: set[int] = set()
-    now = utcnow()
+    now = clock.now()
     for page_id, row in rows.items():
         practice = by_page.get(page_id)
         if practice is None:

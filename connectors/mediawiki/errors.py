@@ -7,13 +7,14 @@ pywikibot; ``translate`` handles every exception the libraries raise.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import mwclient.errors as mw
 import requests
 
+from core import clock
 from core.errors import (
     ConnectorError,
     EditConflict,
@@ -199,7 +200,7 @@ def retry_after(response: requests.Response | None) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return max(0.0, (when - clock.now()).total_seconds())
 
 
 def rate_limit_wait(ratelimits: Mapping[str, Any], action: str) -> float:

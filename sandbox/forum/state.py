@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.clock import system_clock
 from sandbox.forum import seed
 
 DEFAULT_SITE_SETTINGS: dict[str, Any] = {
@@ -70,7 +71,8 @@ class Forum:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.state_file = state_file
-        self.clock = clock
+        # The forum is a server of its own: its clock is the system's unless a test sets one.
+        self.clock = clock or system_clock
         self.lock = threading.RLock()
         self.listeners: list[Callable[[ForumEvent], None]] = []
         self.site_settings: dict[str, Any] = dict(DEFAULT_SITE_SETTINGS)
@@ -110,7 +112,7 @@ class Forum:
     # ---- time ---------------------------------------------------------------------------
 
     def now(self) -> datetime:
-        moment = self.clock() if self.clock else datetime.now(UTC)
+        moment = self.clock()
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
     def now_iso(self) -> str:

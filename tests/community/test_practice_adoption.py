@@ -28,9 +28,10 @@ from community.practices.page import parse_practice
 from community.practices.practices_cli import practices as practices_command
 from community.practices.registry import sync_practice_page
 from core import inbox
+from core.clock import system_clock
 from core.config import CONFIG_PATH_VAR
 from core.migrate import upgrade
-from core.models import InboxEvent, utcnow
+from core.models import InboxEvent
 from core.store import Store
 from core.worker import Worker
 from tests.community.sync_support import SyncRig
@@ -179,7 +180,7 @@ def test_the_worker_credits_the_author_when_a_second_organisation_adopts(
         assert credited[0][0] == practice.author
         before = session.scalar(select(func.count()).select_from(CreditEntry))
         for row in session.scalars(select(InboxEvent)):
-            inbox.replay(session, row.id, now=utcnow())
+            inbox.replay(session, row.id, now=system_clock())
     assert work() == [("wiki.edit", "done"), (adoption.ADOPTED, "done")]
     with rig.store.session() as session:
         assert session.scalar(select(func.count()).select_from(CreditEntry)) == before

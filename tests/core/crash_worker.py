@@ -15,10 +15,11 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
+from core.clock import system_clock
 from core.config import load_config
 from core.events import Event
 from core.handling import Handler, HandlerContext
-from core.models import SyncCursor, utcnow
+from core.models import SyncCursor
 from core.store import Store
 from core.worker import Worker
 
@@ -51,7 +52,7 @@ def main(url: str, folder: Path, mode: str) -> None:
         store,
         settings,
         worker_id=f"crash-{mode}",
-        clock=lambda: utcnow() + ahead,
+        clock=lambda: system_clock() + ahead,
         handlers_for=handlers_for,
     )
     while worker.run_once():

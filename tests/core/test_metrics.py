@@ -28,6 +28,7 @@ from sqlalchemy import func, select, update
 
 from connectors.discourse import ForumClient
 from core import metrics
+from core.clock import using
 from core.dispatch import UnknownKind
 from core.errors import ConfigError, NotFound, Unavailable
 from core.events import Event
@@ -41,20 +42,13 @@ from core.worker_cli import worker as worker_command
 from dashboards.models import ApiToken
 from sandbox.forum.server import ForumServer
 from sandbox.wiki import free_port
+from tests.clocks import FakeClock
 from tests.conftest import SessionForum, SessionWiki
 from webhooks.outgoing.models import DeliveryAttempt, OutgoingMessage, WebhookSubscription
 
 START = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)  # the fake clock's start
 ROOT = Path(__file__).resolve().parents[2]
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def add_token(store: Store) -> str:
@@ -161,8 +155,8 @@ def test_metrics_show_the_inbox_as_it_is_in_the_store(app: Flask, client: FlaskC
 
 
 def test_the_store_gauges_on_both_stores(store: Store) -> None:
-    clock = Clock()
-    collector = metrics.StoreCollector(lambda: store, clock)
+    clock = FakeClock(START)
+    collector = metrics.StoreCollector(lambda: store)
     add_events(store, {"pending": 2, "done": 1})
     with store.session() as session:  # one became due 5 minutes ago, one is in backoff
         rows = session.scalars(select(InboxEvent).where(InboxEvent.state == "pending")).all()
@@ -190,9 +184,11 @@ def test_the_store_gauges_on_both_stores(store: Store) -> None:
             session.add(attempt(messages[0].id, status, START - timedelta(minutes=age)))
 
     def read() -> Samples:
+        with using(clock):  # the scrape's clock (the app's, in a request)
+            families = list(collector.collect())
         return {
             (sample.name, frozenset(sample.labels.items())): sample.value
-            for family in collector.collect()
+            for family in families
             for sample in family.samples
         }
 
@@ -278,7 +274,7 @@ def test_processing_is_timed_by_outcome(app: Flask, client: FlaskClient) -> None
         store,
         app.config["CONSTELLATE"],
         worker_id="metrics-worker",
-        clock=Clock(),
+        clock=FakeClock(START),
         sleep=lambda _seconds: None,
         jitter=lambda: 0.0,
         handlers_for=dispatch_table,
@@ -376,12 +372,13 @@ COUNTING_CHILD = textwrap.dedent(
     import sys
     from datetime import UTC, datetime
     from core import metrics
+    from core.clock import using
 
     for _ in range(int(sys.argv[1])):
         metrics.count_platform_request("wiki", 200)
     metrics.count_rate_limit_wait("forum", 30)
     received = datetime(2030, 1, 1, tzinfo=UTC)
-    with metrics.processing(received, lambda: datetime(2030, 1, 1, 0, 0, 2, tzinfo=UTC)):
+    with using(lambda: datetime(2030, 1, 1, 0, 0, 2, tzinfo=UTC)), metrics.processing(received):
         metrics.settled("done")
     """
 )

@@ -8,15 +8,19 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from core.app import create_app
+from core.clock import Clock
 from core.migrate import upgrade
 from core.store import get_store
 from dashboards.sessions import cookie_name, create_row
 from sandbox.wiki import free_port
 
 
-def dashboard_app(store_url: str, *, csrf: bool = False, **sections: dict[str, Any]) -> Flask:
+def dashboard_app(
+    store_url: str, *, csrf: bool = False, clock: Clock | None = None, **sections: dict[str, Any]
+) -> Flask:
     """The service on a migrated store at ``store_url``; ``sections`` add to its settings.
-    CSRF checks are off unless ``csrf`` (tests of the checks themselves turn them on)."""
+    CSRF checks are off unless ``csrf`` (tests of the checks themselves turn them on);
+    ``clock`` is the app's (the system's unless given)."""
     upgrade(store_url)
     dashboard = {"secure_cookies": False, **sections.pop("dashboard", {})}
     config: dict[str, dict[str, Any]] = {
@@ -33,7 +37,7 @@ def dashboard_app(store_url: str, *, csrf: bool = False, **sections: dict[str, A
         "dashboard": dashboard,
         **sections,
     }
-    app = create_app(config)
+    app = create_app(config, clock=clock)
     app.config.update(TESTING=True, WTF_CSRF_ENABLED=csrf)
     return app
 

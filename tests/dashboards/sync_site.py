@@ -54,7 +54,7 @@ class Site:
                 "api_username": forum.api_username,
             }
             sections["constellations"] = {"parent_category": self.parent}
-        self.app: Flask = dashboard_app(store_url, csrf=False, **sections)
+        self.app: Flask = dashboard_app(store_url, csrf=False, clock=None, **sections)
         self.settings: Any = self.app.config["CONSTELLATE"]
         self.store: Store = get_store(self.app)
         self.client: FlaskClient = self.app.test_client()

@@ -55,7 +55,7 @@ class Site:
 
     def __init__(self, store_url: str, **sections: dict[str, Any]) -> None:
         sections.setdefault("forum", {"url": FORUM_URL})
-        self.app: Flask = dashboard_app(store_url, csrf=False, **sections)
+        self.app: Flask = dashboard_app(store_url, csrf=False, clock=None, **sections)
         self.settings: Any = self.app.config["CONSTELLATE"]
         self.store: Store = get_store(self.app)
         self.client: FlaskClient = self.app.test_client()

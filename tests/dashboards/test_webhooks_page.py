@@ -24,12 +24,14 @@ from sqlalchemy import func, select
 
 import dashboards.webhooks_log  # noqa: F401 (registers the routes before any app is made)
 from core import inbox
+from core.clock import of_app
 from core.events import Event
 from core.handling import HandlerContext
-from core.models import InboxEvent, utcnow
+from core.models import InboxEvent
 from core.store import Store, get_store
 from core.worker import Worker
 from dashboards.openapi import response_schema
+from tests.clocks import FakeClock, chosen
 from tests.dashboards.support import dashboard_app, login
 from tests.webhooks.outgoing_support import SECRET, Receiver, running_receiver
 from tests.webhooks.outgoing_support import event as forum_event
@@ -43,7 +45,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "discourse"
 FORUM_URL = "https://forum.example.org"
 WEBHOOK_SECRET = "w" * 32
 HOSTILE = "<script>alert(1)</script>"
-T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)  # the fake clock of outgoing deliveries
+T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)  # the app's clock, and outgoing deliveries' start
 COURIER = Courier(rng=random.Random(7))
 
 
@@ -52,12 +54,18 @@ def receiver() -> Iterator[Receiver]:
     yield from running_receiver()
 
 
+@pytest.fixture(autouse=True)
+def clock() -> Iterator[FakeClock]:
+    yield from chosen(T0)
+
+
 @pytest.fixture
-def app(store_url: str, receiver: Receiver) -> Flask:
+def app(store_url: str, receiver: Receiver, clock: FakeClock) -> Flask:
     # The receiver's token sits in the query, where real receivers keep theirs.
     subscription = {"url": f"{receiver.url}?token=hush", "secret": SECRET, "events": ["forum.*"]}
     return dashboard_app(
         store_url,
+        clock=clock,
         forum={"url": FORUM_URL, "webhook_secret": WEBHOOK_SECRET},
         outgoing={"allow_private_networks": True, "subscriptions": [subscription]},
     )
@@ -137,8 +145,8 @@ def work_once(app: Flask) -> None:
 
         return (broken_handler,) if kind == "forum.post_edited" else dispatch.handlers_for(kind)
 
-    # A day ahead of the real clock: a failure's next try is then surely still to come.
-    ahead = utcnow() + timedelta(days=1)
+    # A day ahead of the app's clock: a failure's next try is then surely still to come.
+    ahead = of_app(app)() + timedelta(days=1)
     config = app.config["CONSTELLATE"]
     worker = Worker(store_of(app), config, handlers_for=handlers_for, clock=lambda: ahead)
     held = worker.claim()

@@ -17,6 +17,7 @@ from core.models import InboxEvent
 from core.worker import Worker
 from sandbox.forum.state import ForumEvent
 from sandbox.forum.webhook_delivery import encode_body, request_headers
+from tests.clocks import FakeClock
 from tests.conftest import SessionForum
 from tests.faults.conftest import WEBHOOK_SECRET, FaultyService
 from tests.faults.proxy import DECK, FaultProxy
@@ -26,16 +27,6 @@ ROUNDS = 100
 STEP = timedelta(minutes=10)
 
 
-class FakeClock:
-    """The workers' clock: starts in 2030 and moves only when the test moves it."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2030, 1, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 def work_until_settled(service: FaultyService, *, threads: int = 4, seed: int = 7) -> int:
     """Workers process the inbox until nothing is pending or claimed; returns the rounds.
 
@@ -43,7 +34,7 @@ def work_until_settled(service: FaultyService, *, threads: int = 4, seed: int = 
     rounds (no worker busy, so no lease can lapse) the clock jumps past the next retry.
     No event runs before its backoff (or Retry-After) is over, in fake time.
     """
-    clock = FakeClock()
+    clock = FakeClock(datetime(2030, 1, 1, tzinfo=UTC))
     jitter = random.Random(seed)
     workers = [
         Worker(

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import schemas
+from core import clock
 from core.errors import ConstellateError
 from core.events import SOURCES, Event
 from webhooks.automations.engine import Verdict
@@ -31,7 +32,7 @@ def event_from_fixture(path: Path, *, now: datetime | None = None) -> Event:
         raise FixtureError(f"{path}: cannot read ({exc.strerror})") from None
     except json.JSONDecodeError as exc:
         raise FixtureError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     if isinstance(data, Mapping) and "headers" in data and "body" in data:
         return _webhook_event(path, data, now)
     if isinstance(data, Mapping) and "kind" in data:

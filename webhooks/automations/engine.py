@@ -21,11 +21,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.discourse.client import ForumClient
+from core import clock
 from core.config import Settings
 from core.errors import ConnectorError, RateLimited, Unavailable
 from core.events import Event
 from core.handling import HandlerContext
-from core.models import utcnow
 from webhooks.automations import actions, conditions, facts, loops, rules_file, triggers
 from webhooks.automations.models import AutomationRun
 from webhooks.automations.vocabulary import (
@@ -79,7 +79,7 @@ def run_rules(
     wanted = matching(rules_for(ctx.settings), event) if rules is None else list(rules)
     if not wanted:
         return []
-    now = now or utcnow()
+    now = now or clock.now()
     session, settings = ctx.session, ctx.settings
     known = facts.gather(event, session, settings, forum=ctx.forum)
     chain = loops.chain_of(session, event, now)
@@ -118,7 +118,7 @@ def judge(
 ) -> list[Verdict]:
     """What each matching rule would do with ``event``, doing nothing (a dry run)."""
     known = facts.gather(event, session, settings, forum=forum)
-    chain = loops.chain_of(session, event, utcnow())
+    chain = loops.chain_of(session, event, clock.now())
     verdicts: list[Verdict] = []
     for rule in matching(rules, event):
         seen = known.adding(rule=rule.name)

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models import Base, Payload, UTCDateTime, utcnow
+from core import clock
+from core.models import Base, Payload, UTCDateTime
 
 # started: the actions are under way (a crash leaves it so; the retry looks for what
 # was done); done; failed: an action failed (error says which); stopped: the loop limit.
@@ -39,7 +40,7 @@ class AutomationRun(Base):
     # One entry per action: {"kind", "description", "result": done|failed|skipped, "error"}
     actions: Mapped[list[Any]] = mapped_column(Payload, default=list)
     error: Mapped[str | None] = mapped_column(Text)
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -53,7 +54,7 @@ class AutomationMark(Base):
     object: Mapped[str] = mapped_column(String(255), index=True)
     subject: Mapped[str] = mapped_column(String(255))  # what the chain is about: "topic:45"
     chain: Mapped[list[Any]] = mapped_column(Payload, default=list)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
@@ -77,4 +78,4 @@ class NamedSectionState(Base):
     page_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     written_hash: Mapped[str] = mapped_column(String(64))
-    written_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)

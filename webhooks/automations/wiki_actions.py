@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from community.bot_section import named_markers, section_hash, write_bot_section
+from core import clock
 from core.errors import EditConflict, InvalidRequest, NotFound, PermissionDenied
-from core.models import utcnow
 from webhooks.automations.models import NamedSectionState
 from webhooks.automations.vocabulary import ActionEnv, ActionError, Outcome
 
@@ -65,7 +65,7 @@ class NamedSectionMemory:
             page_id, name = self._key
             state = NamedSectionState(page_id=page_id, name=name, written_hash=digest)
             self._session.add(state)
-        state.written_hash, state.written_at = digest, utcnow()
+        state.written_hash, state.written_at = digest, clock.now()
         self._session.flush()
 
 

@@ -15,14 +15,13 @@ import hashlib
 import hmac
 import json
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 import schemas
-from core import inbox, worker
+from core import clock, inbox, worker
 from core.store import get_store
 from webhooks.incoming import counters
 from webhooks.incoming.discourse_events import READ, is_real_unread, normalise
@@ -95,7 +94,7 @@ def receive() -> tuple[Response, int]:
         return _error(400, f"{problem.json_path}: {problem.message}", raw)
     delivery_id = request.headers.get("X-Discourse-Event-Id") or None
     try:
-        received = datetime.now(UTC)
+        received = clock.now()
         event = normalise(event_name, body, raw, delivery_id=delivery_id, received=received)
     except ValueError as exc:  # the schema cannot say everything: an id too long, say
         return _error(400, f"the event cannot be stored: {exc}", raw)

@@ -12,13 +12,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from connectors.discourse.client import ForumClient
 from connectors.discourse.poller import poll_new_posts, start_cursor
 from connectors.discourse.records import Post
-from core import inbox
+from core import clock, inbox
 from core.events import Event
 from core.models import SyncCursor
 from core.store import Store
@@ -43,7 +42,7 @@ def post_event(post: Post) -> Event:
         source="forum",
         subject=f"post:{post.id}",
         actor=post.username or None,
-        occurred_at=post.created_at or datetime.now(UTC),
+        occurred_at=post.created_at or clock.now(),
         delivery_id=None,
         payload={"post": dict(post.data)},
     )

@@ -13,7 +13,8 @@ from flask import Response, jsonify
 from sqlalchemy import Integer, String, Text, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from core.models import Base, UTCDateTime, utcnow
+from core import clock
+from core.models import Base, UTCDateTime
 from core.store import get_store
 
 KEEP = 10_000
@@ -24,7 +25,7 @@ class IncomingRefusal(Base):
     __tablename__ = "incoming_refusals"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     source: Mapped[str] = mapped_column(String(16))
     status: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(Text)

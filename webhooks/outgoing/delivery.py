@@ -21,13 +21,14 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 import requests
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from core import clock
 from core.config import Settings
 from core.store import Store
 from webhooks.outgoing import signing, ssrf, transport
@@ -71,11 +72,11 @@ def deliver_due(
     lease = timedelta(seconds=settings["worker"]["lease_seconds"])
     attempted = 0
     deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
-    for message_id in _candidates(store, now or datetime.now(UTC)):
+    for message_id in _candidates(store, now or clock.now()):
         if deadline is not None and time.monotonic() >= deadline:
             break  # the rest waits for the next cycle
         # Claim each message just before sending it, so its lease covers this send only.
-        current = now or datetime.now(UTC)
+        current = now or clock.now()
         if _claim(store, message_id, current, current + lease) and _attempt(
             store, settings, courier, message_id, current
         ):
@@ -97,7 +98,7 @@ def replay(session: Session, message_id: str | int, *, now: datetime | None = No
     if message is None or message.state not in ("failed", "delivered", "cancelled"):
         return False
     message.state, message.attempts = "pending", 0
-    message.next_attempt_at = now or datetime.now(UTC)
+    message.next_attempt_at = now or clock.now()
     message.lease_until = None
     message.last_error = None
     return True

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from core import clock
 from core.config import Settings
 from core.events import Event
 from core.store import dialect_insert
@@ -61,7 +62,7 @@ def fan_out(session: Session, event: Event, settings: Settings, now: datetime | 
             "body": body,
             "state": "pending",
             "attempts": 0,
-            "next_attempt_at": now or datetime.now(UTC),
+            "next_attempt_at": now or clock.now(),
         }
         for sub in wanted
     ]

@@ -10,7 +10,6 @@ import hmac
 import json
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -92,16 +91,3 @@ class Receiver:
     def events(self) -> list[str]:
         """The X-Discourse-Event names received, in event-id order."""
         return [r.event for r in sorted(self.requests, key=lambda r: r.event_id)]
-
-
-class FakeClock:
-    """A clock the tests move by hand, for the retry schedule."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)

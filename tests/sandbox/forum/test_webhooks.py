@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,7 +18,8 @@ from pydiscourse.exceptions import DiscourseClientError
 
 from sandbox.forum import webhooks
 from sandbox.forum.server import ForumServer
-from tests.sandbox.forum.receivers import FakeClock, Receiver
+from tests.clocks import FakeClock
+from tests.sandbox.forum.receivers import Receiver
 
 
 def words(text: str) -> set[str]:
@@ -103,7 +105,7 @@ def hooks(server: ForumServer, admin: DiscourseClient) -> Iterator[Hooks]:
 @pytest.fixture
 def clock(server: ForumServer) -> Iterator[FakeClock]:
     deliverer = webhooks.deliverer_for(server.forum)
-    fake = FakeClock()
+    fake = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
     real = deliverer.clock
     deliverer.clock = fake
     yield fake

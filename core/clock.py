@@ -1,0 +1,72 @@
+"""The one place product code reads the wall clock.
+
+Code that decides by the time (what is due, what is stale, what a row is stamped with)
+calls ``now()``. Which clock answers is chosen by whoever runs the code, never inherited
+by accident:
+
+- an app made with ``create_app(config, clock=…)`` answers with that clock in its
+  requests, its commands and its worker threads (Flask's app context carries it);
+- ``using(clock)`` chooses one for a block, in this thread only: the worker wraps each
+  event in its own clock, a command in the app's;
+- otherwise the system clock.
+
+The choice is a context variable, so two apps in one process (tests) and the threads of
+one app never see each other's clock. Durations are measured with ``time.monotonic()``,
+which decides nothing about dates and may be read anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+
+from flask import Flask, current_app, has_app_context
+
+Clock = Callable[[], datetime]
+
+APP_KEY = "constellate.clock"
+
+_chosen: ContextVar[Clock | None] = ContextVar("constellate_clock", default=None)
+
+
+def system_clock() -> datetime:
+    """The real time in UTC: the only wall-clock read of the product."""
+    return datetime.now(UTC)
+
+
+def current() -> Clock:
+    """The clock chosen here: ``using``'s, else the current app's, else the system's."""
+    chosen = _chosen.get()
+    if chosen is None and has_app_context():
+        chosen = current_app.extensions.get(APP_KEY)
+    return chosen or system_clock
+
+
+def now() -> datetime:
+    """The time by the clock chosen here, timezone-aware UTC."""
+    moment = current()()
+    if moment.tzinfo is None:
+        raise ValueError("a clock must answer an aware UTC time")
+    return moment
+
+
+@contextmanager
+def using(clock: Clock) -> Iterator[None]:
+    """Read ``clock`` for every ``now()`` of this block in this thread."""
+    token = _chosen.set(clock)
+    try:
+        yield
+    finally:
+        _chosen.reset(token)
+
+
+def init_app(app: Flask, clock: Clock | None) -> None:
+    app.extensions[APP_KEY] = clock or system_clock
+
+
+def of_app(app: Flask) -> Clock:
+    """The clock an app was made with (its threads take it along)."""
+    clock: Clock = app.extensions.get(APP_KEY, system_clock)
+    return clock
