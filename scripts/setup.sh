@@ -67,7 +67,16 @@ start_redis() {
   redis-cli -h 127.0.0.1 -p 6379 ping
 }
 
-if [ "${1:-}" = "--services" ]; then
-  start_postgres
-  start_redis
-fi
+# --clock: what `scripts/test.sh --clock OFFSET` needs (libfaketime is built from source).
+install_clock_mover() {
+  command -v cc >/dev/null && command -v make >/dev/null || apt_install gcc make libc6-dev
+  .venv/bin/python -c 'import libfaketime' 2>/dev/null || .venv/bin/python -m pip install -q -e '.[clock]'
+}
+
+for option in "$@"; do
+  case "$option" in
+    --services) start_postgres; start_redis ;;
+    --clock) install_clock_mover ;;
+    *) echo "setup.sh: unknown option $option" >&2; exit 2 ;;
+  esac
+done
