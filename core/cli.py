@@ -17,10 +17,10 @@ from typing import Any
 import click
 from flask import Flask
 
+from community.constellations.cli import sync
 from community.credits.credits_cli import credits_group, people_group
 from community.health.health_cli import health
 from community.practices.practices_cli import practices
-from community.sync_cli import sync
 from core import migrate
 from core.config import CONFIG_PATH_VAR, load_config, masked
 from core.errors import ConfigError, ConstellateError

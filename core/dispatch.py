@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from community import activity, sync_events
+from community import activity
+from community.constellations import handlers as sync_events
+from community.constellations import requests as dashboard_sync
 from community.credits import forum_credit, wiki_credit
 from community.health import handlers as health
 from community.practices import candidates
 from community.practices import handlers as practice_handlers
 from core.handling import Handler
 from dashboards import handlers as dashboard_practices
-from dashboards import sync_handlers as dashboard_sync
 from webhooks.automations import vocabulary as automations
 
 

@@ -3,7 +3,9 @@
 Alembic's environment and the migration drift test use this; nothing else needs it.
 """
 
-from community import activity, leadership, sync_models, sync_runs  # noqa: F401
+from community import activity, bot_section  # noqa: F401
+from community.constellations import leadership, sync_runs  # noqa: F401
+from community.constellations import models as constellation_models  # noqa: F401
 from community.credits import models as credit_models  # noqa: F401
 from community.health import first_posts  # noqa: F401
 from community.health import models as health_models  # noqa: F401

@@ -16,12 +16,12 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from community.activity import ForumPostActivity
-from community.sync_models import SyncIssue
-from community.sync_runs import SyncRun
+from community.constellations.models import SyncIssue
+from community.constellations.requests import RESOLVE_KIND, RESYNC_KIND, WIKI_SYNC_KINDS
+from community.constellations.sync_runs import SyncRun
 from connectors.mediawiki.records import read_cursor
 from core.errors import ConnectorError
 from core.models import InboxEvent, SyncCursor
-from dashboards.sync_handlers import RESOLVE_KIND, RESYNC_KIND, WIKI_SYNC_KINDS
 from dashboards.web import PAGE_SIZE
 from webhooks.incoming import forum_poll, wiki_poll
 

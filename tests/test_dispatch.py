@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from community.constellations import requests as dashboard_sync
 from community.health import handlers as health_handlers
 from community.practices import adoption
 from core import dispatch
 from dashboards import handlers as dashboard_practices
-from dashboards import sync_handlers as dashboard_sync
 from webhooks.automations import vocabulary as automations
 from webhooks.incoming import discourse_events, wiki_events
 

@@ -17,13 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
+from community.constellations.models import record_issue, resolve_issues
 from community.credits.forum_credit import credit_practice_author
 from community.practices.adoption import sync_template_adoptions
 from community.practices.models import Practice, PracticeSuggestion, PracticeTagName
 from community.practices.page import PracticeError, PracticePage, parse_practice
 from community.practices.section import refresh_practice_section
 from community.practices.tags import readable_title, tag_for
-from community.sync_models import record_issue, resolve_issues
 from connectors.discourse.client import ForumClient
 from connectors.discourse.records import TagGroup
 from connectors.mediawiki import WikiClient, WikiPage

@@ -16,7 +16,7 @@ from community.credits import ledger, people
 from community.credits.ledger import Contribution
 from core.cli import main
 from core.config import CONFIG_PATH_VAR
-from tests.community.sync_support import SyncRig
+from tests.community.constellations.sync_support import SyncRig
 from tests.conftest import SessionForum, SessionWiki, toml
 
 T0 = datetime(2030, 3, 1, 9, tzinfo=UTC)

@@ -26,7 +26,7 @@ from core.handling import HandlerContext
 from core.models import InboxEvent
 from core.store import Store
 from sandbox.forum import webhooks
-from tests.community.sync_support import SyncRig
+from tests.community.constellations.sync_support import SyncRig
 from tests.conftest import SessionForum, SessionWiki
 from tests.sandbox.forum.receivers import Receiver
 from tests.webhooks.incoming_support import load_fixture, wire_body

@@ -26,7 +26,7 @@ from community.credits.models import Account, ConnectLogin, ConnectNonce, LinkSu
 from connectors.discourse.connect import connect_request, verified_connect_payload
 from core.app import create_app
 from core.errors import PermissionDenied
-from tests.community.sync_support import SyncRig, on_store
+from tests.community.constellations.sync_support import SyncRig, on_store
 from tests.conftest import SessionForum, SessionWiki
 
 CONNECT_SECRET = "connect-secret-" + "z" * 20

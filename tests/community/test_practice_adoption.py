@@ -34,7 +34,7 @@ from core.migrate import upgrade
 from core.models import InboxEvent
 from core.store import Store
 from core.worker import Worker
-from tests.community.sync_support import SyncRig
+from tests.community.constellations.sync_support import SyncRig
 from tests.community.test_practice_candidates import write_config
 from tests.conftest import SessionForum, SessionWiki
 from webhooks.incoming.wiki_events import change_event

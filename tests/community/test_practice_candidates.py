@@ -23,7 +23,7 @@ from connectors.discourse import ForumClient
 from core.config import CONFIG_PATH_VAR, Settings
 from core.events import Event
 from core.handling import HandlerContext
-from tests.community.sync_support import SyncRig
+from tests.community.constellations.sync_support import SyncRig
 from tests.conftest import SessionForum, SessionWiki
 from webhooks.incoming.discourse_events import normalise
 

@@ -16,7 +16,7 @@ from community.credits.models import Account, CreditEntry, WikiAuthorship
 from community.credits.wiki_credit import credit_wiki_change
 from core.dispatch import handlers_for
 from core.handling import HandlerContext
-from tests.community.sync_support import SyncRig
+from tests.community.constellations.sync_support import SyncRig
 from tests.conftest import SessionWiki
 from webhooks.incoming.wiki_events import change_event
 

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from community.bot_section import BEGIN, END
-from community.forum_sync import external_id
+from community.constellations.forum_mirror import external_id
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient
 from sandbox.example_data import EXAMPLE

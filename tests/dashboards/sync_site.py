@@ -12,16 +12,16 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 import dashboards.sync_status  # noqa: F401  (its routes must exist before an app is made)
-from community.forum_sync import forum_link
-from community.sync import SyncSummary, sync_constellations
-from community.sync_models import SyncIssue
+from community.constellations.forum_mirror import forum_link
+from community.constellations.models import PageTopicLink, SyncIssue
+from community.constellations.requests import HANDLERS
+from community.constellations.sync import SyncSummary, sync_constellations
 from connectors.discourse.client import ForumClient
 from core import dispatch
 from core.handling import Handler
-from core.models import InboxEvent, PageTopicLink
+from core.models import InboxEvent
 from core.store import Store, get_store
 from core.worker import Worker
-from dashboards.sync_handlers import HANDLERS
 from tests.conftest import SessionForum, SessionWiki
 from tests.dashboards.support import dashboard_app, login
 

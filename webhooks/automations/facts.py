@@ -17,7 +17,8 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from community.activity import PRIVATE_MESSAGE, ForumPostActivity, WikiChangeActivity
-from community.charter import page_url
+from community.constellations.charter import page_url
+from community.constellations.models import PageTopicLink
 from community.credits.models import Account, Person
 from community.health.inputs import Organisations
 from community.health.scope import CONSTELLATION
@@ -26,7 +27,6 @@ from connectors.discourse.records import Topic, User, tag_names
 from core.config import Settings
 from core.errors import NotFound
 from core.events import Event
-from core.models import PageTopicLink
 from webhooks.automations.related import related_markdown
 from webhooks.automations.templates import Trusted
 from webhooks.automations.vocabulary import (

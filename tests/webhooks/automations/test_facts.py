@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from community.activity import ForumPostActivity, WikiChangeActivity, record_post
-from community.charter import page_url
+from community.constellations.charter import page_url
+from community.constellations.models import PageTopicLink
 from community.credits.models import Organisation, Person
 from community.credits.people import ensure_account
 from community.practices.adoption import adoption_event
@@ -24,7 +25,6 @@ from connectors.mediawiki import WikiChange
 from core.config import Settings, load_config
 from core.events import Event
 from core.handling import HandlerContext
-from core.models import PageTopicLink
 from core.store import Store
 from sandbox.forum.serial_posts import webhook_post
 from tests.conftest import SessionForum

@@ -13,11 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from community.activity import ForumPostActivity, WikiChangeActivity
+from community.constellations.models import PageTopicLink
 from community.credits.models import Account
 from community.credits.people import ensure_account, link
 from core.config import DEFAULTS, Settings
 from core.events import Event
-from core.models import InboxEvent, PageTopicLink
+from core.models import InboxEvent
 from core.store import Store
 from webhooks.automations.scans import stale_events, unanswered_events
 from webhooks.automations.scheduler import record_due

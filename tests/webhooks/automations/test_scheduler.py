@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
+from community.constellations.models import PageTopicLink
 from core.config import DEFAULTS, Settings
-from core.models import InboxEvent, PageTopicLink
+from core.models import InboxEvent
 from core.store import Store
 from webhooks.automations.models import ScheduleCursor
 from webhooks.automations.rules_file import active_rules

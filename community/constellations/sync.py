@@ -18,18 +18,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from community.charter import Charter, CharterError, parse_charter
-from community.forum_sync import forum_link, sync_to_forum
-from community.leadership import update_timeline
-from community.sync_models import record_issue, resolve_issues
-from community.sync_runs import RunRecord, scope_of, start_run
-from community.wiki_section import update_wiki_section
+from community.constellations.charter import Charter, CharterError, parse_charter
+from community.constellations.forum_mirror import forum_link, sync_to_forum
+from community.constellations.leadership import update_timeline
+from community.constellations.models import PageTopicLink, record_issue, resolve_issues
+from community.constellations.sync_runs import RunRecord, scope_of, start_run
+from community.constellations.wiki_section import update_wiki_section
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient, WikiPage
 from core.config import Settings
 from core.errors import ConnectorError
 from core.inbox import describe
-from core.models import PageTopicLink
 from core.store import Store
 
 CATEGORY = "Category:Constellations"
@@ -96,7 +95,7 @@ def sync_constellations(
     """Sync the pages named by ``titles`` (incremental), or with ``full`` every
     constellation page and every page linked to the forum. ``dry_run`` writes nothing
     anywhere (wiki, forum or store). ``wiki``/``forum`` default to clients made from
-    ``settings``. The run is recorded (community.sync_runs) with ``trigger`` and
+    ``settings``. The run is recorded (community.constellations.sync_runs) with ``trigger`` and
     ``requested_by``, unless it is a dry run."""
     titles = list(titles or [])
     run = start_run(

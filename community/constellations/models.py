@@ -1,16 +1,51 @@
-"""Constellation sync state: conflicts recorded for moderators (tables)."""
+"""Constellation sync state (tables): each charter page's link to its forum category and
+topic, and the conflicts recorded for moderators."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Index, Integer, String, Text, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core import clock
-from core.models import Base, UTCDateTime
+from core.models import Base, Payload, UTCDateTime
 
 ISSUE_KINDS = ("malformed", "conflict", "error")  # error: the platform refused this page
+
+
+class PageTopicLink(Base):
+    """One wiki page joined to its forum category and charter topic.
+
+    ``external_id`` is the Discourse topic external_id (<= 50 chars, [\\w-]+)
+    that makes topic creation happen exactly once; ``synced_text`` is the
+    last text written to the forum; ``synced_hash`` covers everything written (post,
+    title, category, tags, topic state), so an unchanged hash means no forum writes.
+    """
+
+    __tablename__ = "page_topic_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    wiki_page_id: Mapped[int] = mapped_column(Integer, unique=True)
+    wiki_title: Mapped[str] = mapped_column(String(255))
+    external_id: Mapped[str] = mapped_column(String(50), unique=True)
+    forum_category_id: Mapped[int | None] = mapped_column(Integer)
+    forum_topic_id: Mapped[int | None] = mapped_column(Integer, unique=True)
+    forum_post_id: Mapped[int | None] = mapped_column(Integer)
+    synced_hash: Mapped[str | None] = mapped_column(String(64))
+    synced_text: Mapped[str | None] = mapped_column(Text)
+    # What the wiki last rendered (the merge base: human edits merged into synced_text
+    # earlier must survive later wiki changes), the category name and status last written.
+    rendered_text: Mapped[str | None] = mapped_column(Text)
+    category_name: Mapped[str | None] = mapped_column(String(50))
+    charter_status: Mapped[str | None] = mapped_column(String(16))
+    # The charter as last synced (community.constellations.charter.charter_record): what the health
+    # metrics need (lead partner, stewards, beat, term end) without reading the wiki.
+    charter: Mapped[dict[str, Any] | None] = mapped_column(Payload)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
 
 class SyncIssue(Base):

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from community import leadership
-from community.leadership import timeline, update_timeline
+from community.constellations import leadership
+from community.constellations.leadership import timeline, update_timeline
 from core.migrate import upgrade
 from core.store import Store
-from tests.community.test_wiki_section import charter_text
+from tests.community.constellations.test_wiki_section import charter_text
 
 
 def update(store: Store, wiki_client: Any, title: str, page_id: int) -> int:

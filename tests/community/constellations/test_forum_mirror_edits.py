@@ -3,8 +3,8 @@ conflicts, deleted pages archived, restored pages relinked."""
 
 from __future__ import annotations
 
-from community.sync_models import open_issues
-from tests.community.test_forum_sync import Harness, charter_text, harness, store
+from community.constellations.models import open_issues
+from tests.community.constellations.test_forum_mirror import Harness, charter_text, harness, store
 from tests.conftest import SessionForum
 
 __all__ = ["harness", "store"]  # fixtures used by the tests below

@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from community.charter import Charter, charter_record
-from community.forum_render import STATUS_TAG_PREFIX as STATUS_TAG
-from community.forum_render import ForumView, render
+from community.constellations.charter import Charter, charter_record
+from community.constellations.forum_render import STATUS_TAG_PREFIX as STATUS_TAG
+from community.constellations.forum_render import ForumView, render
+from community.constellations.models import PageTopicLink, record_issue, resolve_issues
 from community.post_merge import merge_post
-from community.sync_models import record_issue, resolve_issues
 from connectors.discourse import ForumClient
 from connectors.discourse.records import Category
 from connectors.mediawiki import WikiPage
@@ -28,7 +28,6 @@ from core import clock
 from core.errors import InvalidRequest
 from core.events import Event
 from core.inbox import record
-from core.models import PageTopicLink
 from webhooks.automations.vocabulary import STATUS_CHANGED
 
 ACTIONS = (

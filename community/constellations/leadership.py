@@ -4,9 +4,6 @@ Every revision of a constellation page is parsed as a charter; a row is kept for
 revision that changed the lead partner or the partner list (the first revision with a
 charter counts as the first lead). Revisions without a charter, malformed ones and hidden
 ones are skipped: one bad edit in the history must not stop the timeline.
-
-This module also holds ``WikiSectionState``, the memory of the forum section last
-written on each page (see ``wiki_section.py``), so both tables share migration 0006.
 """
 
 from __future__ import annotations
@@ -18,9 +15,8 @@ from typing import Any
 from sqlalchemy import Integer, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from community.charter import Charter, CharterError, parse_charter
+from community.constellations.charter import Charter, CharterError, parse_charter
 from connectors.mediawiki import WikiClient, WikiPage, WikiRevision
-from core import clock
 from core.errors import NotFound
 from core.models import Base, Payload, SyncCursor, UTCDateTime
 
@@ -40,19 +36,6 @@ class LeadershipChange(Base):
     partners: Mapped[list[str]] = mapped_column(Payload)
     previous_lead: Mapped[str | None] = mapped_column(String(255))
     previous_partners: Mapped[list[str] | None] = mapped_column(Payload)
-
-
-class WikiSectionState(Base):
-    """The hash of the section text last written inside the markers of a page.
-
-    A current inside text with another hash means a person edited the section.
-    """
-
-    __tablename__ = "wiki_section_states"
-
-    page_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    written_hash: Mapped[str] = mapped_column(String(64))
-    written_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
 def _cursor_name(page_id: int) -> str:

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from community.activity import ForumPostActivity
 from community.bot_section import escape, write_bot_section
-from community.charter import Charter
+from community.constellations.charter import Charter
+from community.constellations.models import PageTopicLink
 from community.credits.credits_section import credits_block, page_contributors
 from community.health.scope import CONSTELLATION
 from community.health.summary import health_lines
@@ -27,7 +28,6 @@ from connectors.mediawiki import WikiClient
 from connectors.mediawiki.records import WikiPage
 from core import clock
 from core.errors import NotFound
-from core.models import PageTopicLink
 
 NOTE = (
     "''This section is maintained by Constellate from the forum and is rewritten on "

@@ -10,14 +10,13 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from community.bot_section import BEGIN, END
-from community.forum_sync import forum_link
-from community.leadership import timeline
-from community.sync import sync_constellations
-from community.sync_cli import sync as sync_command
-from community.sync_models import open_issues
+from community.constellations.cli import sync as sync_command
+from community.constellations.forum_mirror import forum_link
+from community.constellations.leadership import timeline
+from community.constellations.models import PageTopicLink, open_issues
+from community.constellations.sync import sync_constellations
 from core.config import CONFIG_PATH_VAR
-from core.models import PageTopicLink
-from tests.community.sync_support import SyncRig, charter_text
+from tests.community.constellations.sync_support import SyncRig, charter_text
 from tests.conftest import SessionForum, SessionWiki
 
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from community.charter import Charter, page_url
+from community.constellations.charter import Charter, page_url
 
 CATEGORY_NAME_MAX = 50  # Discourse's Category name length limit
 TOPIC_TITLE_MAX = 255

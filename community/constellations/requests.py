@@ -14,18 +14,17 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from community.charter import CharterError, parse_charter
-from community.forum_render import render
-from community.forum_sync import forum_link, sync_to_forum
-from community.sync import sync_constellations
-from community.sync_models import SyncIssue
+from community.constellations.charter import CharterError, parse_charter
+from community.constellations.forum_mirror import forum_link, sync_to_forum
+from community.constellations.forum_render import render
+from community.constellations.models import PageTopicLink, SyncIssue
+from community.constellations.sync import sync_constellations
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient, WikiPage
 from core import clock
 from core.config import Settings
 from core.events import Event
 from core.handling import Handler, HandlerContext
-from core.models import PageTopicLink
 from core.store import Store
 
 RESYNC_KIND = "dashboard.resync_requested"
@@ -34,7 +33,7 @@ KINDS = frozenset({RESYNC_KIND, RESOLVE_KIND})  # what the Sync page produces
 KEEP_FORUM, USE_WIKI = "keep_forum", "use_wiki"
 CHOICES = (KEEP_FORUM, USE_WIKI)
 RESOLVABLE_FIELD = "charter_post"  # the conflicts a choice of side can settle
-# The wiki events whose handler syncs a constellation page (community.sync_events).
+# The wiki events whose handler syncs a constellation page (community.constellations.handlers).
 WIKI_SYNC_KINDS = (
     "wiki.edit",
     "wiki.new",

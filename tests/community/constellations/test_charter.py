@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from community.charter import Charter, CharterError, page_url, parse_charter
+from community.constellations.charter import Charter, CharterError, page_url, parse_charter
 from sandbox.example_data import EXAMPLE
 
 VALID = """Intro text.

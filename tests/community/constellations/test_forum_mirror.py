@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 import requests
 
-from community.charter import parse_charter
-from community.forum_render import DORMANT_NOTICE
-from community.forum_sync import ForumOutcome, forum_link, sync_to_forum
+from community.constellations.charter import parse_charter
+from community.constellations.forum_mirror import ForumOutcome, forum_link, sync_to_forum
+from community.constellations.forum_render import DORMANT_NOTICE
+from community.constellations.models import PageTopicLink
 from connectors.discourse import ForumClient
 from connectors.mediawiki import WikiClient, WikiPage
 from core.migrate import upgrade
-from core.models import PageTopicLink
 from core.store import Store
 from tests.conftest import SessionForum, SessionWiki
 

@@ -15,14 +15,14 @@ from sqlalchemy.orm import Session
 
 from community.activity import ForumPostActivity
 from community.bot_section import BEGIN, END, MOVED_NOTE
-from community.charter import Charter, parse_charter
+from community.constellations.charter import Charter, parse_charter
+from community.constellations.models import PageTopicLink
+from community.constellations.wiki_section import update_wiki_section
 from community.health.summary import NOT_YET
-from community.wiki_section import update_wiki_section
 from connectors.discourse import ForumClient
 from connectors.discourse.records import Topic
 from connectors.mediawiki import WikiClient
 from core.migrate import upgrade
-from core.models import PageTopicLink
 from core.store import Store
 
 BODY = "A body long enough for Discourse's twenty character minimum."

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from community.sync import SyncSummary, sync_constellations
-from community.sync_models import open_issues
+from community.constellations.models import open_issues
+from community.constellations.sync import SyncSummary, sync_constellations
 from core.command_context import configured_store
 from core.errors import ConfigError
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from community.forum_sync import forum_link
+from community.constellations.forum_mirror import forum_link
 from core.inbox import record
 from core.models import InboxEvent
 from core.worker import Worker
-from tests.community.sync_support import SyncRig, charter_text
+from tests.community.constellations.sync_support import SyncRig, charter_text
 from tests.conftest import SessionForum, SessionWiki
 from webhooks.incoming.wiki_events import change_event
 

@@ -12,12 +12,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from community.charter import CharterError, parse_charter
-from community.sync import sync_titles
-from community.wiki_section import update_wiki_section
+from community.constellations.charter import CharterError, parse_charter
+from community.constellations.models import PageTopicLink
+from community.constellations.sync import sync_titles
+from community.constellations.wiki_section import update_wiki_section
 from core.events import Event
 from core.handling import HandlerContext
-from core.models import PageTopicLink
 from webhooks.incoming.wiki_events import main_titles
 
 
