@@ -8,11 +8,11 @@ from typing import Any
 from flask import Flask
 
 import dashboards
-from community.credits import connect_views
 from core import cli, health, logs, metrics, store, worker
 from core import clock as clocks
 from core.clock import Clock
 from core.config import load_config
+from dashboards import connect_views
 from webhooks import incoming
 
 # Webhook bodies and API requests are small; refuse anything larger early.

@@ -18,9 +18,9 @@ import click
 from flask import Flask
 
 from community.constellations.cli import sync
-from community.credits.credits_cli import credits_group, people_group
-from community.health.health_cli import health
-from community.practices.practices_cli import practices
+from community.credits.cli import credits_group, people_group
+from community.health.cli import health
+from community.practices.cli import practices
 from core import migrate
 from core.config import CONFIG_PATH_VAR, load_config, masked
 from core.errors import ConfigError, ConstellateError

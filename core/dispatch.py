@@ -16,8 +16,8 @@ from community.credits import forum_credit, wiki_credit
 from community.health import handlers as health
 from community.practices import candidates
 from community.practices import handlers as practice_handlers
+from community.practices import promotion_requests as dashboard_practices
 from core.handling import Handler
-from dashboards import handlers as dashboard_practices
 from webhooks.automations import vocabulary as automations
 
 

@@ -14,7 +14,7 @@ from community.activity import record_post
 from community.constellations.models import PageTopicLink
 from community.credits import ledger, people
 from community.credits.badges import award_badges, cross_organisation_replies
-from community.credits.credits_cli import credits_group
+from community.credits.cli import credits_group
 from community.credits.forum_credit import credit_post
 from connectors.discourse.records import Post
 from core.config import CONFIG_PATH_VAR

@@ -16,16 +16,16 @@ from community.bot_section import BEGIN
 from community.credits import ledger
 from community.credits.models import CreditEntry
 from community.practices import adoption
+from community.practices.adopters import adoption_lines
 from community.practices.adoption import (
     AdoptionError,
     add_to_template,
     adopt,
-    adoption_lines,
     sync_template_adoptions,
 )
+from community.practices.cli import practices as practices_command
 from community.practices.models import Practice, PracticeAdoption
 from community.practices.page import parse_practice
-from community.practices.practices_cli import practices as practices_command
 from community.practices.registry import sync_practice_page
 from core import inbox
 from core.clock import system_clock

@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 from community import activity
 from community.practices import candidates
+from community.practices.cli import practices as practices_command
 from community.practices.models import Practice, PracticeSuggestion, PracticeTagName
-from community.practices.practices_cli import practices as practices_command
 from connectors.discourse import ForumClient
 from core.config import CONFIG_PATH_VAR, Settings
 from core.events import Event

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from community.bot_section import BEGIN, END
 from community.constellations.models import open_issues
 from community.practices import handlers
+from community.practices.cli import practices as practices_command
 from community.practices.models import Practice, PracticeSuggestion, PracticeTagName
-from community.practices.practices_cli import practices as practices_command
 from community.practices.registry import sync_practices
 from core.config import CONFIG_PATH_VAR
 from core.dispatch import HANDLERS

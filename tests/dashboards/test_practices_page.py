@@ -25,6 +25,7 @@ from community.practices.models import (
     PracticeTopic,
 )
 from community.practices.page import parse_practice
+from community.practices.promotion_requests import HANDLERS, PROMOTION_REQUESTED
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient
 from core import dispatch
@@ -32,7 +33,6 @@ from core.handling import Handler
 from core.models import InboxEvent
 from core.store import Store, get_store
 from core.worker import Worker
-from dashboards.handlers import HANDLERS, PROMOTION_REQUESTED
 from dashboards.openapi import response_schema
 from tests.community.test_practice_candidates import Scene, active_discussion, make_scene
 from tests.conftest import SessionForum, SessionWiki
