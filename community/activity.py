@@ -14,13 +14,13 @@ from typing import Any
 from sqlalchemy import Boolean, Index, Integer, String, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from community.handling import HandlerContext
 from connectors.discourse.poller import LatestPosts, poll_new_posts
 from core import clock
 from core.events import Event
-from core.handling import HandlerContext
 from core.models import Base, UTCDateTime
 from core.store import dialect_insert
-from webhooks.incoming.discourse_events import parse_time
+from core.times import parse_time
 
 PRIVATE_MESSAGE = "private_message"  # a topic's archetype when it is a private message
 

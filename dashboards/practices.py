@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 from community.practices import candidates, promotion_requests
 from community.practices.models import PracticeSuggestion
 from community.practices.promotion import TITLE_FORBIDDEN
-from core import clock, worker
+from core import clock, wakeup
 from core.config import Settings
 from core.store import get_store
 from dashboards import charts
@@ -77,7 +77,7 @@ def promote_suggestion(suggestion_id: int) -> Response:
             now=clock.now(),
         )
         name = suggestion.title
-    worker.wake()
+    wakeup.notify()
     flash(f"Promotion of {name!r} queued; a worker writes the practice page shortly.", "ok")
     return _back()
 

@@ -24,7 +24,7 @@ from community.constellations.requests import (
     resync_event,
 )
 from community.constellations.sync_runs import FULL, SyncRun
-from core import clock, inbox, worker
+from core import clock, inbox, wakeup
 from core.config import Settings
 from core.store import get_store
 from dashboards import charts, sync_report
@@ -130,7 +130,7 @@ def resync() -> Response:
             flash(f"A resync of {what} is already queued.", "error")
             return _back()
         inbox.record(session, resync_event(title, viewer().username, now=clock.now()))
-    worker.wake()
+    wakeup.notify()
     flash(f"Resync of {what} queued; a worker runs it shortly.", "ok")
     return _back()
 
@@ -150,7 +150,7 @@ def resolve_sync_issue(issue_id: int) -> Response:
         event = resolution_event(issue_id, choice, viewer().username, now=clock.now())
         inbox.record(session, event)
         title = issue.wiki_title
-    worker.wake()
+    wakeup.notify()
     flash(f"Conflict on “{title}”: {CHOICE_LABELS[choice]}; a worker applies it shortly.", "ok")
     return _back()
 

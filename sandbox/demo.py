@@ -257,7 +257,7 @@ def write_config(
 
 def start_service(config_path: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, CONFIG_PATH_VAR: str(config_path)}
-    command = [sys.executable, "-m", "core.cli", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "service.main", "serve", "--port", str(port)]
     return subprocess.Popen(command, env=env)
 
 

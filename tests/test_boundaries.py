@@ -57,7 +57,7 @@ def test_only_connectors_import_the_platform_libraries() -> None:
 
 def test_the_scan_sees_the_tree_and_every_kind_of_import() -> None:
     scanned = {path.relative_to(ROOT).as_posix() for path in python_files()}
-    assert {"connectors/mediawiki/client.py", "core/app.py", "sandbox/wiki.py"} <= scanned
+    assert {"connectors/mediawiki/client.py", "service/app.py", "sandbox/wiki.py"} <= scanned
     assert not any(path.startswith(".venv/") for path in scanned)
     sample = (
         "import mwclient.errors\n"

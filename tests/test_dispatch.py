@@ -8,7 +8,7 @@ from community.constellations import requests as dashboard_sync
 from community.health import handlers as health_handlers
 from community.practices import adoption
 from community.practices import promotion_requests as dashboard_practices
-from core import dispatch
+from service import dispatch
 from webhooks.automations import vocabulary as automations
 from webhooks.incoming import discourse_events, wiki_events
 

@@ -16,9 +16,9 @@ from community.constellations.charter import CharterError, parse_charter
 from community.constellations.models import PageTopicLink
 from community.constellations.sync import sync_titles
 from community.constellations.wiki_section import update_wiki_section
+from community.handling import HandlerContext
 from core.events import Event
-from core.handling import HandlerContext
-from webhooks.incoming.wiki_events import main_titles
+from core.page_titles import main_titles
 
 
 def sync_wiki_page(event: Event, ctx: HandlerContext) -> None:

@@ -19,12 +19,12 @@ from community.constellations.forum_mirror import forum_link, sync_to_forum
 from community.constellations.forum_render import render
 from community.constellations.models import PageTopicLink, SyncIssue
 from community.constellations.sync import sync_constellations
+from community.handling import Handler, HandlerContext
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient, WikiPage
 from core import clock
 from core.config import Settings
 from core.events import Event
-from core.handling import Handler, HandlerContext
 from core.store import Store
 
 RESYNC_KIND = "dashboard.resync_requested"

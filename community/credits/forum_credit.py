@@ -20,13 +20,13 @@ from community.credits import ledger
 from community.credits.ledger import FIELD_LIMIT, Contribution, fit_key
 from community.credits.models import CreditEntry
 from community.credits.rules import CreditRules, is_excluded, load_rules, normalise
+from community.handling import HandlerContext
 from community.practices.models import Practice, PracticeAdoption
 from connectors.discourse.records import Topic
 from core.config import Settings
 from core.errors import NotFound
 from core.events import Event
-from core.handling import HandlerContext
-from webhooks.incoming.discourse_events import parse_time
+from core.times import parse_time
 
 REGULAR_POST = 1  # post_type: 2 moderator action, 3 small action, 4 whisper
 SOLUTION = "accepted_solution"

@@ -23,13 +23,13 @@ from community.credits.authorship import advance, new_state, surviving_tokens
 from community.credits.models import CreditEntry, WikiAuthorship
 from community.credits.people import BOT_GROUPS
 from community.credits.rules import CreditRules, is_excluded, is_ip_address, load_rules
+from community.handling import HandlerContext
 from connectors.mediawiki import WikiClient
 from connectors.mediawiki.records import WikiRevision
 from core import clock
 from core.config import Settings
 from core.errors import InvalidRequest, NotFound
 from core.events import Event
-from core.handling import HandlerContext
 
 PLATFORM = "wiki"
 MAIN_NAMESPACE = 0

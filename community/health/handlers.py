@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from community.activity import PRIVATE_MESSAGE, ForumPostActivity
+from community.handling import HandlerContext
 from community.health import alerts
 from community.health.first_posts import refresh_first_posts
 from community.health.inputs import scope_of_category
 from community.health.runs import recompute_everything, update_and_alert
 from core.events import Event
-from core.handling import HandlerContext
 
 SCHEDULE_KIND = "schedule.health_recompute"
 KINDS = frozenset({SCHEDULE_KIND})  # the kinds this module produces

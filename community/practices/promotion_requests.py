@@ -16,11 +16,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from community.handling import Handler, HandlerContext
 from community.practices.models import PracticeSuggestion
 from community.practices.promotion import PromotionError, promote
 from core import inbox
 from core.events import Event
-from core.handling import Handler, HandlerContext
 from core.models import InboxEvent
 
 PROMOTION_REQUESTED = "dashboard.practice_promotion_requested"

@@ -7,8 +7,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from community.handling import HandlerContext
 from community.practices.handlers import sync_practice, tag_forum_topic
-from core.handling import HandlerContext
 from sandbox.forum.state import ForumEvent
 from tests.community.constellations.sync_support import SyncRig, on_store
 from webhooks.incoming.discourse_events import READ, normalise

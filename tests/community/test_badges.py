@@ -16,10 +16,10 @@ from community.credits import ledger, people
 from community.credits.badges import award_badges, cross_organisation_replies
 from community.credits.cli import credits_group
 from community.credits.forum_credit import credit_post
+from community.handling import HandlerContext
 from connectors.discourse.records import Post
 from core.config import CONFIG_PATH_VAR
 from core.events import Event
-from core.handling import HandlerContext
 from sandbox.forum.serial_posts import webhook_post
 from tests.community.constellations.sync_support import SyncRig
 

@@ -14,8 +14,8 @@ from click.testing import CliRunner, Result
 
 from community.credits import ledger, people
 from community.credits.ledger import Contribution
-from core.cli import main
 from core.config import CONFIG_PATH_VAR
+from service.main import main
 from tests.community.constellations.sync_support import SyncRig
 from tests.conftest import SessionForum, SessionWiki, toml
 

@@ -23,9 +23,9 @@ from community.credits import ledger, people
 from community.credits.ledger import Contribution
 from community.credits.models import Account, ConnectLogin, ConnectNonce, LinkSuggestion, Person
 from connectors.discourse.connect import connect_request, verified_connect_payload
-from core.app import create_app
 from core.errors import PermissionDenied
 from dashboards.connect_views import CALLBACK_PATH
+from service.app import create_app
 from tests.community.constellations.sync_support import SyncRig, on_store
 from tests.conftest import SessionForum, SessionWiki
 

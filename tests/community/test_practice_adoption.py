@@ -33,7 +33,7 @@ from core.config import CONFIG_PATH_VAR
 from core.migrate import upgrade
 from core.models import InboxEvent
 from core.store import Store
-from core.worker import Worker
+from service.worker import Worker
 from tests.community.constellations.sync_support import SyncRig
 from tests.community.test_practice_candidates import write_config
 from tests.conftest import SessionForum, SessionWiki

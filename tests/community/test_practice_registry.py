@@ -17,8 +17,8 @@ from community.practices.cli import practices as practices_command
 from community.practices.models import Practice, PracticeSuggestion, PracticeTagName
 from community.practices.registry import sync_practices
 from core.config import CONFIG_PATH_VAR
-from core.dispatch import HANDLERS
 from core.errors import NotFound
+from service.dispatch import HANDLERS
 from tests.community.constellations.sync_support import SyncRig
 from tests.community.practice_support import (
     make_practice,

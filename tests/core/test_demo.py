@@ -22,7 +22,7 @@ from connectors.mediawiki import WikiClient
 from sandbox.example_data import EXAMPLE
 from sandbox.wiki import free_port
 
-CONSTELLATE = [sys.executable, "-m", "core.cli"]
+CONSTELLATE = [sys.executable, "-m", "service.main"]
 
 
 def clean_env() -> dict[str, str]:

@@ -14,7 +14,7 @@ from community.constellations.models import PageTopicLink
 from core.migrate import current_revision, downgrade, head_revision, upgrade
 from core.models import InboxEvent, SyncCursor
 from core.store import Store
-from core.tables import metadata
+from service.tables import metadata
 
 TABLES = {
     "sync_cursors",

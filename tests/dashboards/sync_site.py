@@ -16,18 +16,18 @@ from community.constellations.forum_mirror import forum_link
 from community.constellations.models import PageTopicLink, SyncIssue
 from community.constellations.requests import HANDLERS
 from community.constellations.sync import SyncSummary, sync_constellations
+from community.handling import Handler
 from connectors.discourse.client import ForumClient
-from core import dispatch
-from core.handling import Handler
 from core.models import InboxEvent
 from core.store import Store, get_store
-from core.worker import Worker
+from service import dispatch
+from service.worker import Worker
 from tests.conftest import SessionForum, SessionWiki
 from tests.dashboards.support import dashboard_app, login
 
 
 def handlers_for(kind: str) -> tuple[Handler, ...]:
-    """The dispatch table with the Sync page's kinds (as core.dispatch wires them)."""
+    """The dispatch table with the Sync page's kinds (as service.dispatch wires them)."""
     if kind in HANDLERS:
         return tuple(HANDLERS[kind])
     return dispatch.handlers_for(kind)

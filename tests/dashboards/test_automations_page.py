@@ -20,11 +20,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 import dashboards.automations  # noqa: F401 (registers the routes before any app is made)
+from community.handling import HandlerContext
 from core import inbox
-from core.handling import HandlerContext
 from core.models import InboxEvent
 from core.store import Store, get_store
-from core.tables import metadata
+from service.tables import metadata
 from tests.conftest import SessionForum
 from tests.dashboards.support import dashboard_app, login
 from tests.dashboards.test_webhooks_page import answered, csp_clean, stored

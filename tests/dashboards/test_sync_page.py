@@ -19,7 +19,7 @@ from community.constellations.requests import (
     resolution_event,
 )
 from community.constellations.sync_runs import SyncRun
-from core.handling import HandlerContext
+from community.handling import HandlerContext
 from sandbox.forum.server import ForumServer
 from tests.community.constellations.sync_support import charter_text
 from tests.conftest import SessionForum, SessionWiki, served_wiki

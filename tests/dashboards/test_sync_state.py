@@ -20,10 +20,10 @@ from community.constellations.requests import (
     resolution_event,
 )
 from community.constellations.sync_runs import SyncRun, start_run
+from community.handling import HandlerContext
 from connectors.mediawiki.records import make_cursor
 from core import inbox
 from core.events import Event
-from core.handling import HandlerContext
 from core.models import InboxEvent, SyncCursor
 from core.store import Store
 from dashboards.openapi import response_schema

@@ -25,10 +25,10 @@ from community.credits.badges import award_badges
 from community.credits.models import Account, BadgeGrant, CreditEntry, CreditTotal, Person
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient
-from core.app import create_app
 from core.errors import ConnectorError
 from core.models import InboxEvent
 from sandbox.forum.state import SYSTEM_USER_ID
+from service.app import create_app
 from tests.conftest import SessionForum, SessionWiki
 from tests.faults.conftest import (
     FORUM_RATES,

@@ -17,8 +17,9 @@ import schemas
 from core import clock
 from core.errors import ConstellateError
 from core.events import SOURCES, Event
+from core.times import parse_time
 from webhooks.automations.engine import Verdict
-from webhooks.incoming.discourse_events import READ, normalise, parse_time
+from webhooks.incoming.discourse_events import READ, normalise
 
 
 class FixtureError(ConstellateError):

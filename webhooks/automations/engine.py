@@ -20,12 +20,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from community.handling import HandlerContext
 from connectors.discourse.client import ForumClient
 from core import clock
 from core.config import Settings
 from core.errors import ConnectorError, RateLimited, Unavailable
 from core.events import Event
-from core.handling import HandlerContext
 from webhooks.automations import actions, conditions, facts, loops, rules_file, triggers
 from webhooks.automations.models import AutomationRun
 from webhooks.automations.vocabulary import (

@@ -27,6 +27,7 @@ from connectors.discourse.records import Topic, User, tag_names
 from core.config import Settings
 from core.errors import NotFound
 from core.events import Event
+from core.times import parse_time
 from webhooks.automations.related import related_markdown
 from webhooks.automations.templates import Trusted
 from webhooks.automations.vocabulary import (
@@ -38,7 +39,6 @@ from webhooks.automations.vocabulary import (
     TRUSTED_FACTS,
     Facts,
 )
-from webhooks.incoming.discourse_events import parse_time
 
 Lazy = Callable[[], Any]
 

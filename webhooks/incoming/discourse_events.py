@@ -18,10 +18,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from core.events import Event
+from core.times import parse_time
 
 # Event name -> the body's type (its top-level key and the schema that checks it).
 # Two spellings exist for likes and group membership (DiscourseEvent names vs the
@@ -110,16 +111,6 @@ def digest(obj: Any) -> str:
     """A short, order-independent digest of a JSON object."""
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _subject(body_type: str, obj: Mapping[str, Any]) -> str:

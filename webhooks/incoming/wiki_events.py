@@ -3,7 +3,6 @@ same ``event_id`` (``wiki:rc:<rcid>``) for the same change, so the inbox keeps o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -92,20 +91,3 @@ def reconcile_event(
             "user": user,
         },
     )
-
-
-MAIN_NAMESPACE = 0
-
-
-def main_titles(event: Event) -> list[str]:
-    """The article titles a wiki event concerns: the page's, and for a move also the
-    new one (pages outside the main namespace are left out)."""
-    data: Mapping[str, Any] = event.payload
-    titles = []
-    if int(data.get("ns") or MAIN_NAMESPACE) == MAIN_NAMESPACE:
-        titles.append(str(data["title"]))
-    params: Mapping[str, Any] = data.get("log_params") or {}
-    target = params.get("target_title")
-    if event.kind == "wiki.move" and target and int(params.get("target_ns") or 0) == 0:
-        titles.append(str(target))
-    return titles

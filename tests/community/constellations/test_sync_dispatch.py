@@ -11,7 +11,7 @@ from sqlalchemy import select
 from community.constellations.forum_mirror import forum_link
 from core.inbox import record
 from core.models import InboxEvent
-from core.worker import Worker
+from service.worker import Worker
 from tests.community.constellations.sync_support import SyncRig, charter_text
 from tests.conftest import SessionForum, SessionWiki
 from webhooks.incoming.wiki_events import change_event

@@ -18,12 +18,12 @@ from sqlalchemy import select
 
 from community.health.models import HealthAlert
 from connectors.discourse import ForumClient
-from core.cli import main
 from core.config import Settings
 from core.store import Store
-from core.worker import Worker
 from sandbox.example import EXAMPLE
 from sandbox.example_conversations import PlannedTopic, plan_conversations
+from service.main import main
+from service.worker import Worker
 from tests.conftest import SessionWiki, served_wiki
 from tests.example_support import seeded_example
 from tests.webhooks.outgoing_support import SECRET, Receiver, spec_signature

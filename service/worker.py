@@ -9,23 +9,21 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import NamedTuple
 
 from flask import Flask
 
-from community.health.handlers import schedule_event
-from connectors.discourse.client import ForumClient
-from core import dispatch, inbox, logs, metrics, wakeup
+from community.handling import Handler, HandlerContext
+from core import inbox, logs, telemetry, wakeup
 from core.clock import Clock, current, of_app, using
 from core.config import Settings
 from core.errors import RateLimited, Unavailable
 from core.events import Event
-from core.handling import Handler, HandlerContext
 from core.store import Store, get_store
-from dashboards import roles
-from webhooks.automations import engine, loops, scheduler
-from webhooks.incoming import forum_poll, wiki_poll
+from service import dispatch
+from service.timers import Timers
+from webhooks.automations import engine
 from webhooks.outgoing import delivery, queue
 
 log = logging.getLogger(__name__)
@@ -79,26 +77,11 @@ class Worker:
         self.max_attempts = int(config["max_attempts"])
         self.poll_seconds = float(config["poll_seconds"])
         self.bot_names = _bot_names(settings)
-        # Service workers also read the platforms' changes on schedule (missed webhooks,
-        # the wiki's recent changes); unit tests of the worker leave this off.
-        self.poll_every = (
-            {
-                "wiki": float(config["wiki_poll_seconds"]),
-                "forum": float(config["forum_poll_seconds"]),
-            }
-            if poll_platforms
-            else {}
+        # Service workers also read the platforms' changes and look for scheduled work;
+        # unit tests of the worker leave this off.
+        self.timers = Timers(
+            store, settings, self.clock, enabled=poll_platforms, report=self._report
         )
-        # Quiet constellations send no events: their health is recomputed on schedule; and
-        # schedules, beats, unanswered topics and stale charters are looked for.
-        self.health_every = (
-            float(settings["health"]["recompute_minutes"]) if poll_platforms else 0.0
-        )
-        if poll_platforms:
-            self.poll_every["health"] = self.health_every * 60
-            self.poll_every["automations"] = float(settings["automations"]["scan_seconds"])
-            self.poll_every["roles"] = float(settings["dashboard"]["recheck_minutes"]) * 60
-        self._last_poll: dict[str, datetime] = {}
         self._last_trouble = ""
 
     def run(self, stop: threading.Event) -> None:
@@ -135,50 +118,8 @@ class Worker:
             self._report("outgoing delivery failed", exc)
 
     def poll(self) -> None:
-        """Read the platforms' changes into the inbox when each is due."""
-        self._poll_when_due("wiki", self._poll_wiki)
-        self._poll_when_due("forum", self._poll_forum)
-        self._poll_when_due("health", self._schedule_health)
-        self._poll_when_due("automations", self._schedule_automations)
-        self._poll_when_due("roles", self._recheck_roles)
-
-    def _poll_when_due(self, platform: str, read: Callable[[], object]) -> None:
-        every = self.poll_every.get(platform, 0.0)
-        now, last = self.clock(), self._last_poll.get(platform)
-        if not every or (last and (now - last).total_seconds() < every):
-            return
-        self._last_poll[platform] = now
-        try:
-            read()
-        except Exception as exc:  # a platform outage must not stop the rest of the work
-            self._report(f"{platform} poll failed", exc)
-
-    def _poll_wiki(self) -> None:
-        # One try per cycle: a wiki that is down must not hold up event processing;
-        # the next cycle tries again.
-        once = {**self.settings, "wiki": {**self.settings["wiki"], "max_retries": 0}}
-        wiki_poll.poll_wiki(self.store, once)
-
-    def _poll_forum(self) -> None:
-        # No waiting out rate limits here either: the next cycle tries again.
-        once = {**self.settings, "forum": {**self.settings["forum"], "rate_limit_wait_budget": 0}}
-        forum_poll.poll_forum(self.store, once)
-
-    def _schedule_health(self) -> None:
-        with self.store.session() as session:
-            inbox.record(session, schedule_event(self.clock(), self.health_every))
-
-    def _schedule_automations(self) -> None:
-        once = {**self.settings, "forum": {**self.settings["forum"], "rate_limit_wait_budget": 0}}
-        now = self.clock()
-        scheduler.record_due_for_rules(self.store, once, now=now)
-        with self.store.session() as session:
-            loops.forget_expired(session, now)
-
-    def _recheck_roles(self) -> None:
-        once = {**self.settings, "forum": {**self.settings["forum"], "rate_limit_wait_budget": 0}}
-        if once["forum"]["url"]:
-            roles.recheck_roles(self.store, once, ForumClient(once["forum"]), now=self.clock())
+        """Read the platforms' changes and look for scheduled work, each when it is due."""
+        self.timers.run_due()
 
     def _report(self, what: str, exc: Exception) -> None:
         """A traceback for a new trouble, one line while the same trouble repeats each poll."""
@@ -200,7 +141,7 @@ class Worker:
         event = held.event
         with (
             logs.bound(event_id=event.event_id, kind=event.kind, worker_id=self.worker_id),
-            metrics.processing(held.received_at),
+            telemetry.processing(held.received_at),
         ):
             self._process(held)
 

@@ -8,11 +8,12 @@ from typing import Any
 from flask import Flask
 
 import dashboards
-from core import cli, health, logs, metrics, store, worker
 from core import clock as clocks
+from core import logs, store
 from core.clock import Clock
 from core.config import load_config
 from dashboards import connect_views
+from service import cli, readiness, scrape, worker
 from webhooks import incoming
 
 # Webhook bodies and API requests are small; refuse anything larger early.
@@ -39,8 +40,8 @@ def create_app(
     clocks.init_app(app, clock)
     logs.init_app(app)
     store.init_app(app)
-    health.init_app(app)
-    metrics.init_app(app)
+    readiness.init_app(app)
+    scrape.init_app(app)
     incoming.init_app(app)
     connect_views.init_app(app)
     dashboards.init_app(app)  # after every blueprint: it exempts the webhooks from CSRF

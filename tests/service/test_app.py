@@ -12,16 +12,16 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from core import health
-from core.app import create_app
 from core.errors import ConfigError
 from sandbox.wiki import free_port
+from service import readiness as health
+from service.app import create_app
 
 
 def test_importing_the_app_does_nothing() -> None:
-    """No configuration is read and nothing connects when core.app is imported."""
+    """No configuration is read and nothing connects when service.app is imported."""
     result = subprocess.run(
-        [sys.executable, "-c", "import core.app, core.cli"],
+        [sys.executable, "-c", "import service.app, service.main"],
         env={"CONSTELLATE_WIKI_TIMEOUT": "not-a-number", "PATH": ""},
         capture_output=True,
         text=True,

@@ -13,11 +13,11 @@ from community import activity
 from community.constellations import handlers as sync_events
 from community.constellations import requests as dashboard_sync
 from community.credits import forum_credit, wiki_credit
+from community.handling import Handler
 from community.health import handlers as health
 from community.practices import candidates
 from community.practices import handlers as practice_handlers
 from community.practices import promotion_requests as dashboard_practices
-from core.handling import Handler
 from webhooks.automations import vocabulary as automations
 
 

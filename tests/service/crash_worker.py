@@ -1,4 +1,4 @@
-"""A worker process for tests/core/test_worker_crash.py: `python -m tests.core.crash_worker`.
+"""A worker process for tests/core/test_worker_crash.py: `python -m tests.service.crash_worker`.
 
 Arguments: the store URL, a folder, and ``block`` or ``finish``. Its only handler
 writes an effect row keyed by the event; with ``block`` it then tells the test
@@ -15,13 +15,13 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
+from community.handling import Handler, HandlerContext
 from core.clock import system_clock
 from core.config import load_config
 from core.events import Event
-from core.handling import Handler, HandlerContext
 from core.models import SyncCursor
 from core.store import Store
-from core.worker import Worker
+from service.worker import Worker
 
 KIND = "forum.post_created"
 

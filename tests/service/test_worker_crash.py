@@ -17,7 +17,7 @@ from core.inbox import LAPSED, record
 from core.migrate import upgrade
 from core.models import InboxEvent, SyncCursor
 from core.store import Store
-from tests.core.crash_worker import KIND
+from tests.service.crash_worker import KIND
 
 # The store fixtures: a SQLite file, and a fresh PostgreSQL database per test.
 
@@ -27,7 +27,7 @@ EVENT_ID = "forum:post_created:99"
 
 def start_worker(url: str, folder: Path, mode: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.core.crash_worker", url, str(folder), mode], cwd=ROOT
+        [sys.executable, "-m", "tests.service.crash_worker", url, str(folder), mode], cwd=ROOT
     )
 
 
@@ -70,7 +70,7 @@ def test_a_worker_killed_mid_event_is_finished_by_the_next_exactly_once(
         assert session.scalars(select(SyncCursor)).all() == []  # its write never committed
 
     subprocess.run(
-        [sys.executable, "-m", "tests.core.crash_worker", store_url, str(tmp_path), "finish"],
+        [sys.executable, "-m", "tests.service.crash_worker", store_url, str(tmp_path), "finish"],
         cwd=ROOT,
         check=True,
     )

@@ -26,22 +26,23 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select, update
 
+from community.handling import Handler, HandlerContext
 from connectors.discourse import ForumClient
-from core import metrics
+from core import telemetry
 from core.clock import using
-from core.dispatch import UnknownKind
 from core.errors import ConfigError, NotFound, Unavailable
 from core.events import Event
-from core.handling import Handler, HandlerContext
 from core.inbox import record
 from core.migrate import upgrade
 from core.models import InboxEvent, SyncCursor
 from core.store import Store, get_store
-from core.worker import Worker
-from core.worker_cli import worker as worker_command
 from dashboards.models import ApiToken
 from sandbox.forum.server import ForumServer
 from sandbox.wiki import free_port
+from service.cli import worker as worker_command
+from service.dispatch import UnknownKind
+from service.scrape import INBOX_STATES, StoreCollector, scrape_registry
+from service.worker import Worker
 from tests.clocks import FakeClock
 from tests.conftest import SessionForum, SessionWiki
 from webhooks.outgoing.models import DeliveryAttempt, OutgoingMessage, WebhookSubscription
@@ -85,7 +86,7 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 def local(name: str, **labels: str) -> float:
     """This process's count now (the instruments are shared by the whole test run)."""
-    return metrics.LOCAL.get_sample_value(name, labels) or 0.0
+    return telemetry.LOCAL.get_sample_value(name, labels) or 0.0
 
 
 def an_event(number: int, kind: str = "forum.post_created") -> Event:
@@ -145,7 +146,7 @@ def test_metrics_show_the_inbox_as_it_is_in_the_store(app: Flask, client: FlaskC
             session.execute(select(InboxEvent.state, func.count()).group_by(InboxEvent.state)).all()
         )
     assert real == {"pending": 3, "claimed": 1, "done": 2, "ignored": 1, "dead": 4}
-    for state in metrics.INBOX_STATES:
+    for state in INBOX_STATES:
         assert value(samples, "constellate_inbox_events", state=state) == real[state]
     assert value(samples, "constellate_store_up") == 1
     for state in ("pending", "delivered", "failed"):
@@ -156,7 +157,7 @@ def test_metrics_show_the_inbox_as_it_is_in_the_store(app: Flask, client: FlaskC
 
 def test_the_store_gauges_on_both_stores(store: Store) -> None:
     clock = FakeClock(START)
-    collector = metrics.StoreCollector(lambda: store)
+    collector = StoreCollector(lambda: store)
     add_events(store, {"pending": 2, "done": 1})
     with store.session() as session:  # one became due 5 minutes ago, one is in backoff
         rows = session.scalars(select(InboxEvent).where(InboxEvent.state == "pending")).all()
@@ -220,7 +221,7 @@ def attempt(message_id: int, status: int | None, when: datetime) -> DeliveryAtte
 
 def test_an_unreadable_store_still_serves_the_process_counts(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'never-migrated.db'}")  # no tables
-    registry = metrics.scrape_registry(lambda: store)
+    registry = scrape_registry(lambda: store)
     samples = {
         (sample.name, frozenset(sample.labels.items())): sample.value
         for family in registry.collect()
@@ -371,26 +372,26 @@ COUNTING_CHILD = textwrap.dedent(
     """
     import sys
     from datetime import UTC, datetime
-    from core import metrics
+    from core import telemetry
     from core.clock import using
 
     for _ in range(int(sys.argv[1])):
-        metrics.count_platform_request("wiki", 200)
-    metrics.count_rate_limit_wait("forum", 30)
+        telemetry.count_platform_request("wiki", 200)
+    telemetry.count_rate_limit_wait("forum", 30)
     received = datetime(2030, 1, 1, tzinfo=UTC)
-    with using(lambda: datetime(2030, 1, 1, 0, 0, 2, tzinfo=UTC)), metrics.processing(received):
-        metrics.settled("done")
+    with using(lambda: datetime(2030, 1, 1, 0, 0, 2, tzinfo=UTC)), telemetry.processing(received):
+        telemetry.settled("done")
     """
 )
 SCRAPING_CHILD = textwrap.dedent(
     """
     import sys
     from prometheus_client import generate_latest
-    from core import metrics
     from core.store import Store
+    from service import scrape
 
     store = Store(sys.argv[1])
-    sys.stdout.write(generate_latest(metrics.scrape_registry(lambda: store)).decode())
+    sys.stdout.write(generate_latest(scrape.scrape_registry(lambda: store)).decode())
     """
 )
 
@@ -416,7 +417,7 @@ def finished(process: subprocess.Popen[str]) -> str:
 def test_gunicorn_style_processes_are_added_up(settings: dict[str, Any], tmp_path: Path) -> None:
     directory = tmp_path / "prometheus"
     directory.mkdir()
-    environ = {**os.environ, metrics.MULTIPROC_ENV: str(directory)}
+    environ = {**os.environ, telemetry.MULTIPROC_ENV: str(directory)}
     counting = [child(COUNTING_CHILD, str(n), environ=environ) for n in (3, 4)]
     for process in counting:
         finished(process)
@@ -434,7 +435,7 @@ def test_gunicorn_style_processes_are_added_up(settings: dict[str, Any], tmp_pat
 
 def test_a_missing_multiprocess_directory_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"PROMETHEUS_MULTIPROC_DIR: .* is not a directory"):
-        metrics.process_registry(str(tmp_path / "absent"))
+        telemetry.process_registry(str(tmp_path / "absent"))
 
 
 # -- the worker command's own endpoint -------------------------------------------------------
@@ -449,7 +450,7 @@ def worker_environ(tmp_path: Path) -> Iterator[dict[str, str]]:
         assert record(session, an_event(1, "forum.no_such_kind"))  # it will end dead
     store.dispose()
     environ = {k: v for k, v in os.environ.items() if not k.startswith("CONSTELLATE_")}
-    environ.pop(metrics.MULTIPROC_ENV, None)
+    environ.pop(telemetry.MULTIPROC_ENV, None)
     yield {
         **environ,
         "CONSTELLATE_SERVICE_SECRET_KEY": "s" * 40,
@@ -464,7 +465,7 @@ def worker_environ(tmp_path: Path) -> Iterator[dict[str, str]]:
 @pytest.mark.timeout(120)
 def test_the_worker_command_serves_its_metrics(worker_environ: dict[str, str]) -> None:
     port = free_port()
-    command = "from core.cli import main; main()"
+    command = "from service.main import main; main()"
     process = subprocess.Popen(
         [sys.executable, "-c", command, "worker", "--metrics-port", str(port)],
         cwd=ROOT,
@@ -495,7 +496,7 @@ def test_the_worker_command_serves_its_metrics(worker_environ: dict[str, str]) -
 
 def test_the_worker_command_says_when_it_cannot_listen(worker_environ: dict[str, str]) -> None:
     taken = free_port()
-    server = metrics.serve(taken)
+    server = telemetry.serve(taken)
     try:
         runner = CliRunner(env=worker_environ)
         result = runner.invoke(worker_command, ["--once", "--metrics-port", str(taken)])

@@ -1,4 +1,4 @@
-"""The `constellate` command and its `flask --app core.app` twin."""
+"""The `constellate` command and its `flask --app service.app` twin."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect
 
-from core.cli import main
+from service.main import main
 from tests.conftest import toml
 
 
@@ -88,7 +88,7 @@ def test_the_same_commands_work_through_flask(config_file: Path) -> None:
     }
     flask = Path(sys.executable).with_name("flask")
     result = subprocess.run(
-        [str(flask), "--app", "core.app", "check-config"],
+        [str(flask), "--app", "service.app", "check-config"],
         env=env,
         capture_output=True,
         text=True,

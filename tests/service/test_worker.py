@@ -15,21 +15,21 @@ from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import select
 
+from community.handling import Handler, HandlerContext
 from core import wakeup
-from core import worker as worker_module
-from core.app import create_app
 from core.config import Settings, load_config
-from core.dispatch import UnknownKind
 from core.errors import RateLimited, Unavailable
 from core.events import Event
-from core.handling import Handler, HandlerContext
 from core.inbox import LAPSED, backoff_seconds, record
 from core.migrate import upgrade
 from core.models import InboxEvent, SyncCursor
 from core.store import Store
-from core.worker import Worker, wake
-from core.worker_cli import inbox_group
-from core.worker_cli import worker as worker_command
+from service import worker as worker_module
+from service.app import create_app
+from service.cli import inbox_group
+from service.cli import worker as worker_command
+from service.dispatch import UnknownKind
+from service.worker import Worker, wake
 from tests.clocks import FakeClock, chosen
 from tests.conftest import SessionWiki
 

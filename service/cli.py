@@ -1,8 +1,10 @@
-"""Commands: `worker` runs workers outside the web process; `inbox` inspects and repairs events."""
+"""The service's own commands (check-config, db, worker, inbox) and the list of every
+command, which `constellate` (service/main.py) and `flask --app service.app` both offer."""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -10,11 +12,53 @@ from types import FrameType
 from typing import Any
 
 import click
+from flask import Flask
 
-from core import clock, inbox, metrics
+from community.constellations.cli import sync
+from community.credits.cli import credits_group, people_group
+from community.health.cli import health
+from community.practices.cli import practices
+from core import clock, inbox, migrate, telemetry
 from core.command_context import configured_store
+from core.config import CONFIG_PATH_VAR, load_config, masked
 from core.models import InboxEvent
-from core.worker import Worker, wake
+from dashboards.tokens import api_token
+from sandbox.cli import sandbox
+from service.worker import Worker, wake
+from webhooks.automations.cli import rules
+from webhooks.incoming.cli import poll
+from webhooks.outgoing.cli import outgoing
+
+
+@click.command("check-config")
+def check_config() -> None:
+    """Print the effective configuration, secrets masked; fail on an invalid one."""
+    settings = load_config()
+    click.echo(json.dumps(masked(settings), indent=2, sort_keys=True))
+    source = os.environ.get(CONFIG_PATH_VAR) or "defaults and environment only"
+    click.echo(f"configuration valid ({source})", err=True)
+
+
+@click.group("db")
+def db() -> None:
+    """The store's schema: migrations."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION."""
+    url = load_config()["store"]["url"]
+    migrate.upgrade(url, revision)
+    click.echo(f"store at revision {migrate.current_revision(url)}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the store's revision and the newest one available."""
+    url = load_config()["store"]["url"]
+    click.echo(f"current: {migrate.current_revision(url)}  head: {migrate.head_revision()}")
+
 
 STATES = ("pending", "claimed", "done", "ignored", "dead")
 
@@ -35,7 +79,7 @@ def worker(threads: int, once: bool, metrics_port: int | None, metrics_host: str
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        with configured_store() as (settings, store), metrics.serving(metrics_port, metrics_host):
+        with configured_store() as (settings, store), telemetry.serving(metrics_port, metrics_host):
             # One of them also reads the platforms' changes on schedule.
             workers = [Worker(store, settings, poll_platforms=n == 0) for n in range(threads)]
             target = _drain if once else Worker.run
@@ -142,3 +186,27 @@ def inbox_retry(row_id: int) -> None:
 def inbox_replay(row_id: int) -> None:
     """Run a done event again (its handlers are idempotent)."""
     _requeue(inbox.replay, row_id, "replayed")
+
+
+COMMANDS = (
+    check_config,
+    db,
+    sandbox,
+    worker,
+    inbox_group,
+    poll,
+    outgoing,
+    sync,
+    practices,
+    credits_group,
+    people_group,
+    health,
+    rules,
+    api_token,
+)
+
+
+def init_app(app: Flask) -> None:
+    """Make the commands available as `flask --app service.app <command>` too."""
+    for command in COMMANDS:
+        app.cli.add_command(command)

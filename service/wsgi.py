@@ -1,4 +1,4 @@
-"""The WSGI entry for production servers: ``gunicorn 'core.wsgi:app'``.
+"""The WSGI entry for production servers: ``gunicorn 'service.wsgi:app'``.
 
 The configuration comes from ``$CONSTELLATE_CONFIG`` and ``CONSTELLATE_*`` variables.
 Each server process builds its own app (do not preload: database connections must not
@@ -6,6 +6,6 @@ be shared across forks). With several processes or machines, run workers apart
 (``worker.embedded = false`` and ``constellate worker``) and wake them through Redis.
 """
 
-from core.app import create_app
+from service.app import create_app
 
 app = create_app()
