@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from core import event_kinds
 from core.events import Event
 
 MAIN_NAMESPACE = 0
@@ -19,6 +20,6 @@ def main_titles(event: Event) -> list[str]:
         titles.append(str(data["title"]))
     params: Mapping[str, Any] = data.get("log_params") or {}
     target = params.get("target_title")
-    if event.kind == "wiki.move" and target and int(params.get("target_ns") or 0) == 0:
+    if event.kind == event_kinds.WIKI_MOVE and target and int(params.get("target_ns") or 0) == 0:
         titles.append(str(target))
     return titles

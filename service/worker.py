@@ -15,7 +15,7 @@ from typing import NamedTuple
 from flask import Flask
 
 from community.handling import Handler, HandlerContext
-from core import inbox, logs, telemetry, wakeup
+from core import event_kinds, inbox, logs, telemetry, wakeup
 from core.clock import Clock, current, of_app, using
 from core.config import Settings
 from core.errors import RateLimited, Unavailable
@@ -161,7 +161,7 @@ class Worker:
             return
         rules = engine.matching(engine.rules_for(self.settings), event)
         if not handlers and not rules:
-            self._settle(held, state="ignored", reason="ignored kind", processed_at=self.clock())
+            self._ignore(held)
             return
         try:
             with self.store.session() as session:
@@ -178,6 +178,23 @@ class Worker:
             self._failed(held, exc)
         else:
             log.info("event %s (%s) done", event.event_id, event.kind)
+
+    def _ignore(self, held: inbox.Claim) -> None:
+        """A kind nothing here acts on. Subscribers are still offered the kinds the
+        catalogue announces (health alerts): the fan-out to outgoing webhooks happens
+        here, for every event, and nowhere else."""
+        settled = {"state": "ignored", "reason": "ignored kind", "processed_at": self.clock()}
+        if not event_kinds.announced(held.event.kind):
+            self._settle(held, **settled)
+            return
+        try:
+            with self.store.session() as session:
+                queue.fan_out(session, held.event, self.settings)
+                inbox.settle(session, held, **settled)
+        except inbox.LeaseLost as exc:  # rolled back: the new holder does the work
+            log.warning("worker %s: %s; its work was rolled back", self.worker_id, exc)
+        except Exception as exc:
+            self._failed(held, exc)
 
     def _failed(self, held: inbox.Claim, exc: Exception) -> None:
         error = inbox.describe(exc)

@@ -24,11 +24,10 @@ from community.post_merge import merge_post
 from connectors.discourse import ForumClient
 from connectors.discourse.records import Category
 from connectors.mediawiki import WikiPage
-from core import clock
+from core import clock, event_kinds
 from core.errors import InvalidRequest
 from core.events import Event
 from core.inbox import record
-from webhooks.automations.vocabulary import STATUS_CHANGED
 
 ACTIONS = (
     "created",
@@ -304,7 +303,7 @@ def _record_status_change(
         payload["revid"] = revid
     event = Event(
         event_id=f"community:status:{page_id}:{change}:{charter.status}",
-        kind=STATUS_CHANGED,
+        kind=event_kinds.STATUS_CHANGED,
         source="community",
         subject=f"constellation:{page_id}",
         actor=None,

@@ -19,29 +19,17 @@ from community.constellations.forum_mirror import forum_link, sync_to_forum
 from community.constellations.forum_render import render
 from community.constellations.models import PageTopicLink, SyncIssue
 from community.constellations.sync import sync_constellations
-from community.handling import Handler, HandlerContext
+from community.handling import HandlerContext
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient, WikiPage
-from core import clock
+from core import clock, event_kinds
 from core.config import Settings
 from core.events import Event
 from core.store import Store
 
-RESYNC_KIND = "dashboard.resync_requested"
-RESOLVE_KIND = "dashboard.conflict_resolved"
-KINDS = frozenset({RESYNC_KIND, RESOLVE_KIND})  # what the Sync page produces
 KEEP_FORUM, USE_WIKI = "keep_forum", "use_wiki"
 CHOICES = (KEEP_FORUM, USE_WIKI)
 RESOLVABLE_FIELD = "charter_post"  # the conflicts a choice of side can settle
-# The wiki events whose handler syncs a constellation page (community.constellations.handlers).
-WIKI_SYNC_KINDS = (
-    "wiki.edit",
-    "wiki.new",
-    "wiki.move",
-    "wiki.delete",
-    "wiki.restore",
-    "wiki.reconcile",
-)
 log = logging.getLogger(__name__)
 
 
@@ -50,7 +38,7 @@ def resync_event(title: str | None, requested_by: str, *, now: datetime) -> Even
     Each request is its own event (a later resync is new work, not a duplicate)."""
     return Event(
         event_id=f"dashboard:resync:{uuid.uuid4().hex}",
-        kind=RESYNC_KIND,
+        kind=event_kinds.RESYNC_REQUESTED,
         source="community",
         subject=f"page:{title}" if title else "sync:full",
         actor=None,  # requested_by is a person; the actor field would be echo-checked
@@ -65,7 +53,7 @@ def resolution_event(issue_id: int, choice: str, requested_by: str, *, now: date
         raise ValueError(f"unknown choice {choice!r}")
     return Event(
         event_id=f"dashboard:resolve:{issue_id}:{uuid.uuid4().hex}",
-        kind=RESOLVE_KIND,
+        kind=event_kinds.CONFLICT_RESOLVED,
         source="community",
         subject=f"sync_issue:{issue_id}",
         actor=None,
@@ -193,9 +181,3 @@ def _current_page(wiki: WikiClient, issue: SyncIssue, link: PageTopicLink) -> Wi
 def _requested_by(event: Event) -> str | None:
     who = event.payload.get("requested_by")
     return str(who) if who else None
-
-
-HANDLERS: dict[str, list[Handler]] = {
-    RESYNC_KIND: [run_resync],
-    RESOLVE_KIND: [apply_resolution],
-}

@@ -27,13 +27,11 @@ from community.practices.section import refresh_practice_section
 from community.wikitext import top_templates
 from connectors.mediawiki import WikiClient
 from connectors.mediawiki.records import WikiPage
-from core import clock, inbox
+from core import clock, event_kinds, inbox
 from core.errors import ConstellateError
 from core.events import Event
 from core.store import dialect_insert
 
-ADOPTED = "community.practice_adopted"
-KINDS = frozenset({ADOPTED})
 FIELD = "adopted_by"
 SUMMARY = "Constellate: {organisation} adopted this practice"
 MAX_EVENT_ID = 128
@@ -261,13 +259,13 @@ def adoption_event(
     a re-adoption's event from the first one."""
     key = normalise(adoption.organisation)
     suffix = f":again:{again}" if again else ""
-    event_id = f"{ADOPTED.replace('.', ':')}:{practice.page_id}:{key}"
+    event_id = f"{event_kinds.PRACTICE_ADOPTED.replace('.', ':')}:{practice.page_id}:{key}"
     if len(event_id) + len(suffix) > MAX_EVENT_ID:  # long names: a digest keeps it short
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         event_id = f"{event_id[: MAX_EVENT_ID - len(digest) - len(suffix) - 1]}~{digest}"
     return Event(
         event_id=event_id + suffix,
-        kind=ADOPTED,
+        kind=event_kinds.PRACTICE_ADOPTED,
         source="community",
         subject=f"practice:{practice.page_id}",
         actor=adoption.actor,

@@ -16,15 +16,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from community.handling import Handler, HandlerContext
+from community.handling import HandlerContext
 from community.practices.models import PracticeSuggestion
 from community.practices.promotion import PromotionError, promote
-from core import inbox
+from core import event_kinds, inbox
 from core.events import Event
 from core.models import InboxEvent
 
-PROMOTION_REQUESTED = "dashboard.practice_promotion_requested"
-KINDS = frozenset({PROMOTION_REQUESTED})
 IN_FLIGHT = ("pending", "claimed")
 log = logging.getLogger(__name__)
 
@@ -45,7 +43,7 @@ def promotion_event(
     refused for a taken title may be made again with another title."""
     return Event(
         event_id=f"dashboard:promote:{suggestion.id}:{uuid.uuid4().hex}",
-        kind=PROMOTION_REQUESTED,
+        kind=event_kinds.PROMOTION_REQUESTED,
         source="community",
         subject=subject_of(suggestion.id),
         actor=None,  # requested_by is a person; the actor field would be echo-checked
@@ -64,7 +62,7 @@ def promotion_event(
 def is_queued(session: Session, suggestion_id: int) -> bool:
     """Whether a promotion request for the suggestion waits for (or is with) the worker."""
     query = select(InboxEvent.id).where(
-        InboxEvent.kind == PROMOTION_REQUESTED,
+        InboxEvent.kind == event_kinds.PROMOTION_REQUESTED,
         InboxEvent.subject == subject_of(suggestion_id),
         InboxEvent.state.in_(IN_FLIGHT),
     )
@@ -116,6 +114,3 @@ def promote_requested(event: Event, ctx: HandlerContext) -> None:
         return
     suggestion.detail = None
     ctx.session.flush()
-
-
-HANDLERS: dict[str, list[Handler]] = {PROMOTION_REQUESTED: [promote_requested]}

@@ -14,13 +14,13 @@ from sqlalchemy import select
 import dashboards.sync_status  # noqa: F401  (its routes must exist before an app is made)
 from community.constellations.forum_mirror import forum_link
 from community.constellations.models import PageTopicLink, SyncIssue
-from community.constellations.requests import HANDLERS
 from community.constellations.sync import SyncSummary, sync_constellations
 from community.handling import Handler
 from connectors.discourse.client import ForumClient
 from core.models import InboxEvent
 from core.store import Store, get_store
 from service import dispatch
+from service.dispatch import HANDLERS
 from service.worker import Worker
 from tests.conftest import SessionForum, SessionWiki
 from tests.dashboards.support import dashboard_app, login

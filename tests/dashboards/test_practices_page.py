@@ -26,13 +26,14 @@ from community.practices.models import (
     PracticeTopic,
 )
 from community.practices.page import parse_practice
-from community.practices.promotion_requests import HANDLERS, PROMOTION_REQUESTED
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient
+from core.event_kinds import PROMOTION_REQUESTED
 from core.models import InboxEvent
 from core.store import Store, get_store
 from dashboards.openapi import response_schema
 from service import dispatch
+from service.dispatch import HANDLERS
 from service.worker import Worker
 from tests.community.test_practice_candidates import Scene, active_discussion, make_scene
 from tests.conftest import SessionForum, SessionWiki

@@ -13,13 +13,13 @@ from sqlalchemy import select
 from community.constellations.charter import parse_charter
 from community.constellations.forum_render import render
 from community.constellations.requests import (
-    RESOLVE_KIND,
-    RESYNC_KIND,
     apply_resolution,
     resolution_event,
 )
 from community.constellations.sync_runs import SyncRun
 from community.handling import HandlerContext
+from core.event_kinds import CONFLICT_RESOLVED as RESOLVE_KIND
+from core.event_kinds import RESYNC_REQUESTED as RESYNC_KIND
 from sandbox.forum.server import ForumServer
 from tests.community.constellations.sync_support import charter_text
 from tests.conftest import SessionForum, SessionWiki, served_wiki

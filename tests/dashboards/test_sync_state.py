@@ -14,8 +14,6 @@ from sqlalchemy import select, update
 from community.activity import ForumPostActivity
 from community.constellations.models import SyncIssue, record_issue
 from community.constellations.requests import (
-    RESOLVE_KIND,
-    RESYNC_KIND,
     apply_resolution,
     resolution_event,
 )
@@ -23,6 +21,8 @@ from community.constellations.sync_runs import SyncRun, start_run
 from community.handling import HandlerContext
 from connectors.mediawiki.records import make_cursor
 from core import inbox
+from core.event_kinds import CONFLICT_RESOLVED as RESOLVE_KIND
+from core.event_kinds import RESYNC_REQUESTED as RESYNC_KIND
 from core.events import Event
 from core.models import InboxEvent, SyncCursor
 from core.store import Store

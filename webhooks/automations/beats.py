@@ -27,12 +27,12 @@ from community.health.inputs import Organisations
 from connectors.discourse.client import ForumClient
 from core.config import Settings
 from core.errors import ConfigError, ConnectorError, Unavailable
+from core.event_kinds import BEAT_STARTED
 from core.events import Event
 from core.models import InboxEvent
 from webhooks.automations.scans import answered, constellations, counted, excluded_authors
 from webhooks.automations.scans import openings as opening_posts
 from webhooks.automations.templates import escape_markdown
-from webhooks.automations.vocabulary import BEAT_STARTED
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,8 @@ from fnmatch import fnmatchcase
 from functools import cache
 from typing import Any
 
-from community.health import handlers as health_handlers
-from community.practices import adoption
-from core.events import Event
-from webhooks.automations import vocabulary
-from webhooks.automations.vocabulary import (
+from core import event_kinds
+from core.event_kinds import (
     ALERT_RAISED,
     ALERT_RESOLVED,
     BEAT_STARTED,
@@ -22,11 +19,10 @@ from webhooks.automations.vocabulary import (
     PRACTICE_ADOPTED,
     STATUS_CHANGED,
     TOPIC_UNANSWERED,
-    Rule,
-    RuleSet,
-    Trigger,
 )
-from webhooks.incoming import discourse_events, wiki_events
+from core.events import Event
+from webhooks.automations import vocabulary
+from webhooks.automations.vocabulary import Rule, RuleSet, Trigger
 
 ALERT_KINDS = {
     "raised": frozenset({ALERT_RAISED}),
@@ -47,13 +43,7 @@ SINGLE_KIND = {
 @cache
 def known_kinds() -> frozenset[str]:
     """Every event kind Constellate produces: what an ``event`` pattern can match."""
-    return (
-        discourse_events.KINDS
-        | wiki_events.KINDS
-        | adoption.KINDS
-        | health_handlers.KINDS
-        | vocabulary.KINDS
-    )
+    return event_kinds.for_rules()
 
 
 def pattern_kinds(pattern: str) -> frozenset[str]:

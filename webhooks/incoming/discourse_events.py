@@ -50,8 +50,6 @@ READ: Mapping[str, str] = {
     "group_user_removed": "group_user",
 }
 
-# Every kind this normaliser can produce (the dispatch test checks each is routed).
-KINDS: frozenset[str] = frozenset(f"forum.{name}" for name in READ)
 
 # Real Discourse event names we do not read: answered 200 and counted, never stored.
 # (WebHookEventType::TYPES names plus the emitted aliases.)
@@ -172,6 +170,11 @@ def event_id_for(
     return f"{base}:{digest(obj)}"
 
 
+def kind_of(event_name: str) -> str:
+    """The kind of a Discourse event we read (core/event_kinds.py lists each one)."""
+    return f"forum.{event_name}"
+
+
 def normalise(
     event_name: str,
     body: Mapping[str, Any],
@@ -187,7 +190,7 @@ def normalise(
     dedupe = None if body_type == "solved" else content_key(event_name, raw_body)
     return Event(
         event_id=event_id_for(event_name, body_type, obj, delivery_id),
-        kind=f"forum.{event_name}",
+        kind=kind_of(event_name),
         source="forum",
         subject=_subject(body_type, obj),
         actor=_actor(event_name, body_type, obj),

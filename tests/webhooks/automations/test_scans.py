@@ -17,12 +17,12 @@ from community.constellations.models import PageTopicLink
 from community.credits.models import Account
 from community.credits.people import ensure_account, link
 from core.config import DEFAULTS, Settings
+from core.event_kinds import CHARTER_STALE, TOPIC_UNANSWERED
 from core.events import Event
 from core.models import InboxEvent
 from core.store import Store
 from webhooks.automations.scans import stale_events, unanswered_events
 from webhooks.automations.scheduler import record_due
-from webhooks.automations.vocabulary import CHARTER_STALE, TOPIC_UNANSWERED
 
 NOW = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
 OURS = "constellate"

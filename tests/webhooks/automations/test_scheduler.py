@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from community.constellations.models import PageTopicLink
 from core.config import DEFAULTS, Settings
+from core.event_kinds import BEAT_STARTED, CRON
 from core.models import InboxEvent
 from core.store import Store
 from webhooks.automations.models import ScheduleCursor
@@ -25,7 +26,6 @@ from webhooks.automations.scheduler import (
     record_due,
     record_due_for_rules,
 )
-from webhooks.automations.vocabulary import BEAT_STARTED, CRON
 
 DAILY = ("daily-digest", "0 9 * * *")
 SCAN = timedelta(minutes=10)
