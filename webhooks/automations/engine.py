@@ -114,9 +114,10 @@ def judge(
     settings: Settings,
     *,
     rules: RuleSet,
-    forum: Callable[[], ForumClient],
+    forum: Callable[[], ForumClient] | None,
 ) -> list[Verdict]:
-    """What each matching rule would do with ``event``, doing nothing (a dry run)."""
+    """What each matching rule would do with ``event``, doing nothing (a dry run); without
+    ``forum``, with what the store knows."""
     known = facts.gather(event, session, settings, forum=forum)
     chain = loops.chain_of(session, event, clock.now())
     verdicts: list[Verdict] = []
