@@ -22,7 +22,7 @@ from core import clock, inbox, migrate, telemetry
 from core.command_context import configured_store
 from core.config import CONFIG_PATH_VAR, load_config, masked
 from core.models import InboxEvent
-from dashboards.tokens import api_token
+from dashboards.cli import api_token
 from sandbox.cli import sandbox
 from service.worker import Worker, wake
 from webhooks.automations.cli import rules
