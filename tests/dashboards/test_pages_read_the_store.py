@@ -67,20 +67,20 @@ def platform_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 @pytest.fixture
 def app(sqlite_url: str) -> Flask:
+    """The Overview tests' partnership, a stored forum post, and the forum's login set up."""
     forum = {"url": FORUM_URL, "api_username": "system", "connect_secret": "c" * 32}
-    made = dashboard_app(sqlite_url, forum=forum)
-    store = get_store(made)
-    build(store, made.config["CONSTELLATE"])
-    with store.session() as session:
+    partnership = dashboard_app(sqlite_url, forum=forum)
+    build(get_store(partnership), partnership.config["CONSTELLATE"])
+    with get_store(partnership).session() as session:
         record(session, post_event())
-    return made
+    return partnership
 
 
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    made = app.test_client()
-    login(made)
-    return made
+def moderator(app: Flask) -> FlaskClient:
+    """A moderator's browser, logged in."""
+    browser = app.test_client()
+    login(browser)
+    return browser
 
 
 def post_event() -> Event:
@@ -117,9 +117,8 @@ def address(rule: Rule, app: Flask) -> str:
     return built[1]
 
 
-def test_every_page_answers_from_the_store_alone(
-    app: Flask, client: FlaskClient, platform_calls: list[str]
-) -> None:
+def test_every_page_answers_from_the_store_alone(app: Flask, platform_calls: list[str]) -> None:
+    client = moderator(app)
     rules = page_rules(app)
     assert {"dashboard.overview", "dashboard.constellation", "api.sync_state"} <= {
         rule.endpoint for rule in rules
@@ -137,9 +136,9 @@ def test_every_page_answers_from_the_store_alone(
 
 @pytest.mark.parametrize("form", [{"event": "1"}, {"at": "2026-03-02T09:00"}])
 def test_the_dry_run_answers_from_the_store_alone(
-    client: FlaskClient, platform_calls: list[str], form: dict[str, str]
+    app: Flask, platform_calls: list[str], form: dict[str, str]
 ) -> None:
-    answer = client.post("/dashboard/automations/dry-run", data=form)
+    answer = moderator(app).post("/dashboard/automations/dry-run", data=form)
     assert answer.status_code == 200
     assert platform_calls == []
 

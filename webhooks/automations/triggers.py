@@ -10,33 +10,23 @@ from functools import cache
 from typing import Any
 
 from core import event_kinds
-from core.event_kinds import (
-    ALERT_RAISED,
-    ALERT_RESOLVED,
-    BEAT_STARTED,
-    CHARTER_STALE,
-    CRON,
-    PRACTICE_ADOPTED,
-    STATUS_CHANGED,
-    TOPIC_UNANSWERED,
-)
 from core.events import Event
 from webhooks.automations import vocabulary
 from webhooks.automations.vocabulary import Rule, RuleSet, Trigger
 
 ALERT_KINDS = {
-    "raised": frozenset({ALERT_RAISED}),
-    "resolved": frozenset({ALERT_RESOLVED}),
-    "any": frozenset({ALERT_RAISED, ALERT_RESOLVED}),
+    "raised": frozenset({event_kinds.ALERT_RAISED}),
+    "resolved": frozenset({event_kinds.ALERT_RESOLVED}),
+    "any": frozenset({event_kinds.ALERT_RAISED, event_kinds.ALERT_RESOLVED}),
 }
 # Triggers that fire on exactly one kind of event (the scheduler or an emitter makes it).
 SINGLE_KIND = {
-    "schedule": CRON,
-    "practice_adopted": PRACTICE_ADOPTED,
-    "status_change": STATUS_CHANGED,
-    "beat": BEAT_STARTED,
-    "unanswered": TOPIC_UNANSWERED,
-    "stale_charter": CHARTER_STALE,
+    "schedule": event_kinds.CRON,
+    "practice_adopted": event_kinds.PRACTICE_ADOPTED,
+    "status_change": event_kinds.STATUS_CHANGED,
+    "beat": event_kinds.BEAT_STARTED,
+    "unanswered": event_kinds.TOPIC_UNANSWERED,
+    "stale_charter": event_kinds.CHARTER_STALE,
 }
 
 
