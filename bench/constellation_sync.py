@@ -25,7 +25,7 @@ from urllib.parse import parse_qs
 
 import requests
 
-from community.sync import SyncSummary, sync_constellations
+from community.constellations.sync import SyncSummary, sync_constellations
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient
 from connectors.mediawiki.client import TITLES_PER_QUERY, TITLES_PER_QUERY_HIGH

@@ -32,11 +32,11 @@ from sqlalchemy import Engine, event, func, select
 from bench.dashboard_data import BuiltStore, build, default_cache, settings
 from bench.health_data import Shape
 from community.activity import ForumPostActivity
+from community.constellations.models import PageTopicLink
 from community.credits.models import Account, CreditEntry
-from core.app import create_app
-from core.models import PageTopicLink
 from core.store import get_store
 from dashboards.sessions import cookie_name, create_row
+from service.app import create_app
 
 BUDGET_MS = 150.0
 RUNS = 40

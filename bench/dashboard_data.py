@@ -37,6 +37,7 @@ from bench.dashboard_credit import write_people_credit
 from bench.dashboard_logs import add_subscriptions, write_logs
 from bench.health import API_USERNAME, NOW, WIKI_USERNAME, bench_settings
 from bench.health_data import Shape, generate, sqlite_time
+from community.constellations.models import PageTopicLink
 from community.credits.models import CreditEntry, Organisation
 from community.health.models import HealthAlert, HealthSnapshot
 from community.health.runs import recompute_everything
@@ -49,7 +50,6 @@ from community.practices.models import (
 )
 from core.config import Settings
 from core.migrate import upgrade
-from core.models import PageTopicLink
 from core.store import Store
 
 DATA_VERSION = 1  # raise when what is generated changes: the cached store is rebuilt

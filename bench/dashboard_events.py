@@ -16,14 +16,14 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from community.activity import ForumPostActivity
+from community.constellations.models import PageTopicLink
+from community.constellations.requests import resolution_event, resync_event
 from community.health.handlers import schedule_event
 from community.practices.models import PracticeSuggestion
+from community.practices.promotion_requests import promotion_event
 from connectors.mediawiki import WikiChange
 from connectors.mediawiki.records import make_cursor
 from core.events import Event
-from core.models import PageTopicLink
-from dashboards.handlers import promotion_event
-from dashboards.sync_handlers import resolution_event, resync_event
 from webhooks.incoming.discourse_events import normalise
 from webhooks.incoming.wiki_events import change_event
 

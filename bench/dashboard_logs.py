@@ -18,8 +18,8 @@ from sqlalchemy import Connection, func, insert, select
 
 from bench.dashboard_events import inbox_events
 from community.activity import ForumPostActivity
-from community.sync_models import SyncIssue
-from community.sync_runs import SyncRun
+from community.constellations.models import SyncIssue
+from community.constellations.sync_runs import SyncRun
 from connectors.mediawiki.records import make_cursor
 from core.events import Event
 from core.models import InboxEvent, SyncCursor

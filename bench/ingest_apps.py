@@ -11,7 +11,7 @@ from flask import Flask
 
 def service() -> Flask:
     """The real service, configured from $CONSTELLATE_CONFIG like a deployment."""
-    from core.app import create_app  # here: the bare app's workers must not load the service
+    from service.app import create_app  # here: the bare app's workers must not load the service
 
     return create_app()
 

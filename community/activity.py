@@ -14,13 +14,13 @@ from typing import Any
 from sqlalchemy import Boolean, Index, Integer, String, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from community.handling import HandlerContext
 from connectors.discourse.poller import LatestPosts, poll_new_posts
-from core import clock
+from core import clock, event_kinds
 from core.events import Event
-from core.handling import HandlerContext
 from core.models import Base, UTCDateTime
 from core.store import dialect_insert
-from webhooks.incoming.discourse_events import parse_time
+from core.times import parse_time
 
 PRIVATE_MESSAGE = "private_message"  # a topic's archetype when it is a private message
 
@@ -92,8 +92,8 @@ def _post_values(post: Mapping[str, Any], deleted: bool, fallback: datetime) -> 
 def record_post(event: Event, ctx: HandlerContext) -> None:
     """forum.post_*: insert the post once, then move it forward, never back."""
     post: Mapping[str, Any] = event.payload["post"]
-    deleted = event.kind == "forum.post_destroyed" or bool(post.get("deleted_at"))
-    if event.kind == "forum.post_recovered":
+    deleted = event.kind == event_kinds.FORUM_POST_DESTROYED or bool(post.get("deleted_at"))
+    if event.kind == event_kinds.FORUM_POST_RECOVERED:
         deleted = False
     upsert_post(ctx.session, _post_values(post, deleted, event.occurred_at))
 
@@ -138,7 +138,7 @@ def record_topic(event: Event, ctx: HandlerContext) -> None:
     """forum.topic_*: a topic's category and deletion apply to the posts we know in it."""
     topic: Mapping[str, Any] = event.payload["topic"]
     changes: dict[str, Any] = {"category_id": topic.get("category_id")}
-    if event.kind == "forum.topic_destroyed":
+    if event.kind == event_kinds.FORUM_TOPIC_DESTROYED:
         changes["deleted"] = True
     ctx.session.execute(
         update(ForumPostActivity)

@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Integer, String
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from community.leadership import WikiSectionState
 from connectors.mediawiki import WikiClient
 from connectors.mediawiki.records import WikiPage, stored_form
 from core import clock
 from core.errors import EditConflict
+from core.models import Base, UTCDateTime
 
 BEGIN = "<!-- constellate:begin -->"
 END = "<!-- constellate:end -->"
@@ -48,6 +50,20 @@ PAGE_MARKERS = Markers(BEGIN, END)
 def named_markers(name: str) -> Markers:
     """The markers of the section called ``name`` (a rule's ``wiki_section``)."""
     return Markers(f"<!-- constellate:{name}:begin -->", f"<!-- constellate:{name}:end -->")
+
+
+class WikiSectionState(Base):
+    """The hash of the section text last written inside the page markers of a page
+    (its table came with migration 0006, beside the leadership timeline).
+
+    A current inside text with another hash means a person edited the section.
+    """
+
+    __tablename__ = "wiki_section_states"
+
+    page_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    written_hash: Mapped[str] = mapped_column(String(64))
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
 class SectionMemory(Protocol):

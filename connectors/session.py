@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from core import metrics
+from core import telemetry
 
 
 class PlatformSession(requests.Session):
@@ -26,7 +26,7 @@ class PlatformSession(requests.Session):
         self.hooks["response"].append(self._count)
 
     def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        metrics.count_platform_request(self.platform, response.status_code)
+        telemetry.count_platform_request(self.platform, response.status_code)
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         if self.before_request is not None:
@@ -34,5 +34,5 @@ class PlatformSession(requests.Session):
         try:
             return super().request(method, url, *args, **kwargs)
         except requests.RequestException:
-            metrics.count_platform_request(self.platform, "error")
+            telemetry.count_platform_request(self.platform, "error")
             raise

@@ -1,1 +1,2 @@
-"""Constellate's core: app factory, configuration, store, errors and CLI."""
+"""The foundation: configuration, the store, events and their kinds, the inbox, errors, the
+clock, telemetry primitives and wake-ups. It imports nothing above it (a test checks)."""

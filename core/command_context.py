@@ -2,7 +2,7 @@
 
 Our own errors (a bad configuration, a platform that refuses) end the command with one
 line here, so every command gets it whichever entry point runs it (`constellate` or
-`flask --app core.app`).
+`flask --app service.app`).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from typing import Any, cast
 from sqlalchemy import String, and_, case, or_, select, update
 from sqlalchemy.orm import Session
 
-from core import clock, metrics
+from core import clock, telemetry
 from core.events import Event
 from core.models import InboxEvent
 from core.store import dialect_insert
@@ -162,7 +162,7 @@ def settle(session: Session, held: Claim, **values: Any) -> None:
     )
     if session.execute(statement).scalar() is None:
         raise LeaseLost(f"inbox event {held.row_id} is no longer held by {held.worker_id}")
-    metrics.settled(values.get("state"))  # the outcome of the processing being timed
+    telemetry.settled(values.get("state"))  # the outcome of the processing being timed
 
 
 def describe(exc: BaseException) -> str:

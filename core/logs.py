@@ -27,7 +27,15 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 FIELDS = ("event_id", "kind", "worker_id", "delivery_id", "message_id")
 # Our code logs under these names (module loggers and "constellate.*"); the level applies
 # to them, not to every library's logger.
-OUR_LOGGERS = ("constellate", "core", "connectors", "community", "webhooks", "dashboards")
+OUR_LOGGERS = (
+    "constellate",
+    "core",
+    "connectors",
+    "community",
+    "webhooks",
+    "dashboards",
+    "service",
+)
 # The handler configure() installs when nobody else configured logging; only its
 # formatter is ours to set (a deployment's or a test runner's handlers keep theirs).
 HANDLER_NAME = "constellate"

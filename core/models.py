@@ -58,39 +58,6 @@ class SyncCursor(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
 
-class PageTopicLink(Base):
-    """One wiki page joined to its forum category and charter topic.
-
-    ``external_id`` is the Discourse topic external_id (<= 50 chars, [\\w-]+)
-    that makes topic creation happen exactly once; ``synced_text`` is the
-    last text written to the forum; ``synced_hash`` covers everything written (post,
-    title, category, tags, topic state), so an unchanged hash means no forum writes.
-    """
-
-    __tablename__ = "page_topic_links"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    wiki_page_id: Mapped[int] = mapped_column(Integer, unique=True)
-    wiki_title: Mapped[str] = mapped_column(String(255))
-    external_id: Mapped[str] = mapped_column(String(50), unique=True)
-    forum_category_id: Mapped[int | None] = mapped_column(Integer)
-    forum_topic_id: Mapped[int | None] = mapped_column(Integer, unique=True)
-    forum_post_id: Mapped[int | None] = mapped_column(Integer)
-    synced_hash: Mapped[str | None] = mapped_column(String(64))
-    synced_text: Mapped[str | None] = mapped_column(Text)
-    # What the wiki last rendered (the merge base: human edits merged into synced_text
-    # earlier must survive later wiki changes), the category name and status last written.
-    rendered_text: Mapped[str | None] = mapped_column(Text)
-    category_name: Mapped[str | None] = mapped_column(String(50))
-    charter_status: Mapped[str | None] = mapped_column(String(16))
-    # The charter as last synced (community.charter.charter_record): what the health
-    # metrics need (lead partner, stewards, beat, term end) without reading the wiki.
-    charter: Mapped[dict[str, Any] | None] = mapped_column(Payload)
-    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
-
-
 class InboxEvent(Base):
     """An incoming event, stored before it is acknowledged; the record of pending work.
 

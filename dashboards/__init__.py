@@ -1,5 +1,6 @@
 """The moderator dashboard: HTML pages under /dashboard, the JSON API under /api/v1, the
-login through the forum, and the browser-facing security of the whole service."""
+login through the forum, and the browser-facing security of the whole service (the
+account-link pages, dashboards/connect_views.py, register themselves in the app factory)."""
 
 from __future__ import annotations
 

@@ -1,16 +1,15 @@
 """The Automations page: the rules in force (in words), their recent runs with errors,
 and dry runs of the rules on a stored event or at a moment; and the same as JSON.
 
-A dry run judges the rules exactly as ``constellate rules dry-run`` does and rolls its
-transaction back, so it writes nothing. Facts the store does not hold (an author's forum
-groups, a topic's tags) are read from the forum, and only when a rule's condition or
-template names one: a dry run is an explicit moderator action, not a page render.
+A dry run is ``constellate rules dry-run``'s (webhooks/automations/dry_run.py) and rolls
+its transaction back, so it writes nothing. Like every page it reads the store only:
+facts only the forum holds (an author's forum groups, a topic's tags) stay unknown, so a
+condition on them does not hold; the command line asks the forum for them.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,15 +19,14 @@ from flask import current_app, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.discourse.client import ForumClient
 from core.config import Settings
-from core.errors import ConnectorError, Unavailable
 from core.events import Event
 from core.inbox import to_event
 from core.models import InboxEvent
 from core.store import get_store
 from dashboards.web import api, page_number, pages, paginate, render_page
-from webhooks.automations import engine, scheduler
+from webhooks.automations import engine
+from webhooks.automations.dry_run import dry_run
 from webhooks.automations.models import AutomationRun
 from webhooks.automations.rules_file import BUILTIN_SOURCE, active_rules, builtin_rules
 from webhooks.automations.vocabulary import ActionSpec, Rule, RuleSet, RulesInvalid, Trigger
@@ -39,8 +37,6 @@ YEARS = (1970, 9000)  # the times a dry run accepts
 SHOWN = 60  # characters of an option shown in a rule's summary
 PROBLEMS_SHOWN = 20
 FAILED = ("failed", "stopped")  # what ?failed=1 keeps (history.recent_runs agrees)
-# A dry run asks the forum only for what it must, and never waits out a rate limit.
-DRY_RUN_FORUM = {"timeout": 10, "rate_limit_wait_budget": 0}
 
 
 class DryRunInput(ValueError):
@@ -151,20 +147,6 @@ def recent_events(session: Session) -> list[Any]:
 # -- dry runs -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PastRun:
-    state: str
-    started_at: datetime
-
-
-@dataclass(frozen=True)
-class Judged:
-    event: Event
-    verdicts: list[engine.Verdict]
-    # Runs already recorded for this event, by rule: a finished one is not run again.
-    runs: Mapping[str, PastRun]
-
-
 def stored_event(session: Session, reference: str) -> Event:
     """The inbox event named by its row number or its event id."""
     reference = reference.strip()
@@ -193,56 +175,6 @@ def moment(text: str, zone: str) -> datetime:
             f"“{text[:40]}” is not a time: give one like 2026-11-23T09:00 ({zone}) "
             "or 2026-11-23T09:00+00:00."
         ) from None
-
-
-def forum_reader(settings: Settings) -> Callable[[], ForumClient]:
-    """The forum client, made only when a fact needs the forum."""
-
-    @functools.cache
-    def client() -> ForumClient:
-        if not settings["forum"].get("url"):
-            raise Unavailable("the forum is not configured", platform="forum")
-        return ForumClient({**settings["forum"], **DRY_RUN_FORUM})
-
-    return client
-
-
-def dry_run(
-    session: Session,
-    settings: Settings,
-    rules: RuleSet,
-    *,
-    event: Event | None = None,
-    at: datetime | None = None,
-) -> list[Judged]:
-    """What each rule would do with ``event``, or with the schedule events due ``at``.
-    The caller rolls the session back."""
-    forum = forum_reader(settings)
-    if event is not None:
-        events = [event]
-    else:
-        assert at is not None
-        # Beat reminders name their open questions with topic titles from the forum.
-        beat_forum = forum() if settings["forum"].get("url") else None
-        events = scheduler.due_for_rules(
-            session, settings, rules, now=at, forum=beat_forum, dry_run=True
-        )
-    judged = []
-    for found in events:
-        verdicts = engine.judge(found, session, settings, rules=rules, forum=forum)
-        judged.append(Judged(found, verdicts, _runs_of(session, found, verdicts)))
-    return judged
-
-
-def _runs_of(session: Session, event: Event, verdicts: list[engine.Verdict]) -> dict[str, PastRun]:
-    """Copied out of the session, which the dry run rolls back."""
-    names = [verdict.rule for verdict in verdicts]
-    if not names:
-        return {}
-    query = select(AutomationRun.rule, AutomationRun.state, AutomationRun.started_at).where(
-        AutomationRun.rule.in_(names), AutomationRun.event_id == event.event_id
-    )
-    return {rule: PastRun(state, started) for rule, state, started in session.execute(query)}
 
 
 # -- the pages ----------------------------------------------------------------------------
@@ -300,14 +232,11 @@ def automations_dry_run() -> tuple[str, int]:
             try:
                 event = stored_event(session, reference) if reference else None
                 at = None if reference else moment(form["at"], rules.time_zone)
-                judged = dry_run(session, settings, rules, event=event, at=at)
+                judged = dry_run(session, settings, rules, event=event, at=at)  # store only
             finally:
                 session.rollback()  # a dry run writes nothing
     except DryRunInput as exc:
         return _automations_page(error=str(exc), form=form), 400
-    except ConnectorError as exc:
-        message = f"The forum could not be asked for a fact the rules need: {exc}"
-        return _automations_page(error=message, form=form), 502
     return (
         render_page(
             "dashboard/dry_run.html",

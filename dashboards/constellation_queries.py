@@ -17,7 +17,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from community.activity import ForumPostActivity
-from community.charter import page_url
+from community.constellations.charter import page_url
+from community.constellations.leadership import LeadershipChange
+from community.constellations.models import ISSUE_KINDS, PageTopicLink, SyncIssue
+from community.constellations.requests import RESOLVABLE_FIELD
+from community.constellations.sync_runs import FULL, SyncRun
 from community.credits.models import Account, Person
 from community.credits.rules import load_rules, own_accounts
 from community.health.conversation import People
@@ -25,11 +29,7 @@ from community.health.first_posts import countable
 from community.health.inputs import Organisations
 from community.health.models import HealthSnapshot
 from community.health.scope import figure_at
-from community.leadership import LeadershipChange
-from community.sync_models import ISSUE_KINDS, SyncIssue
-from community.sync_runs import FULL, SyncRun
 from core.config import Settings
-from core.models import PageTopicLink
 from dashboards.overview_queries import (
     AlertRow,
     ConstellationRow,
@@ -38,7 +38,6 @@ from dashboards.overview_queries import (
     scope_of,
     summary_window,
 )
-from dashboards.sync_handlers import RESOLVABLE_FIELD
 
 HISTORY_DAYS = 90  # snapshot days drawn on the constellation's charts
 LEADERSHIP_ROWS = 500  # a page's changes of lead or partners; far more than any history has

@@ -15,13 +15,13 @@ from typing import Any
 from sqlalchemy import ColumnClause, ColumnElement, String, func, literal_column, select
 from sqlalchemy.orm import Session
 
-from community.charter import BEAT_DAYS
+from community.constellations.charter import BEAT_DAYS
+from community.constellations.models import PageTopicLink
 from community.health.inputs import Organisations
 from community.health.models import HealthAlert, HealthSnapshot
 from community.health.scope import CONSTELLATION, figure_at
 from community.health.summary import SUMMARY_WINDOW
 from core.config import Settings
-from core.models import PageTopicLink
 
 ALERTS_SHOWN = 100
 # The literal (not a bound parameter) lets SQLite use the partial index on open alerts.

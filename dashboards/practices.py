@@ -3,7 +3,7 @@ organisations as a picture, and the suggestions to promote or dismiss; and the r
 as JSON.
 
 Promoting writes a wiki page, so the button only queues the request for the worker
-(dashboards/handlers.py); dismissing is store-only and done at once.
+(community/practices/promotion_requests.py); dismissing is store-only and done at once.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
-from community.practices import candidates
+from community.practices import candidates, promotion_requests
 from community.practices.models import PracticeSuggestion
 from community.practices.promotion import TITLE_FORBIDDEN
-from core import clock, worker
+from core import clock, wakeup
 from core.config import Settings
 from core.store import get_store
-from dashboards import charts, handlers
+from dashboards import charts
 from dashboards import practices_queries as queries
 from dashboards.web import PAGE_SIZE, api, page_number, pages, render_page, safe_url, viewer
 
@@ -63,12 +63,12 @@ def promote_suggestion(suggestion_id: int) -> Response:
         if suggestion is None:
             abort(404)
         problem = _promotion_problem(suggestion, title, organisation)
-        if problem is None and handlers.is_queued(session, suggestion_id):
+        if problem is None and promotion_requests.is_queued(session, suggestion_id):
             problem = "a promotion of it is already queued"
         if problem is not None:
             flash(f"Not promoted: suggestion {suggestion_id}: {problem}.", "error")
             return _back()
-        handlers.request_promotion(
+        promotion_requests.request_promotion(
             session,
             suggestion,
             viewer().username,
@@ -77,7 +77,7 @@ def promote_suggestion(suggestion_id: int) -> Response:
             now=clock.now(),
         )
         name = suggestion.title
-    worker.wake()
+    wakeup.notify()
     flash(f"Promotion of {name!r} queued; a worker writes the practice page shortly.", "ok")
     return _back()
 
@@ -112,7 +112,7 @@ def dismiss_suggestion(suggestion_id: int) -> Response:
         suggestion = session.get(PracticeSuggestion, suggestion_id, with_for_update=True)
         if suggestion is None:
             abort(404)
-        if handlers.is_queued(session, suggestion_id):
+        if promotion_requests.is_queued(session, suggestion_id):
             flash(f"Not dismissed: suggestion {suggestion_id} is being promoted.", "error")
             return _back()
         try:

@@ -19,8 +19,9 @@ from community.practices.models import (
     PracticeSuggestion,
     PracticeTopic,
 )
+from community.practices.promotion_requests import IN_FLIGHT, subject_of
+from core.event_kinds import PROMOTION_REQUESTED
 from core.models import InboxEvent
-from dashboards.handlers import IN_FLIGHT, PROMOTION_REQUESTED, subject_of
 
 TOPICS_SHOWN = 3  # the latest topics named per practice; the count says how many in all
 

@@ -16,12 +16,12 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from community.activity import ForumPostActivity
-from community.sync_models import SyncIssue
-from community.sync_runs import SyncRun
+from community.constellations.models import SyncIssue
+from community.constellations.sync_runs import SyncRun
 from connectors.mediawiki.records import read_cursor
+from core import event_kinds
 from core.errors import ConnectorError
 from core.models import InboxEvent, SyncCursor
-from dashboards.sync_handlers import RESOLVE_KIND, RESYNC_KIND, WIKI_SYNC_KINDS
 from dashboards.web import PAGE_SIZE
 from webhooks.incoming import forum_poll, wiki_poll
 
@@ -30,7 +30,16 @@ CURSORS = (
     (wiki_poll.CURSOR_NAME, "Wiki recent changes"),
     (forum_poll.CURSOR_NAME, "Forum posts"),
 )
-SYNC_EVENT_KINDS = (*WIKI_SYNC_KINDS, RESYNC_KIND, RESOLVE_KIND)
+# The wiki events whose handlers sync a constellation page, and the Sync page's requests.
+SYNC_EVENT_KINDS = (
+    *(
+        kind.name
+        for kind in event_kinds.CATALOGUE
+        if "community.constellations.handlers.sync_wiki_page" in kind.handlers
+    ),
+    event_kinds.RESYNC_REQUESTED,
+    event_kinds.CONFLICT_RESOLVED,
+)
 ERROR_KINDS = ("error", "malformed")
 WAITING = ("pending", "claimed")
 
@@ -140,7 +149,7 @@ def _waiting(session: Session, kind: str) -> list[dict[str, Any]]:
 def queued_resolutions(session: Session) -> dict[int, str]:
     """Issue id -> the choice a moderator made that a worker has not applied yet."""
     queued: dict[int, str] = {}
-    for payload in _waiting(session, RESOLVE_KIND):
+    for payload in _waiting(session, event_kinds.CONFLICT_RESOLVED):
         issue_id = payload.get("issue_id")
         if isinstance(issue_id, int):
             queued[issue_id] = str(payload.get("choice"))
@@ -149,4 +158,4 @@ def queued_resolutions(session: Session) -> dict[int, str]:
 
 def queued_resyncs(session: Session) -> list[str | None]:
     """The scopes of resyncs requested and not yet run (None: everything)."""
-    return [payload.get("title") for payload in _waiting(session, RESYNC_KIND)]
+    return [payload.get("title") for payload in _waiting(session, event_kinds.RESYNC_REQUESTED)]

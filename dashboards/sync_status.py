@@ -2,7 +2,7 @@
 broken (malformed charters, refused pages, failed sync events), conflicts with a choice
 of side, and a Resync button; and the same state as JSON at /api/v1/sync.
 
-Buttons only record inbox events (see dashboards.sync_handlers): the worker talks to the
+Buttons only record inbox events (see community.constellations.requests): the worker talks to the
 wiki and the forum, never the web request.
 """
 
@@ -15,19 +15,19 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from community.sync_models import SyncIssue
-from community.sync_runs import FULL, SyncRun
-from core import clock, inbox, worker
-from core.config import Settings
-from core.store import get_store
-from dashboards import charts, sync_report
-from dashboards.sync_handlers import (
+from community.constellations.models import SyncIssue
+from community.constellations.requests import (
     CHOICES,
     KEEP_FORUM,
     is_resolvable,
     resolution_event,
     resync_event,
 )
+from community.constellations.sync_runs import FULL, SyncRun
+from core import clock, inbox, wakeup
+from core.config import Settings
+from core.store import get_store
+from dashboards import charts, sync_report
 from dashboards.web import api, page_number, pages, render_page, safe_url, viewer
 
 # Characters MediaWiki never allows in a title (and control characters).
@@ -130,7 +130,7 @@ def resync() -> Response:
             flash(f"A resync of {what} is already queued.", "error")
             return _back()
         inbox.record(session, resync_event(title, viewer().username, now=clock.now()))
-    worker.wake()
+    wakeup.notify()
     flash(f"Resync of {what} queued; a worker runs it shortly.", "ok")
     return _back()
 
@@ -150,7 +150,7 @@ def resolve_sync_issue(issue_id: int) -> Response:
         event = resolution_event(issue_id, choice, viewer().username, now=clock.now())
         inbox.record(session, event)
         title = issue.wiki_title
-    worker.wake()
+    wakeup.notify()
     flash(f"Conflict on “{title}”: {CHOICE_LABELS[choice]}; a worker applies it shortly.", "ok")
     return _back()
 

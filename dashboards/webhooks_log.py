@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer, load_only
 from werkzeug.wrappers import Response
 
-from core import clock, inbox, worker
+from core import clock, inbox, wakeup
 from core.models import InboxEvent
 from core.store import get_store
 from dashboards.web import (
@@ -243,7 +243,7 @@ def retry_incoming(row_id: int) -> Response:
     except inbox.NoSuchEvent as exc:
         flash(f"Not retried: {exc}.", "error")
     else:
-        worker.wake()
+        wakeup.notify()
         flash(f"Inbox event {row_id} ({kind}) is pending again; a worker will take it.", "ok")
     return _back("incoming")
 
@@ -253,7 +253,7 @@ def replay_outgoing(message_id: int) -> Response:
     with get_store().session() as session:
         replayed = delivery.replay(session, message_id, now=clock.now())
     if replayed:
-        worker.wake()
+        wakeup.notify()
         flash(
             f"Outgoing message {message_id} is pending again and will be sent under the same "
             "webhook-id; its earlier attempts are kept.",

@@ -23,10 +23,10 @@ import click
 import requests
 
 from community.activity import record_history
+from community.constellations.sync import sync_constellations
 from community.credits.people import refresh_forum_people
 from community.health.runs import recompute_and_alert
 from community.practices.registry import sync_practices
-from community.sync import sync_constellations
 from connectors.discourse import ForumClient
 from core import migrate
 from core.config import CONFIG_PATH_VAR, load_config
@@ -257,7 +257,7 @@ def write_config(
 
 def start_service(config_path: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, CONFIG_PATH_VAR: str(config_path)}
-    command = [sys.executable, "-m", "core.cli", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "service.main", "serve", "--port", str(port)]
     return subprocess.Popen(command, env=env)
 
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from community.charter import BEAT_DAYS
+from community.constellations.charter import BEAT_DAYS
 from sandbox.example_data import Constellation, Partnership, Person
 
 SEED = 20260301

@@ -11,8 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from community.constellations.sync import sync_constellations
 from community.practices.registry import sync_practices
-from community.sync import sync_constellations
 from connectors.discourse import ForumClient
 from core.config import Settings, load_config
 from core.migrate import upgrade

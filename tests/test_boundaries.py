@@ -57,7 +57,7 @@ def test_only_connectors_import_the_platform_libraries() -> None:
 
 def test_the_scan_sees_the_tree_and_every_kind_of_import() -> None:
     scanned = {path.relative_to(ROOT).as_posix() for path in python_files()}
-    assert {"connectors/mediawiki/client.py", "core/app.py", "sandbox/wiki.py"} <= scanned
+    assert {"connectors/mediawiki/client.py", "service/app.py", "sandbox/wiki.py"} <= scanned
     assert not any(path.startswith(".venv/") for path in scanned)
     sample = (
         "import mwclient.errors\n"
@@ -152,3 +152,159 @@ def test_the_clock_scan_finds_every_way_of_reading_the_wall_clock() -> None:
     assert wall_clock_reads(sample) == [2, 3, 4, 5, 6, 7, 8, 9]
     assert CLOCK_MODULE in {path.relative_to(ROOT).as_posix() for path in python_files()}
     assert wall_clock_reads((ROOT / CLOCK_MODULE).read_text()) != []  # the one place
+
+
+# -- floors -----------------------------------------------------------------------------------
+
+# The house in floors: a module imports from its own floor or below, never above, whether
+# at module level or inside a function. The foundation (core, and schemas beside it) knows
+# nothing of the rest; the wiring (service) assembles everything; the local platforms for
+# the demo and tests (sandbox) stand beside the wiring, whose command line offers them;
+# benchmarks measure the whole house from above.
+FLOORS = {
+    "core": 0,
+    "schemas": 0,
+    "connectors": 1,
+    "community": 2,
+    "webhooks": 3,
+    "dashboards": 4,
+    "service": 5,
+    "sandbox": 5,
+    "bench": 6,
+}
+# Imports that go up anyway, as "file: imported module" -> why. Keep it empty.
+UPWARD_ALLOWED: dict[str, str] = {}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def product_modules() -> dict[str, Path]:
+    """Every module of the product's packages, by dotted name (tests are not product)."""
+    return {
+        module_name(path): path
+        for path in python_files()
+        if path.relative_to(ROOT).parts[0] in FLOORS
+    }
+
+
+def imported_modules(source: str) -> list[tuple[str, int]]:
+    """Each import in ``source`` as (the dotted name it imports, line), wherever it appears:
+    ``from a.b import c`` gives ``a.b.c`` (a module or a name in ``a.b``)."""
+    found: list[tuple[str, int]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found += [(f"{node.module}.{alias.name}", node.lineno) for alias in node.names]
+        elif (
+            isinstance(node, ast.Call)
+            and (getattr(node.func, "id", None) or getattr(node.func, "attr", None))
+            in {"import_module", "__import__"}
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            found.append((node.args[0].value, node.lineno))
+    return found
+
+
+def test_no_import_goes_up_a_floor() -> None:
+    upward = []
+    for name, path in product_modules().items():
+        floor = FLOORS[name.split(".")[0]]
+        relative = path.relative_to(ROOT).as_posix()
+        for imported, line in imported_modules(path.read_text()):
+            target = imported.split(".")[0]
+            if FLOORS.get(target, -1) > floor and f"{relative}: {imported}" not in UPWARD_ALLOWED:
+                upward.append(f"{relative}:{line} imports {imported}")
+    assert upward == []
+
+
+def test_the_floor_scan_sees_every_kind_of_import() -> None:
+    sample = (
+        "import dashboards.web\n"
+        "from core.events import Event\n"
+        "def f():\n"
+        "    from service import dispatch\n"
+        "    importlib.import_module('webhooks.incoming')\n"
+        "if TYPE_CHECKING:\n"
+        "    from community.handling import HandlerContext\n"
+    )
+    assert sorted(imported_modules(sample), key=lambda found: found[1]) == [
+        ("dashboards.web", 1),
+        ("core.events.Event", 2),
+        ("service.dispatch", 4),
+        ("webhooks.incoming", 5),
+        ("community.handling.HandlerContext", 7),
+    ]
+    assert set(FLOORS) <= {path.relative_to(ROOT).parts[0] for path in python_files()}
+
+
+# -- cycles -----------------------------------------------------------------------------------
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the product modules it imports, at module level or inside a function.
+    ``from a import b`` leads to module ``a.b`` when there is one, else to ``a``."""
+    modules = product_modules()
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for imported, _line in imported_modules(path.read_text()):
+            parts = imported.split(".")
+            target = next(
+                (
+                    ".".join(parts[:end])
+                    for end in range(len(parts), 0, -1)
+                    if ".".join(parts[:end]) in modules
+                ),
+                None,
+            )
+            if target is not None and target != name:
+                graph[name].add(target)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The groups of modules that import each other, directly or round a loop (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_file_level_import_cycles() -> None:
+    """Inside each package, and across packages too: no module needs itself, by any road."""
+    assert cycles(import_graph()) == []
+
+
+def test_the_cycle_search_finds_loops() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert cycles(graph) == [["a", "b", "c"]]
+    assert "service.app" in import_graph()["service.main"]

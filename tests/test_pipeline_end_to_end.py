@@ -18,13 +18,13 @@ from sqlalchemy import select
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from community.activity import ForumPostActivity
-from core.app import create_app
 from core.migrate import upgrade
 from core.models import InboxEvent
 from core.store import get_store
-from core.worker import EMBEDDED_KEY
 from sandbox.forum import webhooks
 from sandbox.wiki import free_port
+from service.app import create_app
+from service.worker import EMBEDDED_KEY
 from tests.conftest import SessionForum
 
 SECRET = "end-to-end-webhook-secret"

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from community.activity import ForumPostActivity
-from community.charter import CharterError, parse_charter
+from community.constellations.charter import CharterError, parse_charter
+from community.constellations.models import PageTopicLink
 from community.credits import ledger
 from community.credits.models import Account, BadgeGrant, Person
 from community.credits.rules import BadgeRule, CreditRules, is_excluded, load_rules, normalise
@@ -22,7 +23,6 @@ from connectors.discourse import ForumClient
 from connectors.discourse.records import Badge
 from connectors.mediawiki import WikiClient
 from core.config import Settings
-from core.models import PageTopicLink
 from core.store import dialect_insert
 
 Metric = Callable[[Session, Settings, WikiClient | None], Counter[int]]

@@ -20,13 +20,14 @@ from community.credits import ledger
 from community.credits.ledger import FIELD_LIMIT, Contribution, fit_key
 from community.credits.models import CreditEntry
 from community.credits.rules import CreditRules, is_excluded, load_rules, normalise
+from community.handling import HandlerContext
 from community.practices.models import Practice, PracticeAdoption
 from connectors.discourse.records import Topic
+from core import event_kinds
 from core.config import Settings
 from core.errors import NotFound
 from core.events import Event
-from core.handling import HandlerContext
-from webhooks.incoming.discourse_events import parse_time
+from core.times import parse_time
 
 REGULAR_POST = 1  # post_type: 2 moderator action, 3 small action, 4 whisper
 SOLUTION = "accepted_solution"
@@ -42,7 +43,9 @@ def credit_post(event: Event, ctx: HandlerContext) -> None:
     every credit a deletion or hiding cancelled; a hidden post's credit is cancelled."""
     post: Mapping[str, Any] = event.payload["post"]
     obj = f"post:{int(post['id'])}"
-    if post.get("hidden") or (post.get("deleted_at") and event.kind != "forum.post_recovered"):
+    if post.get("hidden") or (
+        post.get("deleted_at") and event.kind != event_kinds.FORUM_POST_RECOVERED
+    ):
         reason = POST_HIDDEN if post.get("hidden") else POST_DELETED
         _cancel_post_credit(ctx, post, reason=reason, at=event.occurred_at)
         return
@@ -50,7 +53,7 @@ def credit_post(event: Event, ctx: HandlerContext) -> None:
         if not _gone(ctx, post):  # deleted or hidden before, and back now
             _restore(ctx.session, obj, at=event.occurred_at)
         return
-    if event.kind != "forum.post_created":
+    if event.kind != event_kinds.FORUM_POST_CREATED:
         return  # an edit of a post we never credited (written before Constellate ran)
     rules = load_rules(ctx.settings)
     if not _creditable_reply(rules, ctx.settings, post):

@@ -23,13 +23,13 @@ from community.credits.authorship import advance, new_state, surviving_tokens
 from community.credits.models import CreditEntry, WikiAuthorship
 from community.credits.people import BOT_GROUPS
 from community.credits.rules import CreditRules, is_excluded, is_ip_address, load_rules
+from community.handling import HandlerContext
 from connectors.mediawiki import WikiClient
 from connectors.mediawiki.records import WikiRevision
-from core import clock
+from core import clock, event_kinds
 from core.config import Settings
 from core.errors import InvalidRequest, NotFound
 from core.events import Event
-from core.handling import HandlerContext
 
 PLATFORM = "wiki"
 MAIN_NAMESPACE = 0
@@ -46,7 +46,7 @@ def credit_wiki_change(event: Event, ctx: HandlerContext) -> None:
         return
     title = str(data["title"])
     page_id = int(data.get("pageid") or 0) or None
-    if event.kind == "wiki.delete":
+    if event.kind == event_kinds.WIKI_DELETE:
         cancel_deleted_page(
             ctx.session,
             ctx.wiki(),
@@ -56,7 +56,7 @@ def credit_wiki_change(event: Event, ctx: HandlerContext) -> None:
             at=event.occurred_at,
         )
         return
-    if event.kind == "wiki.move":
+    if event.kind == event_kinds.WIKI_MOVE:
         params: Mapping[str, Any] = data.get("log_params") or {}
         if int(params.get("target_ns") or MAIN_NAMESPACE) != MAIN_NAMESPACE:
             return

@@ -1,5 +1,6 @@
 """Health alerts: raised, kept up to date and resolved from a scope's computed health, and
-told to people: outgoing webhooks (queued in the same transaction) and the forum.
+told to people: recorded in the inbox (the worker offers each to outgoing subscribers, as
+it does every event) and posted on the forum.
 
 ``apply_alerts`` runs after each recompute of a scope. ``notify`` then tells the forum
 about every alert not told yet; it may be called any time, and again after a crash:
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -29,16 +29,14 @@ from community.health.thresholds import (
     load_thresholds,
 )
 from connectors.discourse.client import ForumClient
+from core import event_kinds
 from core.config import Settings
 from core.errors import ConfigError, ConnectorError, Unavailable
 from core.events import Event
 from core.inbox import record
-from webhooks.outgoing.queue import fan_out
 
 log = logging.getLogger(__name__)
 
-RAISED = "health.alert.raised"
-RESOLVED = "health.alert.resolved"
 OPEN, CLOSED = "open", "resolved"
 TITLE_MAX = 255  # Discourse's default max_topic_title_length
 
@@ -51,7 +49,7 @@ def apply_alerts(
 ) -> list[HealthAlert]:
     """Raise, update or resolve the alerts of every rule on ``health.scope``.
 
-    Each raise and resolve queues an outgoing webhook in the caller's transaction. An
+    Each raise and resolve is recorded in the inbox in the caller's transaction. An
     open alert of a rule no longer in the thresholds resolves. Returns the alerts that
     changed: raised, resolved, or open with a new value.
     """
@@ -67,20 +65,20 @@ def apply_alerts(
         alert = open_alerts.pop(rule.name, None)
         decision = decide(rule, health, alert is not None)
         if decision == "raise":
-            changed.append(_raise(session, settings, rule, health))
+            changed.append(_raise(session, rule, health))
         elif alert is not None and decision == "clear":
-            _resolve(session, settings, alert, health, rule.title, _resolution(rule, health))
+            _resolve(session, alert, health, rule.title, _resolution(rule, health))
             changed.append(alert)
         elif alert is not None and _update(alert, rule, health):
             changed.append(alert)
     for alert in open_alerts.values():
         reason = f"Resolved: the alert {alert.rule} is no longer among the alert rules."
-        _resolve(session, settings, alert, health, alert.rule, reason)
+        _resolve(session, alert, health, alert.rule, reason)
         changed.append(alert)
     return changed
 
 
-def _raise(session: Session, settings: Settings, rule: Rule, health: ScopeHealth) -> HealthAlert:
+def _raise(session: Session, rule: Rule, health: ScopeHealth) -> HealthAlert:
     value = rule.value(health)
     alert = HealthAlert(
         rule=rule.name,
@@ -98,7 +96,7 @@ def _raise(session: Session, settings: Settings, rule: Rule, health: ScopeHealth
     )
     session.add(alert)
     session.flush()  # the id names the event and, later, the forum topic
-    _announce(session, settings, alert, RAISED, rule.title, health.computed_at)
+    _announce(session, alert, event_kinds.ALERT_RAISED, rule.title, health.computed_at)
     return alert
 
 
@@ -117,7 +115,6 @@ def _update(alert: HealthAlert, rule: Rule, health: ScopeHealth) -> bool:
 
 def _resolve(
     session: Session,
-    settings: Settings,
     alert: HealthAlert,
     health: ScopeHealth,
     title: str,
@@ -130,24 +127,24 @@ def _resolve(
     alert.message = message
     alert.resolved_at = alert.updated_at = health.computed_at
     session.flush()  # the open-alert index must free (rule, scope) for a later raise
-    _announce(session, settings, alert, RESOLVED, title, health.computed_at)
+    _announce(session, alert, event_kinds.ALERT_RESOLVED, title, health.computed_at)
 
 
 def _announce(
     session: Session,
-    settings: Settings,
     alert: HealthAlert,
     kind: str,
     title: str,
     at: datetime,
 ) -> None:
-    """Queue the outgoing webhook of a raise or a resolve (once per alert and kind), and
-    record the same event in the inbox, where automation rules see it."""
-    happened = "raised" if kind == RAISED else "resolved"
+    """Record the raise or the resolve in the inbox, once per alert and kind: automation
+    rules see it there, and the worker offers it to outgoing subscribers as it does every
+    event (core/event_kinds.py announces alerts even though no handler acts on them)."""
+    happened = "raised" if kind == event_kinds.ALERT_RAISED else "resolved"
     event = Event(
         event_id=f"health:alert:{alert.id}:{happened}",
         kind=kind,
-        source="community",
+        source="health",
         subject=alert.scope,
         actor=None,
         occurred_at=at,
@@ -167,8 +164,7 @@ def _announce(
             "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
         },
     )
-    fan_out(session, event, settings)
-    record(session, replace(event, source="health"))
+    record(session, event)
 
 
 # -- words -------------------------------------------------------------------------------

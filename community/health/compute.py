@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from community.charter import BEAT_DAYS
+from community.constellations.charter import BEAT_DAYS
 from community.health import metrics
 from community.health.conversation import Window, counted_posts
 from community.health.first_posts import rebuild_first_posts

@@ -8,15 +8,13 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from community.activity import PRIVATE_MESSAGE, ForumPostActivity
+from community.handling import HandlerContext
 from community.health import alerts
 from community.health.first_posts import refresh_first_posts
 from community.health.inputs import scope_of_category
 from community.health.runs import recompute_everything, update_and_alert
+from core import event_kinds
 from core.events import Event
-from core.handling import HandlerContext
-
-SCHEDULE_KIND = "schedule.health_recompute"
-KINDS = frozenset({SCHEDULE_KIND})  # the kinds this module produces
 
 
 def update_health(event: Event, ctx: HandlerContext) -> None:
@@ -61,7 +59,7 @@ def schedule_event(now: datetime, every_minutes: float) -> Event:
     slot = int(now.timestamp() // seconds)
     return Event(
         event_id=f"schedule:health:{every_minutes:g}m:{slot}",
-        kind=SCHEDULE_KIND,
+        kind=event_kinds.HEALTH_RECOMPUTE,
         source="schedule",
         subject="health",
         actor=None,

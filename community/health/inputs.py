@@ -17,6 +17,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from community.activity import ForumPostActivity, WikiChangeActivity
+from community.constellations.leadership import LeadershipChange
+from community.constellations.models import PageTopicLink
 from community.credits.models import Account, Organisation, Person
 from community.credits.rules import is_ip_address, load_rules, normalise, own_accounts
 from community.health.conversation import (
@@ -29,10 +31,8 @@ from community.health.conversation import (
 )
 from community.health.first_posts import ForumFirstPost
 from community.health.scope import CATEGORY, CONSTELLATION
-from community.leadership import LeadershipChange
 from community.practices.models import Practice, PracticeAdoption
 from core.config import Settings
-from core.models import PageTopicLink
 
 PERSON = "person:{}"
 # Wiki changes that are edits of a page's text (moves and log entries are not).

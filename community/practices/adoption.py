@@ -19,18 +19,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from community.bot_section import escape
+from community.credits.forum_credit import cancel_adoption_credit
+from community.practices.adopters import adoptions_of, normalise
 from community.practices.models import Practice, PracticeAdoption
 from community.practices.page import TEMPLATE
+from community.practices.section import refresh_practice_section
 from community.wikitext import top_templates
 from connectors.mediawiki import WikiClient
 from connectors.mediawiki.records import WikiPage
-from core import clock, inbox
+from core import clock, event_kinds, inbox
 from core.errors import ConstellateError
 from core.events import Event
 from core.store import dialect_insert
 
-ADOPTED = "community.practice_adopted"
-KINDS = frozenset({ADOPTED})
 FIELD = "adopted_by"
 SUMMARY = "Constellate: {organisation} adopted this practice"
 MAX_EVENT_ID = 128
@@ -38,11 +39,6 @@ MAX_EVENT_ID = 128
 
 class AdoptionError(ConstellateError):
     """An adoption that cannot be made: the message says which practice and why."""
-
-
-def normalise(organisation: str) -> str:
-    """The form organisations are compared in: case and whitespace runs do not count."""
-    return " ".join(organisation.split()).casefold()
 
 
 def sync_template_adoptions(
@@ -66,7 +62,7 @@ def sync_template_adoptions(
         shown = " ".join(name.split())
         if shown:
             wanted.setdefault(normalise(shown), shown)
-    stored = {normalise(row.organisation): row for row in _adoptions(session, practice.page_id)}
+    stored = {normalise(row.organisation): row for row in adoptions_of(session, practice.page_id)}
     new: list[PracticeAdoption] = []
     for key, shown in wanted.items():
         row = stored.get(key)
@@ -109,7 +105,7 @@ def adopt(
     check_organisation(shown)
     practice = find_practice(session, practice_title)
     key = normalise(shown)
-    current = {normalise(r.organisation): r for r in _adoptions(session, practice.page_id)}
+    current = {normalise(r.organisation): r for r in adoptions_of(session, practice.page_id)}
     row = current.get(key)
     if row is not None and row.withdrawn_at is None:
         return "already adopted"
@@ -135,28 +131,9 @@ def adopt(
     return "adopted" if added is not None else "already adopted"
 
 
-def adoption_lines(session: Session, settings: Any, practice: Practice) -> list[str]:
-    """The practice page section's "Adopted by" block: organisations other than the
-    originating one, oldest adoption first."""
-    origin = normalise(practice.originating_organisation)
-    rows = [
-        row
-        for row in _adoptions(session, practice.page_id)
-        if row.withdrawn_at is None and normalise(row.organisation) != origin
-    ]
-    rows.sort(key=lambda row: (row.adopted_at, normalise(row.organisation)))
-    lines = ["=== Adopted by ==="]
-    lines += [
-        f"* {escape(row.organisation)} (since {row.adopted_at.date().isoformat()})" for row in rows
-    ] or ["* Not adopted elsewhere yet."]
-    return lines
-
-
 def _show(session: Session, wiki: WikiClient, settings: Any, practice: Practice) -> None:
     """Rewrite the practice page's section (our own wiki edit is dropped as an echo, so
-    no page sync would do it). Imported here: the section imports this module's block."""
-    from community.practices.section import refresh_practice_section
-
+    no page sync would do it)."""
     refresh_practice_section(session, wiki, settings, practice)
 
 
@@ -213,11 +190,6 @@ def find_practice(session: Session, title: str) -> Practice:
     return practice
 
 
-def _adoptions(session: Session, page_id: int) -> list[PracticeAdoption]:
-    query = select(PracticeAdoption).where(PracticeAdoption.page_id == page_id)
-    return list(session.scalars(query.order_by(PracticeAdoption.id)))
-
-
 def _insert(
     session: Session,
     practice: Practice,
@@ -266,10 +238,7 @@ def _record_event(
 def _withdraw_credit(
     session: Session, practice: Practice, row: PracticeAdoption, *, revid: int, at: datetime
 ) -> None:
-    """Cancel the withdrawn adoption's credit to the practice's author. Imported here:
-    the credit module imports the practices package's modules."""
-    from community.credits.forum_credit import cancel_adoption_credit
-
+    """Cancel the withdrawn adoption's credit to the practice's author."""
     cancel_adoption_credit(
         session,
         page_id=practice.page_id,
@@ -290,13 +259,13 @@ def adoption_event(
     a re-adoption's event from the first one."""
     key = normalise(adoption.organisation)
     suffix = f":again:{again}" if again else ""
-    event_id = f"{ADOPTED.replace('.', ':')}:{practice.page_id}:{key}"
+    event_id = f"{event_kinds.PRACTICE_ADOPTED.replace('.', ':')}:{practice.page_id}:{key}"
     if len(event_id) + len(suffix) > MAX_EVENT_ID:  # long names: a digest keeps it short
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         event_id = f"{event_id[: MAX_EVENT_ID - len(digest) - len(suffix) - 1]}~{digest}"
     return Event(
         event_id=event_id + suffix,
-        kind=ADOPTED,
+        kind=event_kinds.PRACTICE_ADOPTED,
         source="community",
         subject=f"practice:{practice.page_id}",
         actor=adoption.actor,

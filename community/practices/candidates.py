@@ -18,14 +18,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from community.activity import PRIVATE_MESSAGE, ForumPostActivity
+from community.constellations.wiki_section import SYSTEM_USERS, organisations
+from community.handling import HandlerContext
 from community.practices.models import Practice, PracticeSuggestion, PracticeTagName
-from community.wiki_section import SYSTEM_USERS, organisations
 from connectors.discourse import ForumClient
 from connectors.discourse.records import Topic
 from core import clock
 from core.errors import ConstellateError, NotFound
 from core.events import Event
-from core.handling import HandlerContext
 from core.store import dialect_insert
 
 KIND = "candidate"

@@ -3,11 +3,11 @@ section); a new or edited forum topic gets the tags of the practices it discusse
 
 from __future__ import annotations
 
+from community.handling import HandlerContext
 from community.practices.registry import sync_practice_page
 from community.practices.tagging import tag_topic, topic_id_of, worth_reading
 from core.events import Event
-from core.handling import HandlerContext
-from webhooks.incoming.wiki_events import main_titles
+from core.page_titles import main_titles
 
 
 def sync_practice(event: Event, ctx: HandlerContext) -> None:

@@ -1,6 +1,6 @@
 """The ``{{Practice}}`` template on a wiki page, parsed into a practice.
 
-Parsed with mwparserfromhell as charters are (community/charter.py): values may hold
+Parsed with mwparserfromhell as charters are (community/constellations/charter.py): values may hold
 links or comments, and only their plain text counts.
 """
 

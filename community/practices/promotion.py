@@ -18,19 +18,19 @@ from sqlalchemy.orm import Session
 
 from community.activity import PRIVATE_MESSAGE
 from community.bot_section import escape
+from community.constellations.models import PageTopicLink
+from community.constellations.wiki_section import organisations
 from community.credits.forum_credit import credit_practice_author
 from community.practices.candidates import KIND, first_paragraph, topic_key
 from community.practices.models import Practice, PracticeSuggestion, PracticeTopic
 from community.practices.registry import sync_practice_page
 from community.practices.section import refresh_practice_section
-from community.wiki_section import organisations
 from connectors.discourse import ForumClient
 from connectors.discourse.records import Topic
 from connectors.mediawiki import WikiClient
 from connectors.mediawiki.records import WikiPage
 from core import clock
 from core.errors import ConstellateError, EditConflict, NotFound
-from core.models import PageTopicLink
 from core.store import dialect_insert
 
 SUMMARY = "Constellate: practice promoted from the forum topic {topic_id}"

@@ -10,22 +10,22 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
+from community.constellations.models import record_issue, resolve_issues
 from community.credits.forum_credit import credit_practice_author
 from community.practices.adoption import sync_template_adoptions
-from community.practices.models import Practice, PracticeSuggestion, PracticeTagName
+from community.practices.models import Practice, PracticeTagName
 from community.practices.page import PracticeError, PracticePage, parse_practice
 from community.practices.section import refresh_practice_section
-from community.practices.tags import readable_title, tag_for
-from community.sync_models import record_issue, resolve_issues
+from community.practices.stubs import practice_group
+from community.practices.summary import PracticeSyncSummary
+from community.practices.tagging import reconcile_topics
+from community.practices.tags import tag_for
 from connectors.discourse.client import ForumClient
-from connectors.discourse.records import TagGroup
 from connectors.mediawiki import WikiClient, WikiPage
 from core import clock
 from core.config import Settings
@@ -33,27 +33,6 @@ from core.errors import ConnectorError, InvalidRequest, NotFound
 from core.store import Store, dialect_insert
 
 OUTCOMES = ("created", "updated", "unchanged", "renamed", "malformed", "deleted", "not a practice")
-
-
-@dataclass
-class PracticeSyncSummary:
-    outcomes: dict[str, int] = field(default_factory=dict)
-    topics_tagged: int = 0
-    stubs_suggested: int = 0
-    errors: int = 0
-    lines: list[str] = field(default_factory=list)
-
-    def count(self, outcome: str, title: str) -> None:
-        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
-        if outcome not in ("unchanged", "not a practice"):
-            self.lines.append(f"{outcome}: {title}")
-
-    def headline(self) -> str:
-        shown = [f"{n} {name}" for name, n in self.outcomes.items() if n]
-        for name in ("topics_tagged", "stubs_suggested", "errors"):
-            if getattr(self, name):
-                shown.append(f"{getattr(self, name)} {name.replace('_', ' ')}")
-        return "practices: " + (", ".join(shown) if shown else "nothing to do")
 
 
 def sync_practice_page(
@@ -112,8 +91,6 @@ def sync_practices(
     """Sync the named practice pages or, with ``full``, every page in the practices
     category and every known practice, then the forum side: topics that discuss a
     practice and practice tags people made (stubs). One transaction per page."""
-    from community.practices.tagging import reconcile_topics
-
     wiki = wiki or WikiClient(settings["wiki"])
     forum = forum or ForumClient(settings["forum"])
     wanted = list(titles or [])
@@ -140,43 +117,6 @@ def sync_practices(
     if full:
         reconcile_topics(store, wiki, forum, settings, summary)
     return summary
-
-
-def suggest_stubs(session: Session, forum: ForumClient, settings: Settings) -> list[str]:
-    """Practice tags people made on the forum (in the practices tag group, owned by no
-    practice) become stub suggestions, once each; returns the new ones' tags."""
-    group = _practice_group(forum, settings)
-    if group is None:
-        return []
-    return suggest_stub_tags(session, group.tag_names)
-
-
-def suggest_stub_tags(session: Session, tags: Iterable[str]) -> list[str]:
-    """Stub suggestions for those of ``tags`` no practice owns (never again once made)."""
-    owned = set(session.scalars(select(PracticeTagName.name)).all())
-    new: list[str] = []
-    for tag in tags:
-        if tag in owned:
-            continue
-        row: dict[str, Any] = {
-            "key": f"tag:{tag}",
-            "kind": "stub",
-            "tag": tag,
-            "title": readable_title(tag),
-            "reasons": [f"tag {tag!r} in the practices tag group has no practice page"],
-        }
-        insert = dialect_insert(session, PracticeSuggestion).values(**row)
-        # RETURNING tells inserted from skipped on both dialects (rowcount is unreliable).
-        statement = insert.on_conflict_do_nothing().returning(PracticeSuggestion.id)
-        if session.execute(statement).scalar() is not None:
-            new.append(tag)
-    session.flush()
-    return new
-
-
-def practice_group_tags(forum: ForumClient, settings: Settings) -> tuple[str, ...]:
-    group = _practice_group(forum, settings)
-    return group.tag_names if group is not None else ()
 
 
 def _gone(session: Session, title: str) -> str:
@@ -228,7 +168,7 @@ def _ensure_forum_tag(
                 _add_synonyms(forum, tag, moved)
         if old_tag not in _synonyms(forum, tag):
             _add_synonyms(forum, tag, [old_tag])
-    group = _practice_group(forum, settings)
+    group = practice_group(forum, settings)
     name = str(settings["practices"]["tag_group"])
     if group is None:
         forum.create_tag_group(name, [tag])
@@ -246,11 +186,6 @@ def _add_synonyms(forum: ForumClient, tag: str, names: list[str]) -> None:
     failed = forum.add_tag_synonyms(tag, names)
     if failed:
         raise InvalidRequest(f"the forum refused synonyms of {tag!r}: {failed}", platform="forum")
-
-
-def _practice_group(forum: ForumClient, settings: Settings) -> TagGroup | None:
-    name = str(settings["practices"]["tag_group"])
-    return next((g for g in forum.tag_groups() if g.name == name), None)
 
 
 def _store(

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from community.bot_section import escape, write_bot_section
 from community.credits.credits_section import page_contributors, practice_credits_block
-from community.practices.adoption import adoption_lines
+from community.practices.adopters import adoption_lines
 from community.practices.models import Practice, PracticeTopic
 from connectors.mediawiki import WikiClient
 from connectors.mediawiki.records import WikiPage

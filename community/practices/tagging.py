@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from sqlalchemy import select
@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 from community.activity import PRIVATE_MESSAGE
 from community.practices.models import Practice, PracticeTagName, PracticeTopic
 from community.practices.section import refresh_practice_section
+from community.practices.stubs import practice_group_tags, suggest_stub_tags, suggest_stubs
+from community.practices.summary import PracticeSyncSummary
 from connectors.discourse.client import ForumClient
 from connectors.discourse.records import tag_names
 from connectors.mediawiki import WikiClient
@@ -28,9 +30,6 @@ from core import clock
 from core.config import Settings
 from core.errors import ConnectorError, NotFound, PermissionDenied
 from core.store import Store, dialect_insert
-
-if TYPE_CHECKING:
-    from community.practices.registry import PracticeSyncSummary
 
 URL = re.compile(r"https?://[^\s<>\[\]\"'|]+")
 WIKI_LINK = re.compile(r"\[\[\s*:?\s*([^\]\|#\n]+?)\s*(?:[|#][^\]]*)?\]\]")
@@ -209,8 +208,6 @@ def reconcile_topics(
 ) -> None:
     """The full sync's forum side: the newest first posts that link to or name a practice
     are tagged, and practice tags without a page become stub suggestions."""
-    from community.practices.registry import suggest_stubs
-
     with store.session() as session:
         practices = list(session.scalars(select(Practice).where(Practice.deleted_at.is_(None))))
     candidates: list[int] = []
@@ -244,8 +241,6 @@ def reconcile_topics(
 def _suggest_stubs_for(
     session: Session, forum: ForumClient, settings: Settings, tags: Iterable[str]
 ) -> None:
-    from community.practices.registry import practice_group_tags, suggest_stub_tags
-
     owned = set(session.scalars(select(PracticeTagName.name)).all())
     unknown = [tag for tag in tags if tag not in owned]
     if unknown:  # only then is the tag group worth a read

@@ -28,7 +28,7 @@ from pydiscourse.exceptions import (
 from urllib3.exceptions import ConnectTimeoutError
 
 from connectors.session import PlatformSession
-from core import metrics
+from core import telemetry
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class BudgetedDiscourseClient(DiscourseClient):
             )
             if waited + wait > self.wait_budget:
                 raise DiscourseRateLimitedError(_message(response), response=response)
-            metrics.count_rate_limit_wait("forum", wait)
+            telemetry.count_rate_limit_wait("forum", wait)
             self.sleep(wait)
             waited += wait
 

@@ -39,7 +39,7 @@ from connectors.mediawiki.records import (
     stored_form,
 )
 from connectors.session import PlatformSession
-from core import metrics
+from core import telemetry
 from core.errors import ConnectorError, EditConflict, NotFound, RateLimited
 
 EditMode = Literal["update", "create", "any"]
@@ -109,7 +109,7 @@ class WikiClient:
                 pool=self.session,
                 max_retries=self._max_retries,
                 retry_timeout=self._retry_wait,
-                wait_callback=metrics.wiki_wait_callback(lambda: self._last_response),
+                wait_callback=telemetry.wiki_wait_callback(lambda: self._last_response),
                 connection_options={"timeout": self._timeout},
                 do_init=False,  # its constructor would otherwise call the wiki
             )

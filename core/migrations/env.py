@@ -1,11 +1,16 @@
-"""Alembic environment: the URL comes from core.migrate, never from a file."""
+"""Alembic environment: the URL comes from core.migrate, never from a file.
+
+Migrations are written by hand and run without the models: the foundation knows no
+table above it. ``target_metadata`` (every table, service/tables.py) is given only by
+whoever compares the models with the migrations.
+"""
 
 from alembic import context
 
 from core.store import make_engine
-from core.tables import metadata
 
 url = context.config.attributes["url"]
+metadata = context.config.attributes.get("metadata")
 engine = make_engine(url)
 try:
     with engine.connect() as connection:

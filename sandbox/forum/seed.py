@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from sandbox.forum.state import Forum
+
+class Tables(Protocol):
+    """What seeding writes through (the forum's state, which imports this module)."""
+
+    def table(self, name: str) -> dict[int, dict[str, Any]]: ...
+
+    def put(self, name: str, row_id: int, row: dict[str, Any]) -> None: ...
+
+    def reserve_ids(self, name: str, first: int) -> None: ...
+
+    def now_iso(self) -> str: ...
+
 
 BADGE_TYPES = [
     {"id": 1, "name": "Gold", "sort_order": 9},
@@ -127,7 +137,7 @@ def new_badge(name: str, badge_type_id: int, **fields: Any) -> dict[str, Any]:
     }
 
 
-def populate(forum: Forum) -> None:
+def populate(forum: Tables) -> None:
     now = forum.now_iso()
     system = new_user("system", name="system", email="no_email", created_at=now)
     system.update(admin=True, moderator=True, trust_level=4)

@@ -13,10 +13,10 @@ from flask import Flask
 from bench.dashboard_data import build
 from bench.health import API_USERNAME, WIKI_USERNAME
 from bench.health_data import Shape
-from core.app import create_app
 from core.migrate import upgrade
 from core.store import get_store
 from dashboards.models import ApiToken
+from service.app import create_app
 
 TOKEN = "cst_fuzzing-token-0123456789abcdefghijklmnopqrstuv"
 REVOKED_TOKEN = "cst_revoked-token-0123456789abcdefghijklmnopqrstuv"

@@ -13,10 +13,10 @@ import pytest
 import schemathesis
 from flask import Flask
 
-from core.app import create_app
 from core.migrate import upgrade
 from core.store import get_store
 from dashboards.openapi import HEADER, document
+from service.app import create_app
 from tests.api.conftest import service_settings
 
 METHODS = ("get", "put", "post", "delete", "patch")

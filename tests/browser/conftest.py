@@ -30,12 +30,12 @@ from community.activity import record_history
 from community.credits.people import refresh_forum_people
 from community.health.runs import recompute_and_alert, recompute_everything
 from connectors.discourse import ForumClient
-from core.app import create_app
 from core.config import Settings
 from core.models import InboxEvent
 from core.store import Store
-from core.worker import Worker
 from sandbox.wiki import free_port
+from service.app import create_app
+from service.worker import Worker
 from tests.conftest import SessionWiki, served_wiki
 from tests.example_support import seeded_example
 from webhooks.incoming.forum_poll import poll_forum

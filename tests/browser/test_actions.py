@@ -14,12 +14,11 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
+from community.constellations.models import PageTopicLink, SyncIssue
+from community.constellations.sync import sync_constellations
 from community.credits import people
 from community.credits.models import Account, LinkSuggestion
-from community.sync import sync_constellations
-from community.sync_models import SyncIssue
 from connectors.mediawiki import WikiClient
-from core.models import PageTopicLink
 from tests.browser.conftest import MODERATOR, Camera, Site
 from tests.webhooks.outgoing_support import SECRET, Receiver
 from webhooks.incoming.forum_poll import post_event

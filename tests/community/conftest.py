@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.community.sync_support import SyncRig, on_store
+from tests.community.constellations.sync_support import SyncRig, on_store
 from tests.conftest import SessionForum, SessionWiki
 
 

@@ -7,10 +7,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from community.handling import HandlerContext
 from community.practices.handlers import sync_practice, tag_forum_topic
-from core.handling import HandlerContext
 from sandbox.forum.state import ForumEvent
-from tests.community.sync_support import SyncRig, on_store
+from tests.community.constellations.sync_support import SyncRig, on_store
 from webhooks.incoming.discourse_events import READ, normalise
 from webhooks.incoming.wiki_events import change_event
 

@@ -11,17 +11,17 @@ from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
 from community.activity import record_post
+from community.constellations.models import PageTopicLink
 from community.credits import ledger, people
 from community.credits.badges import award_badges, cross_organisation_replies
-from community.credits.credits_cli import credits_group
+from community.credits.cli import credits_group
 from community.credits.forum_credit import credit_post
+from community.handling import HandlerContext
 from connectors.discourse.records import Post
 from core.config import CONFIG_PATH_VAR
 from core.events import Event
-from core.handling import HandlerContext
-from core.models import PageTopicLink
 from sandbox.forum.serial_posts import webhook_post
-from tests.community.sync_support import SyncRig
+from tests.community.constellations.sync_support import SyncRig
 
 BODY = "A reply long enough for the forum's minimum, number"
 

@@ -14,9 +14,9 @@ from click.testing import CliRunner, Result
 
 from community.credits import ledger, people
 from community.credits.ledger import Contribution
-from core.cli import main
 from core.config import CONFIG_PATH_VAR
-from tests.community.sync_support import SyncRig
+from service.main import main
+from tests.community.constellations.sync_support import SyncRig
 from tests.conftest import SessionForum, SessionWiki, toml
 
 T0 = datetime(2030, 3, 1, 9, tzinfo=UTC)

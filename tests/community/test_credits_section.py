@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from community.bot_section import BEGIN, END
+from community.constellations.sync import sync_constellations
 from community.credits.credits_section import credits_block, practice_credits_block
 from community.credits.models import Account, Person
 from community.practices.models import Practice
-from community.sync import sync_constellations
-from tests.community.sync_support import SyncRig, charter_text
+from tests.community.constellations.sync_support import SyncRig, charter_text
 from tests.community.test_wiki_credit import edit_as, make_account, run_events
 from tests.conftest import SessionForum, SessionWiki
 

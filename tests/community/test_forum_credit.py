@@ -16,17 +16,17 @@ from sqlalchemy.orm import Session
 from community.credits import ledger
 from community.credits.forum_credit import credit_practice_author
 from community.credits.models import CreditEntry
+from community.handling import HandlerContext
 from community.practices.adoption import sync_template_adoptions
 from community.practices.models import Practice
 from core import inbox
 from core.config import DEFAULTS, Settings
-from core.dispatch import handlers_for
 from core.events import Event
-from core.handling import HandlerContext
 from core.models import InboxEvent
 from core.store import Store
 from sandbox.forum import webhooks
-from tests.community.sync_support import SyncRig
+from service.dispatch import handlers_for
+from tests.community.constellations.sync_support import SyncRig
 from tests.conftest import SessionForum, SessionWiki
 from tests.sandbox.forum.receivers import Receiver
 from tests.webhooks.incoming_support import load_fixture, wire_body

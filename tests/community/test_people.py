@@ -20,13 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from community.credits import ledger, people
-from community.credits.connect_views import CALLBACK_PATH
 from community.credits.ledger import Contribution
 from community.credits.models import Account, ConnectLogin, ConnectNonce, LinkSuggestion, Person
 from connectors.discourse.connect import connect_request, verified_connect_payload
-from core.app import create_app
 from core.errors import PermissionDenied
-from tests.community.sync_support import SyncRig, on_store
+from dashboards.connect_views import CALLBACK_PATH
+from service.app import create_app
+from tests.community.constellations.sync_support import SyncRig, on_store
 from tests.conftest import SessionForum, SessionWiki
 
 CONNECT_SECRET = "connect-secret-" + "z" * 20

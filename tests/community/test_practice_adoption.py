@@ -15,26 +15,26 @@ from sqlalchemy.orm import Session
 from community.bot_section import BEGIN
 from community.credits import ledger
 from community.credits.models import CreditEntry
-from community.practices import adoption
+from community.practices.adopters import adoption_lines
 from community.practices.adoption import (
     AdoptionError,
     add_to_template,
     adopt,
-    adoption_lines,
     sync_template_adoptions,
 )
+from community.practices.cli import practices as practices_command
 from community.practices.models import Practice, PracticeAdoption
 from community.practices.page import parse_practice
-from community.practices.practices_cli import practices as practices_command
 from community.practices.registry import sync_practice_page
 from core import inbox
 from core.clock import system_clock
 from core.config import CONFIG_PATH_VAR
+from core.event_kinds import PRACTICE_ADOPTED
 from core.migrate import upgrade
 from core.models import InboxEvent
 from core.store import Store
-from core.worker import Worker
-from tests.community.sync_support import SyncRig
+from service.worker import Worker
+from tests.community.constellations.sync_support import SyncRig
 from tests.community.test_practice_candidates import write_config
 from tests.conftest import SessionForum, SessionWiki
 from webhooks.incoming.wiki_events import change_event
@@ -85,7 +85,7 @@ def adoptions(session: Session, title: str) -> dict[str, PracticeAdoption]:
 
 
 def adopted_events(session: Session) -> list[InboxEvent]:
-    query = select(InboxEvent).where(InboxEvent.kind == adoption.ADOPTED)
+    query = select(InboxEvent).where(InboxEvent.kind == PRACTICE_ADOPTED)
     return list(session.scalars(query.order_by(InboxEvent.id)))
 
 
@@ -169,7 +169,7 @@ def test_the_worker_credits_the_author_when_a_second_organisation_adopts(
             rows = session.scalars(select(InboxEvent).order_by(InboxEvent.id))
             return [(row.kind, row.state) for row in rows]
 
-    assert work() == [("wiki.edit", "done"), (adoption.ADOPTED, "done")]
+    assert work() == [("wiki.edit", "done"), (PRACTICE_ADOPTED, "done")]
     with rig.store.session() as session:
         practice = session.scalars(select(Practice).where(Practice.title == title)).one()
         credited = [
@@ -181,7 +181,7 @@ def test_the_worker_credits_the_author_when_a_second_organisation_adopts(
         before = session.scalar(select(func.count()).select_from(CreditEntry))
         for row in session.scalars(select(InboxEvent)):
             inbox.replay(session, row.id, now=system_clock())
-    assert work() == [("wiki.edit", "done"), (adoption.ADOPTED, "done")]
+    assert work() == [("wiki.edit", "done"), (PRACTICE_ADOPTED, "done")]
     with rig.store.session() as session:
         assert session.scalar(select(func.count()).select_from(CreditEntry)) == before
 

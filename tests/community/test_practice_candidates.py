@@ -16,14 +16,14 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from community import activity
+from community.handling import HandlerContext
 from community.practices import candidates
+from community.practices.cli import practices as practices_command
 from community.practices.models import Practice, PracticeSuggestion, PracticeTagName
-from community.practices.practices_cli import practices as practices_command
 from connectors.discourse import ForumClient
 from core.config import CONFIG_PATH_VAR, Settings
 from core.events import Event
-from core.handling import HandlerContext
-from tests.community.sync_support import SyncRig
+from tests.community.constellations.sync_support import SyncRig
 from tests.conftest import SessionForum, SessionWiki
 from webhooks.incoming.discourse_events import normalise
 

@@ -11,14 +11,14 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from community.constellations.models import PageTopicLink
 from community.practices import candidates
+from community.practices.cli import practices as practices_command
 from community.practices.models import Practice, PracticeSuggestion, PracticeTopic
 from community.practices.page import parse_practice
-from community.practices.practices_cli import practices as practices_command
 from community.practices.promotion import PromotionError, page_text, promote, topic_link
 from core.config import CONFIG_PATH_VAR
-from core.models import PageTopicLink
-from tests.community.sync_support import SyncRig
+from tests.community.constellations.sync_support import SyncRig
 from tests.community.test_practice_candidates import (
     BODY,
     Scene,

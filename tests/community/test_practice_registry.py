@@ -11,21 +11,21 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from community.bot_section import BEGIN, END
+from community.constellations.models import open_issues
 from community.practices import handlers
+from community.practices.cli import practices as practices_command
 from community.practices.models import Practice, PracticeSuggestion, PracticeTagName
-from community.practices.practices_cli import practices as practices_command
 from community.practices.registry import sync_practices
-from community.sync_models import open_issues
 from core.config import CONFIG_PATH_VAR
-from core.dispatch import HANDLERS
 from core.errors import NotFound
+from service.dispatch import HANDLERS
+from tests.community.constellations.sync_support import SyncRig
 from tests.community.practice_support import (
     make_practice,
     practice_rig,
     practice_text,
     run_wiki_events,
 )
-from tests.community.sync_support import SyncRig
 from tests.conftest import SessionForum, SessionWiki
 
 

@@ -10,17 +10,17 @@ import pytest
 from sqlalchemy import select
 
 from community.bot_section import BEGIN, END
-from community.charter import page_url
+from community.constellations.charter import page_url
 from community.practices.models import Practice, PracticeSuggestion, PracticeTopic
 from community.practices.registry import sync_practices
 from sandbox.forum.state import ForumEvent
+from tests.community.constellations.sync_support import SyncRig
 from tests.community.practice_support import (
     create_topic,
     make_practice,
     practice_rig,
     run_forum_events,
 )
-from tests.community.sync_support import SyncRig
 from tests.conftest import SessionForum, SessionWiki
 
 

@@ -14,9 +14,9 @@ from community.credits import ledger
 from community.credits.authorship import shares, surviving_tokens
 from community.credits.models import Account, CreditEntry, WikiAuthorship
 from community.credits.wiki_credit import credit_wiki_change
-from core.dispatch import handlers_for
-from core.handling import HandlerContext
-from tests.community.sync_support import SyncRig
+from community.handling import HandlerContext
+from service.dispatch import handlers_for
+from tests.community.constellations.sync_support import SyncRig
 from tests.conftest import SessionWiki
 from webhooks.incoming.wiki_events import change_event
 

@@ -1,4 +1,4 @@
-"""The wiki connector counts the maxlag waits it sits out (core.metrics), with mwclient's
+"""The wiki connector counts the maxlag waits it sits out (core.telemetry), with mwclient's
 own retry sleeps recorded instead of slept."""
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ from types import SimpleNamespace
 import mwclient.sleep
 import pytest
 
-from core import metrics
+from core import telemetry
 from core.errors import Unavailable
 from tests.conftest import SessionWiki
 
 
 def local(name: str, **labels: str) -> float:
-    return metrics.LOCAL.get_sample_value(name, labels) or 0.0
+    return telemetry.LOCAL.get_sample_value(name, labels) or 0.0
 
 
 def test_wiki_maxlag_waits_are_counted(wiki: SessionWiki, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,9 +9,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from core.app import create_app
 from core.migrate import upgrade
 from sandbox.wiki import free_port
+from service.app import create_app
 
 
 @pytest.fixture

@@ -34,13 +34,13 @@ from sqlalchemy import text
 
 from community.activity import record_post
 from community.credits.ledger import Contribution, credit
+from community.handling import Handler, HandlerContext
 from core.config import DEFAULTS, Settings
 from core.events import Event
-from core.handling import Handler, HandlerContext
 from core.models import SyncCursor
 from core.store import Store
-from core.worker import Worker
-from webhooks.incoming.discourse_events import parse_time
+from core.times import parse_time
+from service.worker import Worker
 
 KIND = "forum.post_created"
 RULE = "crash-test"

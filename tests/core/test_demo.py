@@ -16,13 +16,13 @@ import pytest
 import requests
 
 from community.bot_section import BEGIN, END
-from community.forum_sync import external_id
+from community.constellations.forum_mirror import external_id
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient
 from sandbox.example_data import EXAMPLE
 from sandbox.wiki import free_port
 
-CONSTELLATE = [sys.executable, "-m", "core.cli"]
+CONSTELLATE = [sys.executable, "-m", "service.main"]
 
 
 def clean_env() -> dict[str, str]:

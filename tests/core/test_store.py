@@ -10,10 +10,11 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
+from community.constellations.models import PageTopicLink
 from core.migrate import current_revision, downgrade, head_revision, upgrade
-from core.models import InboxEvent, PageTopicLink, SyncCursor
+from core.models import InboxEvent, SyncCursor
 from core.store import Store
-from core.tables import metadata
+from service.tables import metadata
 
 TABLES = {
     "sync_cursors",

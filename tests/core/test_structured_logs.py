@@ -17,15 +17,15 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from community.handling import Handler, HandlerContext
 from core import logs
-from core.app import create_app
 from core.clock import current
 from core.events import Event
-from core.handling import Handler, HandlerContext
 from core.inbox import record
 from core.migrate import upgrade
 from core.store import get_store
-from core.worker import Worker
+from service.app import create_app
+from service.worker import Worker
 from tests.clocks import FakeClock, chosen
 from tests.webhooks.incoming_support import FORUM_URL, SECRET, load_fixture, wire_body
 
@@ -119,7 +119,7 @@ def test_lines_about_an_event_carry_its_id(settings: dict[str, Any], captured: i
         assert line["time"].endswith("Z")
     assert about[0]["level"] == "INFO" and about[1]["level"] == "WARNING"
     assert about[0]["logger"] == "community.test_structured_logs"
-    assert about[2]["logger"] == "core.worker"
+    assert about[2]["logger"] == "service.worker"
     after = [line for line in written if line["logger"] == handler_log.name][-1]
     assert after["message"] == "after the event" and "event_id" not in after
     assert password not in captured.getvalue()
@@ -192,9 +192,9 @@ def test_an_unconfigured_process_writes_json_to_stderr(settings: dict[str, Any])
         "from core import logs\n"
         "from core.config import load_config\n"
         "logs.configure(load_config(overrides=json.loads(sys.argv[1]), environ={}))\n"
-        "logging.getLogger('core.worker').debug('not at the configured level')\n"
+        "logging.getLogger('service.worker').debug('not at the configured level')\n"
         "with logs.bound(event_id='forum:post_created:1'):\n"
-        "    logging.getLogger('core.worker').info('working')\n"
+        "    logging.getLogger('service.worker').info('working')\n"
     )
     settings["service"]["log_format"] = "json"
     result = subprocess.run(

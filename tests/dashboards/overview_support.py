@@ -24,15 +24,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from community.activity import upsert_post
-from community.charter import Charter, charter_record
+from community.constellations.charter import Charter, charter_record
+from community.constellations.leadership import LeadershipChange
+from community.constellations.models import PageTopicLink, record_issue, resolve_issues
+from community.constellations.sync_runs import scope_of, start_run
 from community.credits.models import Organisation, Person
 from community.credits.people import ensure_account
 from community.health.runs import recompute_everything
-from community.leadership import LeadershipChange
-from community.sync_models import record_issue, resolve_issues
-from community.sync_runs import scope_of, start_run
 from core.config import Settings
-from core.models import PageTopicLink
 from core.store import Store
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

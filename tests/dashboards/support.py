@@ -7,12 +7,12 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from core.app import create_app
 from core.clock import Clock
 from core.migrate import upgrade
 from core.store import get_store
 from dashboards.sessions import cookie_name, create_row
 from sandbox.wiki import free_port
+from service.app import create_app
 
 
 def dashboard_app(

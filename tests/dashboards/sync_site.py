@@ -12,22 +12,22 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 import dashboards.sync_status  # noqa: F401  (its routes must exist before an app is made)
-from community.forum_sync import forum_link
-from community.sync import SyncSummary, sync_constellations
-from community.sync_models import SyncIssue
+from community.constellations.forum_mirror import forum_link
+from community.constellations.models import PageTopicLink, SyncIssue
+from community.constellations.sync import SyncSummary, sync_constellations
+from community.handling import Handler
 from connectors.discourse.client import ForumClient
-from core import dispatch
-from core.handling import Handler
-from core.models import InboxEvent, PageTopicLink
+from core.models import InboxEvent
 from core.store import Store, get_store
-from core.worker import Worker
-from dashboards.sync_handlers import HANDLERS
+from service import dispatch
+from service.dispatch import HANDLERS
+from service.worker import Worker
 from tests.conftest import SessionForum, SessionWiki
 from tests.dashboards.support import dashboard_app, login
 
 
 def handlers_for(kind: str) -> tuple[Handler, ...]:
-    """The dispatch table with the Sync page's kinds (as core.dispatch wires them)."""
+    """The dispatch table with the Sync page's kinds (as service.dispatch wires them)."""
     if kind in HANDLERS:
         return tuple(HANDLERS[kind])
     return dispatch.handlers_for(kind)

@@ -17,10 +17,10 @@ import dashboards.overview
 import dashboards.overview_api
 import dashboards.sync_status
 from community.activity import record_history
+from community.constellations.models import PageTopicLink
 from community.credits.people import refresh_forum_people
 from community.health.runs import recompute_everything
 from core.config import Settings
-from core.models import PageTopicLink
 from sandbox.example import EXAMPLE
 from sandbox.example_conversations import PlannedTopic, plan_conversations
 from sandbox.example_data import organisation_name

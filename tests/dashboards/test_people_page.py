@@ -28,7 +28,7 @@ from community.credits import people as directory
 from community.credits.forum_credit import credit_post
 from community.credits.models import Account, LinkSuggestion, Person
 from community.credits.wiki_credit import credit_wiki_change
-from core.handling import HandlerContext
+from community.handling import HandlerContext
 from core.store import Store, get_store
 from dashboards.openapi import response_schema
 from tests.conftest import SessionWiki

@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from sqlalchemy import select
 
 import dashboards.practices  # noqa: F401 (registers the routes before any app is made)
+from community.handling import Handler
 from community.practices import candidates
 from community.practices.models import (
     Practice,
@@ -27,13 +28,13 @@ from community.practices.models import (
 from community.practices.page import parse_practice
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient
-from core import dispatch
-from core.handling import Handler
+from core.event_kinds import PROMOTION_REQUESTED
 from core.models import InboxEvent
 from core.store import Store, get_store
-from core.worker import Worker
-from dashboards.handlers import HANDLERS, PROMOTION_REQUESTED
 from dashboards.openapi import response_schema
+from service import dispatch
+from service.dispatch import HANDLERS
+from service.worker import Worker
 from tests.community.test_practice_candidates import Scene, active_discussion, make_scene
 from tests.conftest import SessionForum, SessionWiki
 from tests.dashboards.support import dashboard_app, login
@@ -44,7 +45,7 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def handlers_for(kind: str) -> tuple[Handler, ...]:
-    """The dispatch table with this page's kind (as core.dispatch wires it)."""
+    """The dispatch table with this page's kind (as service.dispatch wires it)."""
     if kind in HANDLERS:
         return tuple(HANDLERS[kind])
     return dispatch.handlers_for(kind)

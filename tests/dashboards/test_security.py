@@ -14,11 +14,11 @@ from click.testing import CliRunner
 from flask import Flask, request
 from sqlalchemy import select
 
-from core.cli import main
 from core.store import get_store
 from dashboards.models import ApiToken, DashboardSession
 from dashboards.security import CONTENT_SECURITY_POLICY
 from dashboards.sessions import PLAIN_COOKIE, SECURE_COOKIE, StoreSession, id_hash
+from service.main import main
 from tests.dashboards.support import dashboard_app, login
 from webhooks.incoming.refusals import IncomingRefusal
 

@@ -10,13 +10,18 @@ from html import unescape
 import pytest
 from sqlalchemy import select
 
-from community.charter import parse_charter
-from community.forum_render import render
-from community.sync_runs import SyncRun
-from core.handling import HandlerContext
-from dashboards.sync_handlers import RESOLVE_KIND, RESYNC_KIND, apply_resolution, resolution_event
+from community.constellations.charter import parse_charter
+from community.constellations.forum_render import render
+from community.constellations.requests import (
+    apply_resolution,
+    resolution_event,
+)
+from community.constellations.sync_runs import SyncRun
+from community.handling import HandlerContext
+from core.event_kinds import CONFLICT_RESOLVED as RESOLVE_KIND
+from core.event_kinds import RESYNC_REQUESTED as RESYNC_KIND
 from sandbox.forum.server import ForumServer
-from tests.community.sync_support import charter_text
+from tests.community.constellations.sync_support import charter_text
 from tests.conftest import SessionForum, SessionWiki, served_wiki
 from tests.dashboards.sync_site import Site, resolve_path
 

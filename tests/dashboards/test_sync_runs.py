@@ -1,5 +1,5 @@
-"""Every reconcile leaves a record of its run (community.sync_runs), which the Sync page
-lists: what it covered, how many pages it saw and changed, and why it failed."""
+"""Every reconcile leaves a record of its run (community.constellations.sync_runs), which
+the Sync page lists: what it covered, how many pages it saw and changed, and why it failed."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from community.sync import sync_constellations
-from community.sync_runs import SyncRun
+from community.constellations.sync import sync_constellations
+from community.constellations.sync_runs import SyncRun
 from core.errors import ConnectorError
 from sandbox.wiki import free_port
-from tests.community.sync_support import SyncRig, charter_text, on_store
+from tests.community.constellations.sync_support import SyncRig, charter_text, on_store
 from tests.conftest import SessionForum, SessionWiki
 
 

@@ -12,16 +12,21 @@ from jsonschema import Draft202012Validator
 from sqlalchemy import select, update
 
 from community.activity import ForumPostActivity
-from community.sync_models import SyncIssue, record_issue
-from community.sync_runs import SyncRun, start_run
+from community.constellations.models import SyncIssue, record_issue
+from community.constellations.requests import (
+    apply_resolution,
+    resolution_event,
+)
+from community.constellations.sync_runs import SyncRun, start_run
+from community.handling import HandlerContext
 from connectors.mediawiki.records import make_cursor
 from core import inbox
+from core.event_kinds import CONFLICT_RESOLVED as RESOLVE_KIND
+from core.event_kinds import RESYNC_REQUESTED as RESYNC_KIND
 from core.events import Event
-from core.handling import HandlerContext
 from core.models import InboxEvent, SyncCursor
 from core.store import Store
 from dashboards.openapi import response_schema
-from dashboards.sync_handlers import RESOLVE_KIND, RESYNC_KIND, apply_resolution, resolution_event
 from dashboards.sync_report import cursor_lags
 from tests.dashboards.sync_site import Site, resolve_path
 from webhooks.incoming import forum_poll, wiki_poll

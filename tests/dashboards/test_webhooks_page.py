@@ -23,14 +23,14 @@ from jsonschema import Draft202012Validator, FormatChecker
 from sqlalchemy import func, select
 
 import dashboards.webhooks_log  # noqa: F401 (registers the routes before any app is made)
+from community.handling import HandlerContext
 from core import inbox
 from core.clock import of_app
 from core.events import Event
-from core.handling import HandlerContext
 from core.models import InboxEvent
 from core.store import Store, get_store
-from core.worker import Worker
 from dashboards.openapi import response_schema
+from service.worker import Worker
 from tests.clocks import FakeClock, chosen
 from tests.dashboards.support import dashboard_app, login
 from tests.webhooks.outgoing_support import SECRET, Receiver, running_receiver
@@ -141,7 +141,7 @@ def work_once(app: Flask) -> None:
     """The real worker takes one event; forum.post_edited's handler is made to fail."""
 
     def handlers_for(kind: str) -> tuple[Any, ...]:
-        from core import dispatch
+        from service import dispatch
 
         return (broken_handler,) if kind == "forum.post_edited" else dispatch.handlers_for(kind)
 

@@ -14,9 +14,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from core.models import InboxEvent
-from core.worker import Worker
 from sandbox.forum.state import ForumEvent
 from sandbox.forum.webhook_delivery import encode_body, request_headers
+from service.worker import Worker
 from tests.clocks import FakeClock
 from tests.conftest import SessionForum
 from tests.faults.conftest import WEBHOOK_SECRET, FaultyService

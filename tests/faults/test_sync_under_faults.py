@@ -18,16 +18,17 @@ import yaml
 from sqlalchemy import func, select
 
 from community.bot_section import BEGIN, END
+from community.constellations.models import PageTopicLink
+from community.constellations.sync import SyncSummary, sync_constellations
 from community.credits import people
 from community.credits.badges import award_badges
 from community.credits.models import Account, BadgeGrant, CreditEntry, CreditTotal, Person
-from community.sync import SyncSummary, sync_constellations
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient
-from core.app import create_app
 from core.errors import ConnectorError
-from core.models import InboxEvent, PageTopicLink
+from core.models import InboxEvent
 from sandbox.forum.state import SYSTEM_USER_ID
+from service.app import create_app
 from tests.conftest import SessionForum, SessionWiki
 from tests.faults.conftest import (
     FORUM_RATES,

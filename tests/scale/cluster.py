@@ -120,14 +120,14 @@ def start_web(config: Path, port: int, workers: int, log: Path) -> subprocess.Po
     command = [
         sys.executable, "-m", "gunicorn", "--workers", str(workers),
         "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "10", "--no-control-socket",
-        "core.wsgi:app",
+        "service.wsgi:app",
     ]  # fmt: skip
     with log.open("ab") as out:
         return subprocess.Popen(command, cwd=ROOT, env=environment(config), stdout=out, stderr=out)
 
 
 def start_worker(config: Path, threads: int, log: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "core.cli", "worker", "--threads", str(threads)]
+    command = [sys.executable, "-m", "service.main", "worker", "--threads", str(threads)]
     with log.open("ab") as out:
         return subprocess.Popen(command, cwd=ROOT, env=environment(config), stdout=out, stderr=out)
 

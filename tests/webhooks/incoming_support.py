@@ -13,11 +13,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from core.app import create_app
 from core.migrate import upgrade
 from core.models import InboxEvent
 from core.store import get_store
 from sandbox.wiki import free_port
+from service.app import create_app
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "discourse"
 FORUM_URL = "https://forum.example.org"

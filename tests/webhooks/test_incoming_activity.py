@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import select
 
 from community.activity import ForumPostActivity, WikiChangeActivity
+from community.handling import HandlerContext
 from core.config import DEFAULTS
-from core.dispatch import handlers_for
 from core.events import Event
-from core.handling import HandlerContext
 from core.store import Store
+from service.dispatch import handlers_for
 from tests.webhooks.incoming_support import load_fixture, wire_body
 from webhooks.incoming.discourse_events import normalise
 from webhooks.incoming.wiki_events import reconcile_event

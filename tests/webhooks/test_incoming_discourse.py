@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from core.app import create_app
+from service.app import create_app
 from tests.webhooks.incoming_support import (
     inbox_count,
     incoming_app,

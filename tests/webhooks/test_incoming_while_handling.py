@@ -17,11 +17,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from community.activity import record_post
+from community.handling import Handler, HandlerContext
 from core.config import load_config
 from core.events import Event
-from core.handling import Handler, HandlerContext
 from core.store import get_store
-from core.worker import Worker
+from service.worker import Worker
 from tests.webhooks.incoming_support import (
     inbox_count,
     incoming_app,

@@ -12,10 +12,10 @@ from flask import Flask
 from sqlalchemy import select
 
 from connectors.mediawiki.client import RC_PROPS
-from core.app import create_app
 from core.migrate import upgrade
 from core.models import InboxEvent
 from core.store import get_store
+from service.app import create_app
 from tests.conftest import SessionWiki
 from tests.webhooks.incoming_support import inbox_count, sign
 from webhooks.incoming.wiki_poll import poll_wiki

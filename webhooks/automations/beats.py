@@ -19,19 +19,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from community.activity import ForumPostActivity
-from community.charter import BEAT_DAYS
+from community.constellations.charter import BEAT_DAYS
+from community.constellations.models import PageTopicLink
 from community.credits.models import Account, Person
 from community.credits.rules import normalise
 from community.health.inputs import Organisations
 from connectors.discourse.client import ForumClient
 from core.config import Settings
 from core.errors import ConfigError, ConnectorError, Unavailable
+from core.event_kinds import BEAT_STARTED
 from core.events import Event
-from core.models import InboxEvent, PageTopicLink
+from core.models import InboxEvent
 from webhooks.automations.scans import answered, constellations, counted, excluded_authors
 from webhooks.automations.scans import openings as opening_posts
 from webhooks.automations.templates import escape_markdown
-from webhooks.automations.vocabulary import BEAT_STARTED
 
 log = logging.getLogger(__name__)
 

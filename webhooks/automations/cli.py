@@ -7,12 +7,11 @@ from pathlib import Path
 
 import click
 
-from connectors.discourse.client import ForumClient
 from core.command_context import configured_store
 from core.config import load_config
 from core.errors import ConfigError
-from webhooks.automations import engine, scheduler
-from webhooks.automations.dry_run import event_from_fixture, report
+from webhooks.automations.dry_run import dry_run as run_dry
+from webhooks.automations.dry_run import event_from_fixture, forum_reader, report
 from webhooks.automations.history import recent_runs, run_lines
 from webhooks.automations.rules_file import active_rules, load
 from webhooks.automations.vocabulary import RulesInvalid
@@ -69,24 +68,24 @@ def dry_run(file: Path, fixture: Path | None, at: datetime | None) -> None:
     with configured_store() as (settings, store):
         chosen = {**settings["automations"], "rules_file": str(file)}
         rule_set = active_rules({**settings, "automations": chosen})  # with the built-ins
-        forum = ForumClient(settings["forum"])
         with store.session() as session:
-            if fixture is not None:
-                events = [event_from_fixture(fixture)]
-            else:
-                assert at is not None
-                events = scheduler.due_for_rules(
-                    session, settings, rule_set, now=at.astimezone(UTC), forum=forum, dry_run=True
+            try:
+                event = event_from_fixture(fixture) if fixture is not None else None
+                judged = run_dry(
+                    session,
+                    settings,
+                    rule_set,
+                    event=event,
+                    at=at.astimezone(UTC) if at is not None else None,
+                    forum=forum_reader(settings),
                 )
-                if not events:
-                    click.echo(f"nothing is due at {at.isoformat()}")
-            for event in events:
-                verdicts = engine.judge(
-                    event, session, settings, rules=rule_set, forum=lambda: forum
-                )
-                for line in report(event, verdicts):
-                    click.echo(line)
-            session.rollback()  # a dry run writes nothing
+            finally:
+                session.rollback()  # a dry run writes nothing
+    if at is not None and not judged:
+        click.echo(f"nothing is due at {at.isoformat()}")
+    for each in judged:
+        for line in report(each.event, each.verdicts):
+            click.echo(line)
 
 
 @rules.command("runs")

@@ -1,28 +1,114 @@
-"""Dry runs: the event a fixture file holds, and what each rule would do with it.
+"""The dry run: what each rule would do with an event, or with the schedule events due at
+a moment, doing nothing. `constellate rules dry-run` and the dashboard's Automations page
+both run this one; the caller rolls its session back.
 
-A fixture is either a Discourse webhook as recorded (``{"headers": …, "body": …}``, the
-shape of tests/fixtures/discourse) or an event as Constellate keeps it (``{"kind",
-"subject", "payload", …}``, e.g. one copied from the inbox).
+The command line may ask the forum for facts the store does not hold (an author's
+groups, a topic's tags); a dashboard page reads the store only, so there those facts
+stay unknown and a condition on them does not hold.
+
+An event comes from the inbox or from a fixture file: a Discourse webhook as recorded
+(``{"headers": …, "body": …}``, the shape of tests/fixtures/discourse) or an event as
+Constellate keeps it (``{"kind", "subject", "payload", …}``, e.g. one copied from the
+inbox).
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 import schemas
+from connectors.discourse.client import ForumClient
 from core import clock
-from core.errors import ConstellateError
+from core.config import Settings
+from core.errors import ConstellateError, Unavailable
 from core.events import SOURCES, Event
+from core.times import parse_time
+from webhooks.automations import engine, scheduler
 from webhooks.automations.engine import Verdict
-from webhooks.incoming.discourse_events import READ, normalise, parse_time
+from webhooks.automations.models import AutomationRun
+from webhooks.automations.vocabulary import RuleSet
+from webhooks.incoming.discourse_events import READ, normalise
 
 
 class FixtureError(ConstellateError):
     """A fixture file that holds no event: says which file and what is wrong."""
+
+
+@dataclass(frozen=True)
+class PastRun:
+    state: str
+    started_at: datetime
+
+
+@dataclass(frozen=True)
+class Judged:
+    event: Event
+    verdicts: list[Verdict]
+    # Runs already recorded for this event, by rule: a finished one is not run again.
+    runs: Mapping[str, PastRun]
+
+
+def forum_reader(settings: Settings) -> Callable[[], ForumClient]:
+    """The forum client, made only when a fact needs the forum (a dry run asks the forum
+    only for what a rule's condition or template names)."""
+
+    @functools.cache
+    def client() -> ForumClient:
+        if not settings["forum"].get("url"):
+            raise Unavailable("the forum is not configured", platform="forum")
+        return ForumClient(settings["forum"])
+
+    return client
+
+
+def dry_run(
+    session: Session,
+    settings: Settings,
+    rules: RuleSet,
+    *,
+    event: Event | None = None,
+    at: datetime | None = None,
+    forum: Callable[[], ForumClient] | None = None,
+) -> list[Judged]:
+    """What each rule would do with ``event``, or with the schedule events due ``at``.
+
+    ``forum`` (``forum_reader``) lets facts and beat reminders' topic titles be read from
+    the forum; without it the dry run reads the store only. The caller rolls back.
+    """
+    if event is not None:
+        events = [event]
+    else:
+        assert at is not None
+        # Beat reminders name their open questions with topic titles from the forum.
+        beat_forum = forum() if forum is not None and settings["forum"].get("url") else None
+        events = scheduler.due_for_rules(
+            session, settings, rules, now=at, forum=beat_forum, dry_run=True
+        )
+    judged = []
+    for found in events:
+        verdicts = engine.judge(found, session, settings, rules=rules, forum=forum)
+        judged.append(Judged(found, verdicts, _runs_of(session, found, verdicts)))
+    return judged
+
+
+def _runs_of(session: Session, event: Event, verdicts: list[Verdict]) -> dict[str, PastRun]:
+    """Copied out of the session, which the dry run rolls back."""
+    names = [verdict.rule for verdict in verdicts]
+    if not names:
+        return {}
+    query = select(AutomationRun.rule, AutomationRun.state, AutomationRun.started_at).where(
+        AutomationRun.rule.in_(names), AutomationRun.event_id == event.event_id
+    )
+    return {rule: PastRun(state, started) for rule, state, started in session.execute(query)}
 
 
 def event_from_fixture(path: Path, *, now: datetime | None = None) -> Event:

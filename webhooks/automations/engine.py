@@ -20,12 +20,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from community.handling import HandlerContext
 from connectors.discourse.client import ForumClient
 from core import clock
 from core.config import Settings
 from core.errors import ConnectorError, RateLimited, Unavailable
 from core.events import Event
-from core.handling import HandlerContext
 from webhooks.automations import actions, conditions, facts, loops, rules_file, triggers
 from webhooks.automations.models import AutomationRun
 from webhooks.automations.vocabulary import (
@@ -114,9 +114,10 @@ def judge(
     settings: Settings,
     *,
     rules: RuleSet,
-    forum: Callable[[], ForumClient],
+    forum: Callable[[], ForumClient] | None,
 ) -> list[Verdict]:
-    """What each matching rule would do with ``event``, doing nothing (a dry run)."""
+    """What each matching rule would do with ``event``, doing nothing (a dry run); without
+    ``forum``, with what the store knows."""
     known = facts.gather(event, session, settings, forum=forum)
     chain = loops.chain_of(session, event, clock.now())
     verdicts: list[Verdict] = []

@@ -17,7 +17,8 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from community.activity import PRIVATE_MESSAGE, ForumPostActivity, WikiChangeActivity
-from community.charter import page_url
+from community.constellations.charter import page_url
+from community.constellations.models import PageTopicLink
 from community.credits.models import Account, Person
 from community.health.inputs import Organisations
 from community.health.scope import CONSTELLATION
@@ -26,7 +27,7 @@ from connectors.discourse.records import Topic, User, tag_names
 from core.config import Settings
 from core.errors import NotFound
 from core.events import Event
-from core.models import PageTopicLink
+from core.times import parse_time
 from webhooks.automations.related import related_markdown
 from webhooks.automations.templates import Trusted
 from webhooks.automations.vocabulary import (
@@ -38,15 +39,19 @@ from webhooks.automations.vocabulary import (
     TRUSTED_FACTS,
     Facts,
 )
-from webhooks.incoming.discourse_events import parse_time
 
 Lazy = Callable[[], Any]
 
 
 def gather(
-    event: Event, session: Session, settings: Settings, *, forum: Callable[[], ForumClient]
+    event: Event,
+    session: Session,
+    settings: Settings,
+    *,
+    forum: Callable[[], ForumClient] | None,
 ) -> Facts:
-    """Every fact ``event`` offers; forum lookups wait until a fact needs them."""
+    """Every fact ``event`` offers; forum lookups wait until a fact needs them. Without
+    ``forum`` (a dry run on a dashboard page) facts only the forum knows stay unknown."""
     payload = event.payload
     values: dict[str, Any] = {
         "event_kind": event.kind,
@@ -129,27 +134,34 @@ def constellation_facts(
 
 
 class _Lookups:
-    """Forum reads shared by the lazy facts of one event: each made at most once."""
+    """Forum reads shared by the lazy facts of one event: each made at most once. Without
+    a forum every read finds nothing."""
 
-    def __init__(self, forum: Callable[[], ForumClient]) -> None:
+    def __init__(self, forum: Callable[[], ForumClient] | None) -> None:
         self._forum = forum
         self.topic = functools.cache(self._topic)
         self.user = functools.cache(self._user)
         self.category_names = functools.cache(self._category_names)
 
     def _topic(self, topic_id: int) -> Topic | None:
+        if self._forum is None:
+            return None
         try:
             return self._forum().get_topic(topic_id)
         except NotFound:
             return None
 
     def _user(self, username: str) -> User | None:
+        if self._forum is None:
+            return None
         try:
             return self._forum().get_user(username)
         except NotFound:
             return None
 
     def _category_names(self) -> dict[int, str]:
+        if self._forum is None:
+            return {}
         return {category.id: category.name for category in self._forum().categories()}
 
 

@@ -14,7 +14,7 @@ from rapidfuzz import fuzz, process, utils
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from community.charter import page_url
+from community.constellations.charter import page_url
 from community.practices.models import Practice
 from core.config import Settings
 from webhooks.automations.templates import Trusted, escape_markdown

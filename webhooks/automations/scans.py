@@ -18,12 +18,12 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from community.activity import ForumPostActivity, WikiChangeActivity
+from community.constellations.models import PageTopicLink
 from community.credits.models import Account
 from community.credits.rules import is_ip_address, load_rules, normalise, own_accounts
 from core.config import Settings
+from core.event_kinds import CHARTER_STALE, TOPIC_UNANSWERED
 from core.events import Event
-from core.models import PageTopicLink
-from webhooks.automations.vocabulary import CHARTER_STALE, TOPIC_UNANSWERED
 
 REGULAR_POST = 1  # Discourse's post_type of an ordinary post
 EDIT_TYPES = ("edit", "new")  # wiki changes that change a page's text

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from connectors.discourse.client import ForumClient
 from core.config import Settings
+from core.event_kinds import CRON
 from core.events import Event
 from core.inbox import record
 from core.store import Store, dialect_insert
@@ -31,7 +32,7 @@ from webhooks.automations.engine import rules_for
 from webhooks.automations.models import ScheduleCursor
 from webhooks.automations.scans import stale_events, unanswered_events
 from webhooks.automations.triggers import scheduled_parameters
-from webhooks.automations.vocabulary import CRON, RuleSet
+from webhooks.automations.vocabulary import RuleSet
 
 log = logging.getLogger(__name__)
 

@@ -9,51 +9,31 @@ from fnmatch import fnmatchcase
 from functools import cache
 from typing import Any
 
-from community.health import handlers as health_handlers
-from community.practices import adoption
+from core import event_kinds
 from core.events import Event
 from webhooks.automations import vocabulary
-from webhooks.automations.vocabulary import (
-    ALERT_RAISED,
-    ALERT_RESOLVED,
-    BEAT_STARTED,
-    CHARTER_STALE,
-    CRON,
-    PRACTICE_ADOPTED,
-    STATUS_CHANGED,
-    TOPIC_UNANSWERED,
-    Rule,
-    RuleSet,
-    Trigger,
-)
-from webhooks.incoming import discourse_events, wiki_events
+from webhooks.automations.vocabulary import Rule, RuleSet, Trigger
 
 ALERT_KINDS = {
-    "raised": frozenset({ALERT_RAISED}),
-    "resolved": frozenset({ALERT_RESOLVED}),
-    "any": frozenset({ALERT_RAISED, ALERT_RESOLVED}),
+    "raised": frozenset({event_kinds.ALERT_RAISED}),
+    "resolved": frozenset({event_kinds.ALERT_RESOLVED}),
+    "any": frozenset({event_kinds.ALERT_RAISED, event_kinds.ALERT_RESOLVED}),
 }
 # Triggers that fire on exactly one kind of event (the scheduler or an emitter makes it).
 SINGLE_KIND = {
-    "schedule": CRON,
-    "practice_adopted": PRACTICE_ADOPTED,
-    "status_change": STATUS_CHANGED,
-    "beat": BEAT_STARTED,
-    "unanswered": TOPIC_UNANSWERED,
-    "stale_charter": CHARTER_STALE,
+    "schedule": event_kinds.CRON,
+    "practice_adopted": event_kinds.PRACTICE_ADOPTED,
+    "status_change": event_kinds.STATUS_CHANGED,
+    "beat": event_kinds.BEAT_STARTED,
+    "unanswered": event_kinds.TOPIC_UNANSWERED,
+    "stale_charter": event_kinds.CHARTER_STALE,
 }
 
 
 @cache
 def known_kinds() -> frozenset[str]:
     """Every event kind Constellate produces: what an ``event`` pattern can match."""
-    return (
-        discourse_events.KINDS
-        | wiki_events.KINDS
-        | adoption.KINDS
-        | health_handlers.KINDS
-        | vocabulary.KINDS
-    )
+    return event_kinds.for_rules()
 
 
 def pattern_kinds(pattern: str) -> frozenset[str]:

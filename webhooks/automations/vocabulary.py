@@ -18,30 +18,18 @@ from sqlalchemy.orm import Session
 
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient
+from core import event_kinds
 from core.config import Settings
 from core.errors import ConstellateError
-
-# -- event kinds made for automations -----------------------------------------------------
-
-CRON = "schedule.cron"  # payload: rule, slot (ISO time in the partnership's zone)
-BEAT_STARTED = "schedule.beat_started"  # payload: page_id, beat_number, beat_start, ..., facts
-TOPIC_UNANSWERED = "schedule.topic_unanswered"  # payload: topic_id, hours, facts
-CHARTER_STALE = "schedule.charter_stale"  # payload: page_id, days, active_days, facts
-ALERT_RAISED = "health.alert.raised"  # payload: as community.health.alerts._announce
-ALERT_RESOLVED = "health.alert.resolved"
-PRACTICE_ADOPTED = "community.practice_adopted"  # payload: community.practices.adoption
-STATUS_CHANGED = "community.constellation_status_changed"  # page_id, title, old/new_status
-# The kinds this package's scheduler and emitters produce (the dispatch test lists them).
-KINDS = frozenset(
-    {
-        CRON,
-        BEAT_STARTED,
-        TOPIC_UNANSWERED,
-        CHARTER_STALE,
-        ALERT_RAISED,
-        ALERT_RESOLVED,
-        STATUS_CHANGED,
-    }
+from core.event_kinds import (
+    ALERT_RAISED,
+    ALERT_RESOLVED,
+    BEAT_STARTED,
+    CHARTER_STALE,
+    CRON,
+    PRACTICE_ADOPTED,
+    STATUS_CHANGED,
+    TOPIC_UNANSWERED,
 )
 
 # -- rules --------------------------------------------------------------------------------
@@ -195,10 +183,16 @@ STALE_FACTS = frozenset({"days_untouched", "last_editors", "last_edited"})
 TRUSTED_FACTS = frozenset({"related_practices", "last_beat_summary", "open_questions"})
 
 
+LIKES = (event_kinds.FORUM_LIKE_CREATED, event_kinds.FORUM_POST_LIKED)
+
+
 def facts_for_kind(kind: str) -> frozenset[str]:
     """The facts an event of ``kind`` can offer (constellation facts when it belongs to
     one: a forum category or wiki page that is not a constellation's has none)."""
-    if kind.startswith("forum.post_") or kind in ("forum.like_created", "forum.post_liked"):
+    if kind.startswith("forum.post_") or kind in (
+        event_kinds.FORUM_LIKE_CREATED,
+        event_kinds.FORUM_POST_LIKED,
+    ):
         return COMMON_FACTS | TOPIC_FACTS | POST_FACTS | CONSTELLATION_FACTS
     if kind.startswith("forum.topic_") or kind.startswith("forum.solved_"):
         return COMMON_FACTS | TOPIC_FACTS | POST_FACTS | CONSTELLATION_FACTS

@@ -21,7 +21,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 import schemas
-from core import clock, inbox, worker
+from core import clock, inbox, wakeup
 from core.store import get_store
 from webhooks.incoming import counters
 from webhooks.incoming.discourse_events import READ, is_real_unread, normalise
@@ -112,5 +112,5 @@ def receive() -> tuple[Response, int]:
         log.info("duplicate delivery of %s (delivery %s)", event.event_id, delivery_id, extra=ids)
         return jsonify({"accepted": True, "duplicate": True}), 200
     log.info("recorded %s (delivery %s)", event.event_id, delivery_id, extra=ids)
-    worker.wake()
+    wakeup.notify()
     return jsonify({"accepted": True, "duplicate": False}), 202

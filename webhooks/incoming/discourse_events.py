@@ -18,10 +18,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from core.events import Event
+from core.times import parse_time
 
 # Event name -> the body's type (its top-level key and the schema that checks it).
 # Two spellings exist for likes and group membership (DiscourseEvent names vs the
@@ -49,8 +50,6 @@ READ: Mapping[str, str] = {
     "group_user_removed": "group_user",
 }
 
-# Every kind this normaliser can produce (the dispatch test checks each is routed).
-KINDS: frozenset[str] = frozenset(f"forum.{name}" for name in READ)
 
 # Real Discourse event names we do not read: answered 200 and counted, never stored.
 # (WebHookEventType::TYPES names plus the emitted aliases.)
@@ -112,16 +111,6 @@ def digest(obj: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _subject(body_type: str, obj: Mapping[str, Any]) -> str:
     if body_type in ("post", "solved"):
         return f"post:{obj['id']}"
@@ -181,6 +170,11 @@ def event_id_for(
     return f"{base}:{digest(obj)}"
 
 
+def kind_of(event_name: str) -> str:
+    """The kind of a Discourse event we read (core/event_kinds.py lists each one)."""
+    return f"forum.{event_name}"
+
+
 def normalise(
     event_name: str,
     body: Mapping[str, Any],
@@ -196,7 +190,7 @@ def normalise(
     dedupe = None if body_type == "solved" else content_key(event_name, raw_body)
     return Event(
         event_id=event_id_for(event_name, body_type, obj, delivery_id),
-        kind=f"forum.{event_name}",
+        kind=kind_of(event_name),
         source="forum",
         subject=_subject(body_type, obj),
         actor=_actor(event_name, body_type, obj),

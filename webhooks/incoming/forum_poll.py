@@ -17,7 +17,7 @@ from typing import Any
 from connectors.discourse.client import ForumClient
 from connectors.discourse.poller import poll_new_posts, start_cursor
 from connectors.discourse.records import Post
-from core import clock, inbox
+from core import clock, event_kinds, inbox
 from core.events import Event
 from core.models import SyncCursor
 from core.store import Store
@@ -38,7 +38,7 @@ def post_event(post: Post) -> Event:
     """The event a ``post_created`` webhook makes for this post (see discourse_events)."""
     return Event(
         event_id=f"forum:post_created:post:{post.id}",
-        kind="forum.post_created",
+        kind=event_kinds.FORUM_POST_CREATED,
         source="forum",
         subject=f"post:{post.id}",
         actor=post.username or None,

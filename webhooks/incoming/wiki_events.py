@@ -3,38 +3,34 @@ same ``event_id`` (``wiki:rc:<rcid>``) for the same change, so the inbox keeps o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from connectors.mediawiki import WikiChange
+from core import event_kinds
 from core.events import Event
 
 # Log entries that are page lifecycle steps get their own kind; other logs are wiki.log.
 _LOG_KINDS = {
-    ("move", None): "wiki.move",
-    ("delete", "delete"): "wiki.delete",
-    ("delete", "delete_redir"): "wiki.delete",
-    ("delete", "restore"): "wiki.restore",
+    ("move", None): event_kinds.WIKI_MOVE,
+    ("delete", "delete"): event_kinds.WIKI_DELETE,
+    ("delete", "delete_redir"): event_kinds.WIKI_DELETE,
+    ("delete", "restore"): event_kinds.WIKI_RESTORE,
 }
-
-KINDS: frozenset[str] = frozenset(
-    {"wiki.edit", "wiki.new", "wiki.move", "wiki.delete", "wiki.restore", "wiki.log"}
-    | {"wiki.reconcile"}
-)
+_RC_KINDS = {"edit": event_kinds.WIKI_EDIT, "new": event_kinds.WIKI_NEW}
 
 
 def kind_of(change: WikiChange) -> str:
     """edit and new keep their rc type; log entries map by log type (and action)."""
-    if change.type in ("edit", "new"):
-        return f"wiki.{change.type}"
+    if change.type in _RC_KINDS:
+        return _RC_KINDS[change.type]
     if change.type == "log":
         return (
             _LOG_KINDS.get((change.log_type or "", None))
             or _LOG_KINDS.get((change.log_type or "", change.log_action))
-            or "wiki.log"
+            or event_kinds.WIKI_LOG
         )
-    return "wiki.log"  # categorize and external entries: recorded, not acted on
+    return event_kinds.WIKI_LOG  # categorize and external entries: recorded, not acted on
 
 
 def change_payload(change: WikiChange) -> dict[str, Any]:
@@ -78,7 +74,7 @@ def reconcile_event(
     """A page's latest revision, found by a full reconcile after changes were lost."""
     return Event(
         event_id=f"wiki:reconcile:{pageid}:{revid}",
-        kind="wiki.reconcile",
+        kind=event_kinds.WIKI_RECONCILE,
         source="wiki",
         subject=f"page:{title}",
         actor=user,
@@ -92,20 +88,3 @@ def reconcile_event(
             "user": user,
         },
     )
-
-
-MAIN_NAMESPACE = 0
-
-
-def main_titles(event: Event) -> list[str]:
-    """The article titles a wiki event concerns: the page's, and for a move also the
-    new one (pages outside the main namespace are left out)."""
-    data: Mapping[str, Any] = event.payload
-    titles = []
-    if int(data.get("ns") or MAIN_NAMESPACE) == MAIN_NAMESPACE:
-        titles.append(str(data["title"]))
-    params: Mapping[str, Any] = data.get("log_params") or {}
-    target = params.get("target_title")
-    if event.kind == "wiki.move" and target and int(params.get("target_ns") or 0) == 0:
-        titles.append(str(target))
-    return titles

@@ -17,7 +17,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 import schemas
 from connectors.mediawiki.records import change_from
-from core import inbox, worker
+from core import inbox, wakeup
 from core.store import get_store
 from webhooks.incoming.discourse import signature_ok
 from webhooks.incoming.refusals import refuse
@@ -63,5 +63,5 @@ def receive() -> tuple[Response, int]:
         stored = inbox.record(session, event)
     if not stored:
         return jsonify({"accepted": True, "duplicate": True}), 200
-    worker.wake()
+    wakeup.notify()
     return jsonify({"accepted": True, "duplicate": False}), 202

@@ -18,12 +18,12 @@ from sqlalchemy import select
 
 from community.health.models import HealthAlert
 from connectors.discourse import ForumClient
-from core.cli import main
 from core.config import Settings
 from core.store import Store
-from core.worker import Worker
 from sandbox.example import EXAMPLE
 from sandbox.example_conversations import PlannedTopic, plan_conversations
+from service.main import main
+from service.worker import Worker
 from tests.conftest import SessionWiki, served_wiki
 from tests.example_support import seeded_example
 from tests.webhooks.outgoing_support import SECRET, Receiver, spec_signature
@@ -156,7 +156,10 @@ def test_the_report_matches_the_seed_and_the_starved_constellation_is_raised(
     message = example.forum.acting_as(lead_member).get_topic(message_id)
     assert STARVED in message.title
 
-    # As a signed outgoing webhook.
+    # As a signed outgoing webhook, once a worker took the alert from the inbox.
+    worker = Worker(example.store, example.settings)
+    while worker.run_once():
+        pass
     deliver_due(example.store, example.settings)
     raised = [
         r for r in example.receiver.received if json.loads(r.body)["type"] == "health.alert.raised"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import schemas
-from community.charter import STATUSES
+from community.constellations.charter import STATUSES
 from community.health.scope import CATEGORY, CONSTELLATION, ScopeHealth
 from community.health.thresholds import (
     Rule,

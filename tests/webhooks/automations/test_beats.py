@@ -14,15 +14,15 @@ import pytest
 from sqlalchemy.orm import Session
 
 from community.activity import ForumPostActivity
+from community.constellations.models import PageTopicLink
 from community.credits.models import Account, Organisation, Person
 from connectors.discourse.client import ForumClient
 from core.config import DEFAULTS, Settings
+from core.event_kinds import BEAT_STARTED
 from core.events import Event
-from core.models import PageTopicLink
 from core.store import Store
 from tests.conftest import SessionForum
 from webhooks.automations.beats import beat_events, current_beat
-from webhooks.automations.vocabulary import BEAT_STARTED
 
 LONDON = ZoneInfo("Europe/London")
 FORUM_URL = "http://forum.example"

@@ -14,17 +14,17 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from community.charter import BEAT_DAYS
+from community.constellations.charter import BEAT_DAYS
+from community.constellations.models import PageTopicLink
 from community.credits import people
 from connectors.discourse import ForumClient
 from connectors.discourse.records import Topic
-from core.cli import main
 from core.config import Settings
 from core.errors import NotFound, PermissionDenied
-from core.models import PageTopicLink
 from core.store import Store
-from core.worker import Worker
 from sandbox.example import EXAMPLE, Constellation
+from service.main import main
+from service.worker import Worker
 from tests.conftest import SessionWiki, served_wiki
 from tests.example_support import seeded_example
 from webhooks.automations import scheduler

@@ -10,17 +10,17 @@ from typing import Any
 
 from sqlalchemy import select
 
-from community.charter import parse_charter
-from community.forum_sync import ForumOutcome, sync_to_forum
+from community.constellations.charter import parse_charter
+from community.constellations.forum_mirror import ForumOutcome, sync_to_forum
 from community.health.alerts import apply_alerts
 from community.health.scope import CONSTELLATION, ScopeHealth
 from connectors.discourse.client import ForumClient
 from core.config import DEFAULTS
+from core.event_kinds import ALERT_RAISED, ALERT_RESOLVED, STATUS_CHANGED
 from core.models import InboxEvent
 from core.store import Store
-from tests.community.sync_support import charter_text
+from tests.community.constellations.sync_support import charter_text
 from tests.conftest import SessionForum, SessionWiki
-from webhooks.automations.vocabulary import ALERT_RAISED, ALERT_RESOLVED, STATUS_CHANGED
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 SCOPE = "constellation:5151"

@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from core.cli import main
 from core.migrate import upgrade
 from core.models import InboxEvent
 from core.store import Store
+from service.main import main
 from tests.conftest import SessionForum, toml
 from webhooks.automations.models import AutomationRun
 

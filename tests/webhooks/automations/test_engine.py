@@ -17,15 +17,15 @@ import pytest
 from sqlalchemy import select
 
 from community.credits.models import CreditEntry
+from community.handling import HandlerContext
 from connectors.discourse import ForumClient
 from core.config import Settings
 from core.errors import Unavailable
 from core.events import Event
-from core.handling import HandlerContext
 from core.migrate import upgrade
 from core.models import InboxEvent
 from core.store import Store
-from core.worker import Worker
+from service.worker import Worker
 from tests.conftest import SessionForum
 from tests.webhooks.automations.test_facts import make_settings
 from webhooks.automations import engine

@@ -14,17 +14,17 @@ import pytest
 from sqlalchemy.orm import Session
 
 from community.activity import ForumPostActivity, WikiChangeActivity, record_post
-from community.charter import page_url
+from community.constellations.charter import page_url
+from community.constellations.models import PageTopicLink
 from community.credits.models import Organisation, Person
 from community.credits.people import ensure_account
+from community.handling import HandlerContext
 from community.practices.adoption import adoption_event
 from community.practices.models import Practice, PracticeAdoption
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiChange
 from core.config import Settings, load_config
 from core.events import Event
-from core.handling import HandlerContext
-from core.models import PageTopicLink
 from core.store import Store
 from sandbox.forum.serial_posts import webhook_post
 from tests.conftest import SessionForum

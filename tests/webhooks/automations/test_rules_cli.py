@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from core.cli import main
 from core.config import CONFIG_PATH_VAR
+from service.main import main
 from tests.conftest import toml
 
 VALID = """

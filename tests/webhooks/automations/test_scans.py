@@ -13,15 +13,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from community.activity import ForumPostActivity, WikiChangeActivity
+from community.constellations.models import PageTopicLink
 from community.credits.models import Account
 from community.credits.people import ensure_account, link
 from core.config import DEFAULTS, Settings
+from core.event_kinds import CHARTER_STALE, TOPIC_UNANSWERED
 from core.events import Event
-from core.models import InboxEvent, PageTopicLink
+from core.models import InboxEvent
 from core.store import Store
 from webhooks.automations.scans import stale_events, unanswered_events
 from webhooks.automations.scheduler import record_due
-from webhooks.automations.vocabulary import CHARTER_STALE, TOPIC_UNANSWERED
 
 NOW = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
 OURS = "constellate"

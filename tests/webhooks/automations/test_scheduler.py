@@ -12,8 +12,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
+from community.constellations.models import PageTopicLink
 from core.config import DEFAULTS, Settings
-from core.models import InboxEvent, PageTopicLink
+from core.event_kinds import BEAT_STARTED, CRON
+from core.models import InboxEvent
 from core.store import Store
 from webhooks.automations.models import ScheduleCursor
 from webhooks.automations.rules_file import active_rules
@@ -24,7 +26,6 @@ from webhooks.automations.scheduler import (
     record_due,
     record_due_for_rules,
 )
-from webhooks.automations.vocabulary import BEAT_STARTED, CRON
 
 DAILY = ("daily-digest", "0 9 * * *")
 SCAN = timedelta(minutes=10)

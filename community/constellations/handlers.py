@@ -1,0 +1,64 @@
+"""Pipeline handlers that keep constellations in sync as changes arrive.
+
+A wiki change to a page syncs that page (idempotent: a page that did not change makes
+no writes); a forum post or topic in a linked category refreshes the bot section on
+that constellation's wiki page. Both run in the handler's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+
+from community.constellations.charter import CharterError, parse_charter
+from community.constellations.models import PageTopicLink
+from community.constellations.sync import sync_titles
+from community.constellations.wiki_section import update_wiki_section
+from community.handling import HandlerContext
+from core.events import Event
+from core.page_titles import main_titles
+
+
+def sync_wiki_page(event: Event, ctx: HandlerContext) -> None:
+    """wiki.edit/new/move/delete/restore/reconcile: sync the page (both names for a move).
+
+    Pages that are not constellations and were never linked cost one read, no writes.
+    """
+    if not ctx.settings.get("forum", {}).get("url"):
+        return  # no forum to mirror to
+    titles = main_titles(event)
+    if titles:
+        sync_titles(ctx.session, ctx.wiki(), ctx.forum(), ctx.settings, titles)
+
+
+def refresh_wiki_section(event: Event, ctx: HandlerContext) -> None:
+    """forum.post_*/topic_*: a change in a constellation's category refreshes the bot
+    section on its wiki page (written only when its text changes)."""
+    if not ctx.settings.get("forum", {}).get("url"):
+        return
+    item: Mapping[str, Any] = event.payload.get("post") or event.payload.get("topic") or {}
+    category_id = item.get("category_id")
+    if category_id is None:
+        return
+    link = ctx.session.scalars(
+        select(PageTopicLink).where(
+            PageTopicLink.forum_category_id == int(category_id),
+            PageTopicLink.archived_at.is_(None),
+        )
+    ).first()
+    if link is None or link.forum_topic_id is None:
+        return
+    wiki = ctx.wiki()
+    page = wiki.read_pages([link.wiki_title])[link.wiki_title]
+    if not page.exists or page.pageid != link.wiki_page_id:
+        return  # moved or deleted: the wiki's own events sync it
+    try:
+        charter = parse_charter(page.title, page.text)
+    except CharterError:
+        return  # reported by the page sync; the section waits for a fixed page
+    if charter is not None:
+        update_wiki_section(
+            ctx.session, wiki, ctx.forum(), ctx.settings, charter=charter, link=link
+        )

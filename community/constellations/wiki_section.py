@@ -1,0 +1,199 @@
+"""What the bot-owned section of a constellation's wiki page shows (written by
+``bot_section``).
+
+Recent discussions and active participants come from the ``ForumPostActivity`` rows that
+the event handlers keep (the category's posts, no forum listing needed); the forum is
+asked only for the titles of those topics and for each participant's groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from community.activity import ForumPostActivity
+from community.bot_section import escape, write_bot_section
+from community.constellations.charter import Charter
+from community.constellations.models import PageTopicLink
+from community.credits.credits_section import credits_block, page_contributors
+from community.health.scope import CONSTELLATION
+from community.health.summary import health_lines
+from connectors.discourse import ForumClient
+from connectors.mediawiki import WikiClient
+from connectors.mediawiki.records import WikiPage
+from core import clock
+from core.errors import NotFound
+
+NOTE = (
+    "''This section is maintained by Constellate from the forum and is rewritten on "
+    "every sync: please edit above or below it.''"
+)
+SUMMARY = "Constellate: update the forum section"
+# Accounts whose posts are Constellate's own (the charter topic), not participation.
+SYSTEM_USERS = {"system"}
+
+
+@dataclass(frozen=True)
+class Discussion:
+    topic_id: int
+    title: str
+    url: str
+    started: datetime
+
+
+@dataclass(frozen=True)
+class Participant:
+    username: str
+    organisations: tuple[str, ...]
+
+
+def update_wiki_section(
+    session: Session,
+    wiki: WikiClient,
+    forum: ForumClient,
+    settings: Any,
+    *,
+    charter: Charter,
+    link: PageTopicLink,
+    dry_run: bool = False,
+    page: WikiPage | None = None,
+) -> str:
+    """Write the section on the charter's page: "written", "unchanged" or "conflict".
+
+    ``page``, when the caller already read it (a batched sync), saves a read when the
+    section is unchanged; a write still goes through ``apply``, which reads afresh.
+
+    "conflict": a person's edit inside the markers was moved above them, or the page
+    kept changing under us for three tries (nothing written; the next sync retries).
+    """
+    scopes = [f"page:{link.wiki_page_id}"]
+    if link.forum_category_id is not None:
+        scopes.append(f"category:{link.forum_category_id}")
+    contributors = page_contributors(wiki, charter.title)
+    credits = credits_block(session, settings, scopes=scopes, wiki_contributors=contributors)
+    inside = render_inside(
+        settings,
+        link,
+        recent_discussions(session, forum, settings, link),
+        active_participants(session, forum, settings, link),
+        credits,
+        health_lines(session, f"{CONSTELLATION}:{link.wiki_page_id}"),
+    )
+    return write_bot_section(
+        session,
+        wiki,
+        title=charter.title,
+        page_id=link.wiki_page_id,
+        inside=inside,
+        summary=SUMMARY,
+        dry_run=dry_run,
+        page=page,
+    )
+
+
+# -- what the section shows -----------------------------------------------------------
+
+
+def recent_discussions(
+    session: Session, forum: ForumClient, settings: Any, link: PageTopicLink
+) -> list[Discussion]:
+    """The newest topics in the category (the charter topic aside), newest first."""
+    if link.forum_category_id is None:
+        return []
+    limit = int(settings["constellations"]["recent_topics"])
+    started = func.min(ForumPostActivity.created_at)
+    query = (
+        select(ForumPostActivity.topic_id, started)
+        .where(
+            ForumPostActivity.category_id == link.forum_category_id,
+            ForumPostActivity.deleted.is_(False),
+        )
+        .group_by(ForumPostActivity.topic_id)
+        .order_by(started.desc(), ForumPostActivity.topic_id.desc())
+    )
+    if link.forum_topic_id is not None:
+        query = query.where(ForumPostActivity.topic_id != link.forum_topic_id)
+    base = str(settings["forum"]["url"]).rstrip("/")
+    found: list[Discussion] = []
+    for topic_id, first in session.execute(query):
+        if len(found) >= limit:
+            break
+        try:
+            topic = forum.get_topic(topic_id)
+        except NotFound:  # deleted or hidden since: not a discussion to point to
+            continue
+        url = f"{base}/t/{topic.slug or 'topic'}/{topic.id}"
+        found.append(Discussion(topic.id, topic.title, url, first))
+    return found
+
+
+def active_participants(
+    session: Session, forum: ForumClient, settings: Any, link: PageTopicLink
+) -> list[Participant]:
+    """Everyone who posted in the category within ``participant_days``, by name."""
+    if link.forum_category_id is None:
+        return []
+    days = int(settings["constellations"]["participant_days"])
+    since = clock.now() - timedelta(days=days)
+    query = (
+        select(ForumPostActivity.username)
+        .where(
+            ForumPostActivity.category_id == link.forum_category_id,
+            ForumPostActivity.deleted.is_(False),
+            ForumPostActivity.created_at >= since,
+        )
+        .distinct()
+    )
+    ours = {name.lower() for name in SYSTEM_USERS | {forum.username}}
+    names = sorted({n for n in session.scalars(query) if n.lower() not in ours}, key=str.lower)
+    return [Participant(name, organisations(forum, name)) for name in names]
+
+
+def organisations(forum: ForumClient, username: str) -> tuple[str, ...]:
+    """The partner organisations of a person: their non-automatic forum groups."""
+    try:
+        user = forum.get_user(username)
+    except NotFound:
+        return ()
+    groups = user.data.get("groups") or []
+    names = {
+        str(group.get("full_name") or group["name"])
+        for group in groups
+        if not group.get("automatic")
+    }
+    return tuple(sorted(names, key=str.lower))
+
+
+def render_inside(
+    settings: Any,
+    link: PageTopicLink,
+    discussions: list[Discussion],
+    participants: list[Participant],
+    credits: Sequence[str],
+    health: Sequence[str],
+) -> str:
+    """The wikitext between the markers: the same inputs always give the same text."""
+    days = int(settings["constellations"]["participant_days"])
+    lines = ["== On the forum ==", NOTE, ""]
+    if link.forum_category_id is not None:
+        base = str(settings["forum"]["url"]).rstrip("/")
+        lines += [f"[{base}/c/{link.forum_category_id} The constellation's forum category]", ""]
+    lines.append("=== Recent discussions ===")
+    lines += [
+        f"* [{d.url} {escape(d.title)}] (started {d.started.date().isoformat()})"
+        for d in discussions
+    ] or ["* No discussions yet."]
+    lines += ["", "=== Active participants ===", f"Posted in the last {days} days:"]
+    for person in participants:
+        where = ", ".join(escape(o) for o in person.organisations) or "no partner organisation"
+        lines.append(f"* {escape(person.username)} ({where})")
+    if not participants:
+        lines.append("* No one yet.")
+    lines += ["", *credits]
+    lines += ["", "=== Health ===", *health]
+    return "\n".join(lines)

@@ -1,0 +1,103 @@
+"""The worker's timers: what it does because time passed, not because an event arrived.
+
+Each duty has its interval (0: off) and runs when that much time has passed since its
+last run: reading the wiki's recent changes and the forum's new posts (missed webhooks),
+scheduling the health recompute, looking for due automation schedules, beats, unanswered
+topics and stale charters, and re-checking dashboard roles on the forum. A duty that
+fails is reported and tried again at its next turn; it never stops the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from community.health.handlers import schedule_event
+from connectors.discourse.client import ForumClient
+from core import inbox
+from core.clock import Clock
+from core.config import Settings
+from core.store import Store
+from dashboards import roles
+from webhooks.automations import loops, scheduler
+from webhooks.incoming import forum_poll, wiki_poll
+
+
+class Timers:
+    """The timed duties of one worker; ``enabled`` is False for all but the first worker
+    thread of a process (and in unit tests of the worker)."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        clock: Clock,
+        *,
+        enabled: bool,
+        report: Callable[[str, Exception], None],
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.report = report
+        self.every: dict[str, float] = {}
+        # Quiet constellations send no events: their health is recomputed on schedule.
+        self.health_minutes = float(settings["health"]["recompute_minutes"]) if enabled else 0.0
+        if enabled:
+            config = settings["worker"]
+            self.every = {
+                "wiki": float(config["wiki_poll_seconds"]),
+                "forum": float(config["forum_poll_seconds"]),
+                "health": self.health_minutes * 60,
+                "automations": float(settings["automations"]["scan_seconds"]),
+                "roles": float(settings["dashboard"]["recheck_minutes"]) * 60,
+            }
+        self._last: dict[str, datetime] = {}
+
+    def run_due(self) -> None:
+        self._when_due("wiki", self._poll_wiki)
+        self._when_due("forum", self._poll_forum)
+        self._when_due("health", self._schedule_health)
+        self._when_due("automations", self._schedule_automations)
+        self._when_due("roles", self._recheck_roles)
+
+    def _when_due(self, duty: str, run: Callable[[], object]) -> None:
+        every = self.every.get(duty, 0.0)
+        now, last = self.clock(), self._last.get(duty)
+        if not every or (last and (now - last).total_seconds() < every):
+            return
+        self._last[duty] = now
+        try:
+            run()
+        except Exception as exc:  # a platform outage must not stop the rest of the work
+            self.report(f"{duty} poll failed", exc)
+
+    def _poll_wiki(self) -> None:
+        # One try per cycle: a wiki that is down must not hold up event processing;
+        # the next cycle tries again.
+        once = {**self.settings, "wiki": {**self.settings["wiki"], "max_retries": 0}}
+        wiki_poll.poll_wiki(self.store, once)
+
+    def _poll_forum(self) -> None:
+        # No waiting out rate limits here either: the next cycle tries again.
+        forum_poll.poll_forum(self.store, self._forum_once())
+
+    def _schedule_health(self) -> None:
+        with self.store.session() as session:
+            inbox.record(session, schedule_event(self.clock(), self.health_minutes))
+
+    def _schedule_automations(self) -> None:
+        now = self.clock()
+        scheduler.record_due_for_rules(self.store, self._forum_once(), now=now)
+        with self.store.session() as session:
+            loops.forget_expired(session, now)
+
+    def _recheck_roles(self) -> None:
+        once = self._forum_once()
+        if once["forum"]["url"]:
+            roles.recheck_roles(self.store, once, ForumClient(once["forum"]), now=self.clock())
+
+    def _forum_once(self) -> Settings:
+        """The settings with no waiting out the forum's rate limits: a timed duty tries
+        again at its next turn instead."""
+        return {**self.settings, "forum": {**self.settings["forum"], "rate_limit_wait_budget": 0}}
