@@ -59,9 +59,8 @@ HANDLERS: Mapping[str, tuple[Handler, ...]] = {
     ),
     "forum.post_recovered": _POST,
     "forum.post_liked": (forum_credit.credit_like,),
-    "forum.like_created": (forum_credit.credit_like,),
-    "forum.solved_accepted_solution": (forum_credit.credit_solution,),
-    "forum.solved_unaccepted_solution": (forum_credit.cancel_solution,),
+    "forum.accepted_solution": (forum_credit.credit_solution,),
+    "forum.unaccepted_solution": (forum_credit.cancel_solution,),
     "community.practice_adopted": (forum_credit.credit_adoption,),
     "forum.topic_created": _TOPIC,
     "forum.topic_edited": _TOPIC,
@@ -101,8 +100,6 @@ IGNORED: frozenset[str] = frozenset(
         "forum.user_badge_revoked",
         "forum.user_added_to_group",
         "forum.user_removed_from_group",
-        "forum.group_user_added",
-        "forum.group_user_removed",
     }
 )
 

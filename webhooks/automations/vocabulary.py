@@ -198,9 +198,9 @@ TRUSTED_FACTS = frozenset({"related_practices", "last_beat_summary", "open_quest
 def facts_for_kind(kind: str) -> frozenset[str]:
     """The facts an event of ``kind`` can offer (constellation facts when it belongs to
     one: a forum category or wiki page that is not a constellation's has none)."""
-    if kind.startswith("forum.post_") or kind in ("forum.like_created", "forum.post_liked"):
+    if kind.startswith("forum.post_"):  # forum.post_liked included
         return COMMON_FACTS | TOPIC_FACTS | POST_FACTS | CONSTELLATION_FACTS
-    if kind.startswith("forum.topic_") or kind.startswith("forum.solved_"):
+    if kind.startswith("forum.topic_") or kind.endswith("accepted_solution"):
         return COMMON_FACTS | TOPIC_FACTS | POST_FACTS | CONSTELLATION_FACTS
     if kind.startswith("wiki."):
         return COMMON_FACTS | WIKI_FACTS | CONSTELLATION_FACTS
