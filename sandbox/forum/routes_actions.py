@@ -66,7 +66,7 @@ def create_action() -> Response:
     topic = forum().table("topics")[post["topic_id"]]
     forum().emit(
         "like",
-        "like_created",
+        "post_liked",
         {
             "post": webhook_post(forum(), post),
             "user": {
@@ -104,7 +104,7 @@ def _solution(accepting: bool) -> Response:
     elif topic.get("accepted_answer_post_id") == post["id"]:
         topic["accepted_answer_post_id"] = None
     payload = webhook_post(forum(), post)
-    event = "solved_accepted_solution" if accepting else "solved_unaccepted_solution"
+    event = "accepted_solution" if accepting else "unaccepted_solution"
     forum().emit(
         "solved",
         event,

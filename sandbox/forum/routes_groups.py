@@ -204,7 +204,7 @@ def _add(group: dict[str, Any], user: dict[str, Any]) -> None:
     group["user_ids"].append(user["id"])
     group.setdefault("added_at", {})[str(user["id"])] = the_forum.now_iso()
     the_forum.emit(
-        "group_user", "group_user_added", _group_user(group, user), group_ids=[group["id"]]
+        "group_user", "user_added_to_group", _group_user(group, user), group_ids=[group["id"]]
     )
 
 
@@ -277,7 +277,7 @@ def remove_members(group_id: int) -> Response:
             payload = _group_user(group, user)
             group["user_ids"].remove(user["id"])
             group.get("added_at", {}).pop(str(user["id"]), None)
-            forum().emit("group_user", "group_user_removed", payload, group_ids=[group["id"]])
+            forum().emit("group_user", "user_removed_from_group", payload, group_ids=[group["id"]])
             removed.append(user["username"])
         else:
             skipped.append(user["username"])
