@@ -247,18 +247,22 @@ def test_every_real_delivery_reaches_its_effect(app: Flask, site: ForumServer) -
     work(app)
 
     with get_store(app).session() as session:
-        events = sorted(session.execute(select(InboxEvent.kind, InboxEvent.state)).tuples())
+        events = sorted(
+            tuple(row) for row in session.execute(select(InboxEvent.kind, InboxEvent.state))
+        )
         kinds = sorted(f"forum.{r.event}" for r in READ_RECORDINGS)
         assert events == [(kind, "done") for kind in kinds]  # the ping was answered, not kept
         runs = session.execute(
             select(AutomationRun.event_kind, AutomationRun.state).where(
                 AutomationRun.rule == PROBE_RULE
             )
-        ).tuples()
+        )
         # Rules leave private messages alone unless they ask for them.
         public = [r for r in READ_RECORDINGS if r.obj().get("topic_archetype") != "private_message"]
         assert len(public) < len(READ_RECORDINGS)
-        assert sorted(runs) == sorted((f"forum.{r.event}", "done") for r in public)
+        assert sorted(tuple(run) for run in runs) == sorted(
+            (f"forum.{r.event}", "done") for r in public
+        )
         activity = {row.post_id: row for row in session.scalars(select(ForumPostActivity))}
         credits = [
             (e.kind, e.account, e.object)
