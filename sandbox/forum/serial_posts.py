@@ -7,9 +7,9 @@ the keys its endpoint declares on top of the common PostSerializer core.
 from __future__ import annotations
 
 import html
-import re
 from typing import TYPE_CHECKING, Any
 
+from sandbox.forum.scoring import post_score
 from sandbox.forum.serial_people import avatar_template
 
 if TYPE_CHECKING:
@@ -66,12 +66,6 @@ WEBHOOK_POST_KEYS = [
 ]
 
 
-def cook(raw: str) -> str:
-    """A small stand-in for Discourse's markdown: escaped paragraphs with line breaks."""
-    paragraphs = [p for p in re.split(r"\n\s*\n", raw.strip()) if p.strip()]
-    return "\n".join("<p>" + html.escape(p).replace("\n", "<br>\n") + "</p>" for p in paragraphs)
-
-
 def excerpt(raw: str, limit: int = 200) -> str:
     text = html.escape(" ".join(raw.split()))
     return text if len(text) <= limit else text[:limit] + "&hellip;"
@@ -124,9 +118,9 @@ def post_core(forum: Forum, post: dict[str, Any], viewer: dict[str, Any] | None)
         "reply_to_post_number": post.get("reply_to_post_number"),
         "quote_count": 0,
         "incoming_link_count": 0,
-        "reads": 1,
+        "reads": int(post.get("reads") or 0),
         "readers_count": 0,
-        "score": float(len(likes) * 15),
+        "score": post_score(post),
         "yours": mine,
         "topic_id": topic["id"],
         "topic_slug": topic["slug"],
@@ -148,7 +142,8 @@ def post_core(forum: Forum, post: dict[str, Any], viewer: dict[str, Any] | None)
         "admin": bool(author.get("admin")),
         "staff": bool(author.get("admin") or author.get("moderator")),
         "user_id": author["id"],
-        "hidden": False,
+        # Set when a moderator or the flags hide the post (moderation.py), never a constant.
+        "hidden": bool(post.get("hidden")),
         "trust_level": author["trust_level"],
         "deleted_at": post.get("deleted_at"),
         "user_deleted": False,
@@ -222,7 +217,7 @@ def webhook_post(forum: Forum, post: dict[str, Any]) -> dict[str, Any]:
     system = forum.table("users")[-1]
     data = post_json(forum, post, system, "show")
     topic = forum.table("topics")[post["topic_id"]]
-    category = forum.table("categories").get(topic["category_id"]) or {}
+    category = forum.table("categories").get(topic["category_id"] or 0) or {}
     visible = [
         p
         for p in forum.table("posts").values()
@@ -237,6 +232,9 @@ def webhook_post(forum: Forum, post: dict[str, Any]) -> dict[str, Any]:
         "category_slug": category.get("slug"),
     }
     payload = {k: data[k] for k in WEBHOOK_POST_KEYS}
+    # include_category_slug?: only when the topic has a category (a message has none).
+    if not category:
+        del payload["category_slug"]
     target = post.get("reply_to_post_number")
     if target:
         replied = next(
