@@ -25,6 +25,7 @@ from sandbox.forum.serial_people import (
     badge_types,
     side_loaded_badges,
     user_badge_json,
+    webhook_user_badge,
 )
 
 REASON_ERROR = "Invalid reason, the reason must be a link to a topic or post on this site."
@@ -89,6 +90,7 @@ def create_badge() -> Response:
         enabled=bool_param("enabled", True),
         badge_grouping_id=int_param("badge_grouping_id"),
         query=text_param("query"),
+        show_posts=bool_param("show_posts"),
     )
     forum().insert("badges", badge)
     body = {"badge_types": badge_types(), "badge": badge_json(forum(), badge, admin=True)}
@@ -152,9 +154,7 @@ def grant() -> Response:
             "post_id": post["id"] if post else None,
         }
         forum().insert("user_badges", row)
-        payload = user_badge_json(forum(), row)
-        payload.pop("grouping_position")
-        forum().emit("user_badge", "user_badge_granted", payload)
+        forum().emit("user_badge", "user_badge_granted", webhook_user_badge(forum(), row))
         existing = row
     body = {"user_badge": user_badge_json(forum(), existing)}
     return json_response(body | side_loaded_badges(forum(), [existing]))
@@ -173,8 +173,10 @@ def user_badges(username: str) -> Response:
 
 def revoke(grant_id: int) -> Response:
     require_admin()
-    row = forum().table("user_badges").pop(grant_id, None)
+    row = forum().table("user_badges").get(grant_id)
     if row is None:
         raise not_found()
-    forum().emit("user_badge", "user_badge_revoked", user_badge_json(forum(), row))
+    payload = webhook_user_badge(forum(), row)
+    del forum().table("user_badges")[grant_id]
+    forum().emit("user_badge", "user_badge_revoked", payload)
     return json_response({"success": "OK"})

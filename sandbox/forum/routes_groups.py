@@ -24,6 +24,7 @@ from sandbox.forum.http import (
 )
 from sandbox.forum.seed import new_group
 from sandbox.forum.serial_people import group_basic, group_detail, group_member_ids, user_basic
+from sandbox.forum.state import SYSTEM_USER_ID
 
 GROUP_NAME = re.compile(r"^[\w.-]{1,60}$")
 MEMBERS_LIMIT = 50
@@ -209,13 +210,18 @@ def _add(group: dict[str, Any], user: dict[str, Any]) -> None:
 
 
 def _group_user(group: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
-    """WebHookGroupUserSerializer."""
-    return {
-        "id": group["id"] * 100000 + user["id"],
+    """WebHookGroupUserSerializer (BasicGroupUserSerializer + id, created_at). ``owner`` is
+    only included when the member is the serializer's scope user, and webhook payloads are
+    made with the system user's scope, so it is there only for the system user itself."""
+    data: dict[str, Any] = {
         "group_id": group["id"],
         "user_id": user["id"],
         "notification_level": group["default_notification_level"],
-        "owner": user["id"] in group.get("owner_ids", []),
+    }
+    if user["id"] == SYSTEM_USER_ID:
+        data["owner"] = user["id"] in group.get("owner_ids", [])
+    return data | {
+        "id": group["id"] * 100000 + user["id"],
         "created_at": group.get("added_at", {}).get(str(user["id"])) or forum().now_iso(),
     }
 

@@ -217,6 +217,31 @@ def user_badge_json(forum: Forum, grant: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def webhook_user_badge(forum: Forum, grant: dict[str, Any]) -> dict[str, Any]:
+    """UserBadgeSerializer as the user_badge_granted/revoked hooks send it (root: false):
+    the grant's own columns and the ids of its badge, user and granter. ``count`` is only
+    there when the row was loaded with a count (not for a single grant); the post fields
+    only when the badge shows posts (include_post_id?). Key order as Discourse sends it."""
+    data: dict[str, Any] = {
+        "id": grant["id"],
+        "granted_at": grant["granted_at"],
+        "created_at": grant["granted_at"],
+    }
+    badge = forum.table("badges").get(grant["badge_id"]) or {}
+    post = forum.table("posts").get(grant.get("post_id") or 0)
+    shows_post = bool(post and badge.get("show_posts"))
+    if post and shows_post:
+        data |= {"post_id": post["id"], "post_number": post["post_number"]}
+    data |= {
+        "badge_id": grant["badge_id"],
+        "user_id": grant["user_id"],
+        "granted_by_id": grant["granted_by_id"],
+    }
+    if post and shows_post:
+        data["topic_id"] = post["topic_id"]
+    return data
+
+
 def side_loaded_badges(forum: Forum, grants: list[dict[str, Any]]) -> dict[str, Any]:
     """The ``badges``, ``badge_types`` and ``granted_bies`` that travel with user badges."""
     badges = [

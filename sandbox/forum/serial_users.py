@@ -341,6 +341,10 @@ def webhook_user(forum: Forum, user: dict[str, Any]) -> dict[str, Any]:
     data = {k: profile[k] for k in keep}
     data["email"] = user.get("email")
     data["secondary_emails"] = []
+    # Whether the scope user (system) may ignore or mute users: in the newest key list of
+    # spec/serializers/web_hook_user_serializer_spec.rb.
+    data["can_ignore_users"] = True
+    data["can_mute_users"] = True
     if user.get("external_id"):
         data["external_id"] = user["external_id"]
     return data
