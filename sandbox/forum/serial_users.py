@@ -93,10 +93,13 @@ def _featured_topic(forum: Forum, user: dict[str, Any]) -> dict[str, Any] | None
 def user_profile(
     forum: Forum, user: dict[str, Any], viewer: dict[str, Any] | None
 ) -> dict[str, Any]:
-    """The ``user`` object of GET /u/{username}.json (staff viewers also see the email)."""
+    """The ``user`` object of GET /u/{username}.json, as ``viewer`` may see it."""
     tally = counts(forum, user)
     groups = user_groups(forum, user)
-    own_or_staff = bool(viewer and (viewer["id"] == user["id"] or viewer.get("admin")))
+    # Guardian#can_edit_user?: the user themself or staff.
+    own_or_staff = bool(
+        viewer and (viewer["id"] == user["id"] or viewer.get("admin") or viewer.get("moderator"))
+    )
     grants = [b for b in forum.table("user_badges").values() if b["user_id"] == user["id"]]
     data: dict[str, Any] = user_basic(user) | {
         "last_posted_at": user.get("last_posted_at"),
@@ -163,9 +166,50 @@ def user_profile(
         "user_option": {"user_id": user["id"], **USER_OPTION_DEFAULTS},
     }
     data |= {name: [] for name in EMPTY_LISTS}
-    if own_or_staff:
-        data["email"] = user.get("email")
-    return data
+    return _for_viewer(data, user, viewer)
+
+
+# UserSerializer's private_attributes (and user_option): only for viewers who can edit the
+# user (the user, or staff).
+PRIVATE_KEYS = {
+    "locale",
+    "system_avatar_upload_id",
+    "system_avatar_template",
+    "has_title_badges",
+    "mailing_list_posts_per_day",
+    "can_change_bio",
+    "can_change_location",
+    "can_change_website",
+    "can_change_tracking_preferences",
+    "user_api_keys",
+    "use_logo_small_as_avatar",
+    "user_option",
+    *EMPTY_LISTS,
+}
+# staff_attributes (post_count, can_be_deleted, can_delete_all_posts) and the counts and
+# flags the real anonymous answer (sourcecred-test, /users/dl-proto.json) does not carry.
+STAFF_KEYS = {"post_count", "topic_count", "can_be_deleted", "can_delete_all_posts", "staged"}
+
+
+def _for_viewer(
+    data: dict[str, Any], user: dict[str, Any], viewer: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Drop what this viewer may not see. ``email`` (include_email?) only for the user
+    themself, or for staff looking at a staged user: an admin key does not read other
+    people's addresses here (the admin user endpoints do)."""
+    me = bool(viewer and viewer["id"] == user["id"])
+    staff = bool(viewer and (viewer.get("admin") or viewer.get("moderator")))
+    hidden: set[str] = set()
+    if not (me or staff):
+        hidden |= PRIVATE_KEYS | {"second_factor_enabled"}
+    if not staff:
+        hidden |= STAFF_KEYS
+    if not (me or (viewer and viewer.get("admin"))):
+        hidden.add("group_users")
+    shown = {k: v for k, v in data.items() if k not in hidden}
+    if me or (staff and user.get("staged")):
+        shown["email"] = user.get("email")
+    return shown
 
 
 def user_page(forum: Forum, user: dict[str, Any], viewer: dict[str, Any] | None) -> dict[str, Any]:
