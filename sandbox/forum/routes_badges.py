@@ -10,6 +10,7 @@ from flask import Flask, Response
 from sandbox.forum.http import (
     ApiError,
     bool_param,
+    current_user,
     forum,
     int_param,
     json_response,
@@ -156,17 +157,23 @@ def grant() -> Response:
         forum().insert("user_badges", row)
         forum().emit("user_badge", "user_badge_granted", webhook_user_badge(forum(), row))
         existing = row
-    body = {"user_badge": user_badge_json(forum(), existing)}
+    body = {"user_badge": user_badge_json(forum(), existing, granter)}
     return json_response(body | side_loaded_badges(forum(), [existing]))
 
 
 def user_badges(username: str) -> Response:
+    """GET /user-badges/{username}.json; ``grouped=true`` lists each badge once with its
+    count, as the profile's badge page asks."""
     user = forum().user_by_username(username)
     if user is None:
         raise not_found()
     grants = [g for g in forum().table("user_badges").values() if g["user_id"] == user["id"]]
+    grouped = bool_param("grouped")
+    if grouped:
+        grants = list({g["badge_id"]: g for g in reversed(grants)}.values())[::-1]
+    viewer = current_user()
     return json_response(
-        {"user_badges": [user_badge_json(forum(), g) for g in grants]}
+        {"user_badges": [user_badge_json(forum(), g, viewer, grouped=grouped) for g in grants]}
         | side_loaded_badges(forum(), grants)
     )
 

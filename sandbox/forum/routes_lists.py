@@ -126,11 +126,14 @@ def list_categories() -> Response:
     ]
     categories.sort(key=lambda c: (c["position"], c["id"]))
     entries = []
+    # categories#index: featured topics for a parent's subcategories (the default
+    # subcategory_list_style shows them) or when asked for.
+    with_topics = parent is not None or str(param("include_topics", "")).lower() == "true"
     for category in categories:
-        entry = category_list_entry(the_forum, category)
+        entry = category_list_entry(the_forum, category, user, with_topics=with_topics)
         if with_subs:
             subs = [the_forum.table("categories")[i] for i in entry["subcategory_ids"]]
-            entry["subcategory_list"] = [category_list_entry(the_forum, s) for s in subs]
+            entry["subcategory_list"] = [category_list_entry(the_forum, s, user) for s in subs]
         entries.append(entry)
     return json_response(
         {

@@ -9,10 +9,11 @@ from sandbox.forum.serial_people import (
     avatar_template,
     counts,
     group_basic,
+    profile_user_badge,
     side_loaded_badges,
-    user_badge_json,
     user_basic,
     user_groups,
+    user_list_entry,
 )
 
 if TYPE_CHECKING:
@@ -221,20 +222,12 @@ def user_page(forum: Forum, user: dict[str, Any], viewer: dict[str, Any] | None)
     profile = user_profile(forum, user, viewer)
     topic = profile["featured_topic"]
     return {
-        "user_badges": [
-            {
-                k: v
-                for k, v in user_badge_json(forum, g).items()
-                if k not in ("grouping_position", "is_favorite", "can_favorite")
-            }
-            for g in grants
-        ],
+        "user_badges": [profile_user_badge(forum, g) for g in grants],
         "badges": loaded["badges"],
         "badge_types": loaded["badge_types"],
+        # Side-loaded like a topic list's users: admin and moderator only when true.
         "users": [
-            user_basic(users[i]) | {"flair_name": None, "trust_level": users[i]["trust_level"]}
-            for i in sorted(granted_by | {user["id"]})
-            if i in users
+            user_list_entry(users[i]) for i in sorted(granted_by | {user["id"]}) if i in users
         ],
         "topics": [topic] if topic else [],
         "user": profile,
@@ -276,6 +269,7 @@ def admin_user(forum: Forum, user: dict[str, Any]) -> dict[str, Any]:
         "can_be_anonymized": staff_can,
         "can_be_merged": staff_can,
         "full_suspend_reason": user.get("suspend_reason"),
+        "silence_reason": user.get("silence_reason"),
         "primary_group_id": None,
         "badge_count": tally["badge_count"],
         "warnings_received_count": 0,
