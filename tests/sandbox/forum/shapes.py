@@ -81,8 +81,12 @@ class Difference:
         return f"{self.kind:7} {self.path}" + (f"  ({self.detail})" if self.detail else "")
 
 
-def differences(shape: Shape, value: Json, path: str = "") -> list[Difference]:
-    """Every way ``value`` departs from ``shape``."""
+def differences(shape: Shape, value: Json) -> list[Difference]:
+    """Every way ``value`` departs from ``shape``, each reported once."""
+    return list(dict.fromkeys(_differences(shape, value, "")))
+
+
+def _differences(shape: Shape, value: Json, path: str) -> list[Difference]:
     found: list[Difference] = []
     kind = json_type(value)
     seen = shape.types - {"null"}
@@ -97,10 +101,10 @@ def differences(shape: Shape, value: Json, path: str = "") -> list[Difference]:
             if key not in shape.keys:
                 found.append(Difference("extra", _join(path, key)))
             else:
-                found += differences(shape.keys[key], child, _join(path, key))
+                found += _differences(shape.keys[key], child, _join(path, key))
     elif kind == "list" and shape.items is not None:
         for item in value:
-            found += differences(shape.items, item, f"{path}[]")
+            found += _differences(shape.items, item, f"{path}[]")
     return found
 
 
