@@ -28,9 +28,28 @@ def visible_posts(
 
 
 def tag_objects(forum: Forum, names: list[str]) -> list[dict[str, Any]]:
-    """Newest Discourse's tag format: objects with id, name and slug."""
+    """A topic's ``tags`` in the one form the sandbox uses everywhere (topic view, topic
+    lists, suggested topics, webhooks): current core's TopicTagsMixin objects with id, name
+    and slug. Real sites on versions up to 2024 sent bare names (the 2023 Fedora
+    recordings do); clients should accept both."""
     by_name = {t["name"]: t for t in forum.table("tags").values()}
     return [{"id": by_name[n]["id"], "name": n, "slug": n} for n in names if n in by_name]
+
+
+DESCRIPTION_LIMIT = 80
+
+
+def tags_descriptions(forum: Forum, names: list[str]) -> dict[str, str]:
+    """TopicTagsMixin#tags_descriptions: tag name -> description (cut at 80), for the
+    topic's tags that have one."""
+    by_name = {t["name"]: t for t in forum.table("tags").values()}
+    found = {}
+    for name in names:
+        description = (by_name.get(name) or {}).get("description")
+        if description:
+            cut = description[: DESCRIPTION_LIMIT - 3] + "..."
+            found[name] = description if len(description) <= DESCRIPTION_LIMIT else cut
+    return found
 
 
 def topic_like_count(forum: Forum, topic: dict[str, Any]) -> int:
@@ -76,7 +95,7 @@ def _topic_fields(forum: Forum, topic: dict[str, Any]) -> dict[str, Any]:
         "participant_count": len({p["user_id"] for p in posts}),
         "thumbnails": None,
         "tags": tag_objects(forum, topic.get("tags", [])),
-        "tags_descriptions": {},
+        "tags_descriptions": tags_descriptions(forum, topic.get("tags", [])),
     }
 
 
@@ -294,7 +313,7 @@ def topic_list_item(forum: Forum, topic: dict[str, Any]) -> dict[str, Any]:
         "bookmarked": None,
         "liked": None,
         "tags": tag_objects(forum, topic.get("tags", [])),
-        "tags_descriptions": {},
+        "tags_descriptions": tags_descriptions(forum, topic.get("tags", [])),
         "views": topic.get("views", 0),
         "like_count": topic_like_count(forum, topic),
         "has_summary": False,
