@@ -28,7 +28,6 @@ from sqlalchemy import func, select, update
 
 from connectors.discourse import ForumClient
 from core import metrics
-from core.clock import using
 from core.dispatch import UnknownKind
 from core.errors import ConfigError, NotFound, Unavailable
 from core.events import Event
@@ -42,11 +41,20 @@ from core.worker_cli import worker as worker_command
 from dashboards.models import ApiToken
 from sandbox.forum.server import ForumServer
 from sandbox.wiki import free_port
-from tests.clocks import FakeClock
+from tests.clocks import FakeClock, chosen
 from tests.conftest import SessionForum, SessionWiki
 from webhooks.outgoing.models import DeliveryAttempt, OutgoingMessage, WebhookSubscription
 
 START = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)  # the fake clock's start
+
+
+@pytest.fixture
+def clock() -> Iterator[FakeClock]:
+    """The time of a test that fixes one: for its workers, scrapes and the events it
+    records directly (the tests that start processes keep the real clock throughout)."""
+    yield from chosen(START)
+
+
 ROOT = Path(__file__).resolve().parents[2]
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -154,8 +162,7 @@ def test_metrics_show_the_inbox_as_it_is_in_the_store(app: Flask, client: FlaskC
     assert ("constellate_event_latency_seconds_count", frozenset()) in samples
 
 
-def test_the_store_gauges_on_both_stores(store: Store) -> None:
-    clock = FakeClock(START)
+def test_the_store_gauges_on_both_stores(store: Store, clock: FakeClock) -> None:
     collector = metrics.StoreCollector(lambda: store)
     add_events(store, {"pending": 2, "done": 1})
     with store.session() as session:  # one became due 5 minutes ago, one is in backoff
@@ -184,11 +191,9 @@ def test_the_store_gauges_on_both_stores(store: Store) -> None:
             session.add(attempt(messages[0].id, status, START - timedelta(minutes=age)))
 
     def read() -> Samples:
-        with using(clock):  # the scrape's clock (the app's, in a request)
-            families = list(collector.collect())
         return {
             (sample.name, frozenset(sample.labels.items())): sample.value
-            for family in families
+            for family in collector.collect()
             for sample in family.samples
         }
 
@@ -263,7 +268,7 @@ KINDS = (
 )
 
 
-def test_processing_is_timed_by_outcome(app: Flask, client: FlaskClient) -> None:
+def test_processing_is_timed_by_outcome(app: Flask, client: FlaskClient, clock: FakeClock) -> None:
     store = get_store(app)
     token = add_token(store)
     before = scrape(client, token)
@@ -274,7 +279,7 @@ def test_processing_is_timed_by_outcome(app: Flask, client: FlaskClient) -> None
         store,
         app.config["CONSTELLATE"],
         worker_id="metrics-worker",
-        clock=FakeClock(START),
+        clock=clock,
         sleep=lambda _seconds: None,
         jitter=lambda: 0.0,
         handlers_for=dispatch_table,

@@ -19,15 +19,25 @@ from flask import Flask
 
 from core import logs
 from core.app import create_app
+from core.clock import current
 from core.events import Event
 from core.handling import Handler, HandlerContext
 from core.inbox import record
 from core.migrate import upgrade
 from core.store import get_store
 from core.worker import Worker
+from tests.clocks import FakeClock, chosen
 from tests.webhooks.incoming_support import FORUM_URL, SECRET, load_fixture, wire_body
 
 START = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def clock() -> Iterator[FakeClock]:
+    """The test's time for the worker and the events recorded directly."""
+    yield from chosen(START)
+
+
 ROOT = Path(__file__).resolve().parents[2]
 handler_log = logging.getLogger("community.test_structured_logs")
 
@@ -75,7 +85,7 @@ def run_worker(app: Flask, handlers: tuple[Handler, ...]) -> None:
         get_store(app),
         app.config["CONSTELLATE"],
         worker_id="w-logs",
-        clock=lambda: START,
+        clock=current(),
         sleep=lambda _seconds: None,
         jitter=lambda: 0.0,
         handlers_for=lambda _kind: handlers,
