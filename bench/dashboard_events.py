@@ -76,7 +76,7 @@ def inbox_events(connection: Connection, rng: random.Random, now: datetime) -> I
             edited = {**post, "version": 2, "updated_at": _iso(later), "raw": post["raw"] + "!"}
             yield _forum("post_edited", {"post": edited}, delivery, later)
         elif roll < 0.20:
-            yield _forum("like_created", {"like": _like_body(rng, post)}, delivery, later)
+            yield _forum("post_liked", {"like": _like_body(rng, post)}, delivery, later)
         elif roll < 0.28:
             rcid += 1
             yield change_event(_wiki_change(rng, pages, rcid, later))

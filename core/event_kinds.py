@@ -28,15 +28,12 @@ FORUM_TOPIC_RECOVERED = "forum.topic_recovered"
 FORUM_USER_CREATED = "forum.user_created"
 FORUM_USER_UPDATED = "forum.user_updated"
 FORUM_POST_LIKED = "forum.post_liked"
-FORUM_LIKE_CREATED = "forum.like_created"
-FORUM_SOLUTION_ACCEPTED = "forum.solved_accepted_solution"
-FORUM_SOLUTION_UNACCEPTED = "forum.solved_unaccepted_solution"
+FORUM_SOLUTION_ACCEPTED = "forum.accepted_solution"
+FORUM_SOLUTION_UNACCEPTED = "forum.unaccepted_solution"
 FORUM_BADGE_GRANTED = "forum.user_badge_granted"
 FORUM_BADGE_REVOKED = "forum.user_badge_revoked"
 FORUM_USER_ADDED_TO_GROUP = "forum.user_added_to_group"
 FORUM_USER_REMOVED_FROM_GROUP = "forum.user_removed_from_group"
-FORUM_GROUP_USER_ADDED = "forum.group_user_added"
-FORUM_GROUP_USER_REMOVED = "forum.group_user_removed"
 
 # -- the wiki: recent changes, polled or pushed (webhooks/incoming/wiki_events.py) ---------
 
@@ -143,10 +140,7 @@ CATALOGUE: tuple[Kind, ...] = (
         _DISCOURSE,
         (_ACTIVITY_TOPIC, "community.credits.forum_credit.restore_topic", _HEALTH, _WIKI_SECTION),
     ),
-    Kind(
-        FORUM_POST_LIKED, "a post was liked (Discourse's event name)", _DISCOURSE, (_CREDIT_LIKE,)
-    ),
-    Kind(FORUM_LIKE_CREATED, "a post was liked (the webhook type)", _DISCOURSE, (_CREDIT_LIKE,)),
+    Kind(FORUM_POST_LIKED, "a post was liked", _DISCOURSE, (_CREDIT_LIKE,)),
     Kind(
         FORUM_SOLUTION_ACCEPTED,
         "a reply was accepted as the solution",
@@ -165,25 +159,13 @@ CATALOGUE: tuple[Kind, ...] = (
     Kind(FORUM_BADGE_REVOKED, "a badge was revoked", _DISCOURSE, ignored=_UNREAD),
     Kind(
         FORUM_USER_ADDED_TO_GROUP,
-        "someone joined a group (Discourse's event name)",
+        "someone joined a group",
         _DISCOURSE,
         ignored=_UNREAD,
     ),
     Kind(
         FORUM_USER_REMOVED_FROM_GROUP,
-        "someone left a group (Discourse's event name)",
-        _DISCOURSE,
-        ignored=_UNREAD,
-    ),
-    Kind(
-        FORUM_GROUP_USER_ADDED,
-        "someone joined a group (the webhook type)",
-        _DISCOURSE,
-        ignored=_UNREAD,
-    ),
-    Kind(
-        FORUM_GROUP_USER_REMOVED,
-        "someone left a group (the webhook type)",
+        "someone left a group",
         _DISCOURSE,
         ignored=_UNREAD,
     ),

@@ -118,7 +118,7 @@ def _gone(ctx: HandlerContext, post: Mapping[str, Any]) -> bool:
 
 
 def credit_like(event: Event, ctx: HandlerContext) -> None:
-    """forum.like_created / post_liked: one credit per distinct liker, never a self-like."""
+    """forum.post_liked: one credit per distinct liker, never a self-like."""
     like: Mapping[str, Any] = event.payload["like"]
     post: Mapping[str, Any] = like["post"]
     liker = str(like["user"]["username"])
@@ -136,7 +136,7 @@ def credit_like(event: Event, ctx: HandlerContext) -> None:
 
 
 def credit_solution(event: Event, ctx: HandlerContext) -> None:
-    """forum.solved_accepted_solution: credit to the reply's author, unless they started
+    """forum.accepted_solution: credit to the reply's author, unless they started
     the topic themselves. Each accept is its own event (a re-accept too), so the credit
     is idempotent by state: given when the forum shows the post as the topic's accepted
     answer and no solution credit of the post is active; numbered by the post's earlier
@@ -166,7 +166,7 @@ def credit_solution(event: Event, ctx: HandlerContext) -> None:
 
 
 def cancel_solution(event: Event, ctx: HandlerContext) -> None:
-    """forum.solved_unaccepted_solution: the solution's credit is cancelled, unless the
+    """forum.unaccepted_solution: the solution's credit is cancelled, unless the
     forum shows the post as the accepted answer again (a late or replayed unaccept)."""
     post: Mapping[str, Any] = event.payload["solved"]
     obj = f"post:{int(post['id'])}"

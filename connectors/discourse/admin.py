@@ -198,9 +198,20 @@ class ForumAdmin:
     # -- groups --------------------------------------------------------------------------
 
     def groups(self) -> list[Group]:
-        with translated():
-            answer = self._dc._get("/groups.json")
-        return [group_from(item) for item in answer.get("groups", [])]
+        """Every group. Discourse pages ``/groups.json`` (36 a page from page 0), links the
+        next page even from the last, and answers an empty page past the end."""
+        found: dict[int, Group] = {}
+        page = 0
+        while True:
+            with translated():
+                answer = self._dc._get("/groups.json", page=page)
+            batch = [group_from(item) for item in answer.get("groups", [])]
+            fresh = [group for group in batch if group.id not in found]
+            found.update((group.id, group) for group in fresh)
+            total = answer.get("total_rows_groups")
+            if not fresh or (isinstance(total, int) and len(found) >= total):
+                return list(found.values())  # a page that repeats the last ends it too
+            page += 1
 
     def get_group(self, name: str) -> Group:
         with translated():

@@ -7,8 +7,9 @@ import re
 import unicodedata
 from typing import TYPE_CHECKING, Any
 
+from sandbox.forum.cooking import Mention, cook
 from sandbox.forum.http import ApiError
-from sandbox.forum.serial_posts import cook, webhook_post
+from sandbox.forum.serial_posts import webhook_post
 from sandbox.forum.serial_topics import webhook_topic
 
 if TYPE_CHECKING:
@@ -68,6 +69,23 @@ def ensure_tags(forum: Forum, names: list[str], user: dict[str, Any]) -> list[st
             )
         result.append(name)
     return result
+
+
+def cooked(forum: Forum, raw: str) -> str:
+    """The post's HTML, with mentions of the forum's users and groups linked."""
+    return cook(raw, base_url=forum.base_url, mention=lambda name: _mentioned(forum, name))
+
+
+def _mentioned(forum: Forum, name: str) -> Mention | None:
+    user = forum.user_by_username(name)
+    if user is not None and not user.get("staged"):
+        return Mention("user", user["username"])
+    wanted = name.lower()
+    for group in forum.table("groups").values():
+        if group["name"].lower() == wanted:
+            # Only "everyone" (99) is modelled as a level that notifies for any author.
+            return Mention("group", group["name"], notify=group["mentionable_level"] == 99)
+    return None
 
 
 def topic_posts(forum: Forum, topic_id: int) -> list[dict[str, Any]]:
@@ -133,8 +151,10 @@ def create_topic(forum: Forum, user: dict[str, Any], fields: dict[str, Any]) -> 
     title = str(fields.get("title") or "")
     raw = str(fields.get("raw") or "")
     errors = title_errors(forum, title) + body_errors(forum, raw, first=True)
-    category_id = fields.get("category_id") or 1
-    if category_id not in forum.table("categories"):
+    # A personal message has no category (its category_id is null, as real payloads show).
+    message = fields.get("archetype") == "private_message"
+    category_id = None if message else fields.get("category_id") or 1
+    if not message and category_id not in forum.table("categories"):
         errors.append("Category can't be blank")
     external_id = fields.get("external_id")
     if external_id is not None:
@@ -222,7 +242,7 @@ def _store_post(
         "post_number": topic["highest_post_number"],
         "user_id": user["id"],
         "raw": raw,
-        "cooked": cook(raw),
+        "cooked": cooked(forum, raw),
         "created_at": created_at,
         "updated_at": created_at,
         "reply_to_post_number": reply_to,
@@ -272,7 +292,7 @@ def revise(
         raise ApiError(422, {"errors": errors, "error_type": "record_invalid"})
     topic.update(topic_changes)
     if post_changed and raw is not None:
-        post.update(raw=raw, cooked=cook(raw), version=post["version"] + 1)
+        post.update(raw=raw, cooked=cooked(forum, raw), version=post["version"] + 1)
         post["edit_reason"] = edit_reason or None
         post["updated_at"] = forum.now_iso()
     if topic_changes:

@@ -8,6 +8,7 @@ from flask import Flask, Response
 
 from sandbox.forum.http import (
     ApiError,
+    bool_param,
     forum,
     int_param,
     invalid_access,
@@ -18,7 +19,8 @@ from sandbox.forum.http import (
     require_user,
     route,
 )
-from sandbox.forum.serial_people import avatar_template
+from sandbox.forum.moderation import FLAG_TYPES, flag, flagged_by
+from sandbox.forum.serial_people import avatar_template, user_groups
 from sandbox.forum.serial_posts import LIKE, likes_of, post_json, webhook_post
 from sandbox.forum.visibility import visible_post
 
@@ -39,22 +41,29 @@ def _post(post_id: int | None) -> dict[str, Any]:
     return post
 
 
+ALREADY_DONE = ApiError(
+    403, {"errors": ["You already performed this action."], "error_type": "invalid_access"}
+)
+
+
 def create_action() -> Response:
-    """POST /post_actions.json id=<post id>&post_action_type_id=2 (only likes are modelled)."""
+    """POST /post_actions.json id=<post id>&post_action_type_id=<2 like, or a flag type>."""
     user = require_user()
     post = _post(int_param("id"))
     type_id = int_param("post_action_type_id")
     if type_id is None:
         raise missing("post_action_type_id")
+    if type_id in FLAG_TYPES:
+        if flagged_by(forum(), post, user):
+            raise ALREADY_DONE
+        flag(forum(), post, user, type_id, bool_param("take_action"))
+        return json_response(post_json(forum(), post, user, "action"))
     if type_id != LIKE:
         raise invalid_access()
     if post["user_id"] == user["id"]:
         raise invalid_access()
     if any(a["user_id"] == user["id"] for a in likes_of(forum(), post)):
-        raise ApiError(
-            403,
-            {"errors": ["You already performed this action."], "error_type": "invalid_access"},
-        )
+        raise ALREADY_DONE
     action = {
         "post_id": post["id"],
         "user_id": user["id"],
@@ -66,7 +75,7 @@ def create_action() -> Response:
     topic = forum().table("topics")[post["topic_id"]]
     forum().emit(
         "like",
-        "like_created",
+        "post_liked",
         {
             "post": webhook_post(forum(), post),
             "user": {
@@ -78,6 +87,8 @@ def create_action() -> Response:
         },
         category_id=topic["category_id"],
         tag_names=topic.get("tags", []),
+        # The liker's groups, as the like_created handler passes them to the hook filter.
+        group_ids=[g["id"] for g in user_groups(forum(), user)],
     )
     return json_response(post_json(forum(), post, user, "action"))
 
@@ -104,7 +115,7 @@ def _solution(accepting: bool) -> Response:
     elif topic.get("accepted_answer_post_id") == post["id"]:
         topic["accepted_answer_post_id"] = None
     payload = webhook_post(forum(), post)
-    event = "solved_accepted_solution" if accepting else "solved_unaccepted_solution"
+    event = "accepted_solution" if accepting else "unaccepted_solution"
     forum().emit(
         "solved",
         event,

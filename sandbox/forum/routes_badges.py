@@ -10,6 +10,7 @@ from flask import Flask, Response
 from sandbox.forum.http import (
     ApiError,
     bool_param,
+    current_user,
     forum,
     int_param,
     json_response,
@@ -25,6 +26,7 @@ from sandbox.forum.serial_people import (
     badge_types,
     side_loaded_badges,
     user_badge_json,
+    webhook_user_badge,
 )
 
 REASON_ERROR = "Invalid reason, the reason must be a link to a topic or post on this site."
@@ -89,6 +91,7 @@ def create_badge() -> Response:
         enabled=bool_param("enabled", True),
         badge_grouping_id=int_param("badge_grouping_id"),
         query=text_param("query"),
+        show_posts=bool_param("show_posts"),
     )
     forum().insert("badges", badge)
     body = {"badge_types": badge_types(), "badge": badge_json(forum(), badge, admin=True)}
@@ -152,29 +155,35 @@ def grant() -> Response:
             "post_id": post["id"] if post else None,
         }
         forum().insert("user_badges", row)
-        payload = user_badge_json(forum(), row)
-        payload.pop("grouping_position")
-        forum().emit("user_badge", "user_badge_granted", payload)
+        forum().emit("user_badge", "user_badge_granted", webhook_user_badge(forum(), row))
         existing = row
-    body = {"user_badge": user_badge_json(forum(), existing)}
+    body = {"user_badge": user_badge_json(forum(), existing, granter)}
     return json_response(body | side_loaded_badges(forum(), [existing]))
 
 
 def user_badges(username: str) -> Response:
+    """GET /user-badges/{username}.json; ``grouped=true`` lists each badge once with its
+    count, as the profile's badge page asks."""
     user = forum().user_by_username(username)
     if user is None:
         raise not_found()
     grants = [g for g in forum().table("user_badges").values() if g["user_id"] == user["id"]]
+    grouped = bool_param("grouped")
+    if grouped:
+        grants = list({g["badge_id"]: g for g in reversed(grants)}.values())[::-1]
+    viewer = current_user()
     return json_response(
-        {"user_badges": [user_badge_json(forum(), g) for g in grants]}
+        {"user_badges": [user_badge_json(forum(), g, viewer, grouped=grouped) for g in grants]}
         | side_loaded_badges(forum(), grants)
     )
 
 
 def revoke(grant_id: int) -> Response:
     require_admin()
-    row = forum().table("user_badges").pop(grant_id, None)
+    row = forum().table("user_badges").get(grant_id)
     if row is None:
         raise not_found()
-    forum().emit("user_badge", "user_badge_revoked", user_badge_json(forum(), row))
+    payload = webhook_user_badge(forum(), row)
+    del forum().table("user_badges")[grant_id]
+    forum().emit("user_badge", "user_badge_revoked", payload)
     return json_response({"success": "OK"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask, Response
 
@@ -24,9 +25,14 @@ from sandbox.forum.http import (
 )
 from sandbox.forum.seed import new_group
 from sandbox.forum.serial_people import group_basic, group_detail, group_member_ids, user_basic
+from sandbox.forum.state import SYSTEM_USER_ID
 
 GROUP_NAME = re.compile(r"^[\w.-]{1,60}$")
 MEMBERS_LIMIT = 50
+MEMBERS_MAX_LIMIT = 1000
+# groups#index: 36 a page (15 for mobile user agents, which API clients are not).
+GROUPS_PAGE = 36
+EVERYONE = 0
 GROUP_FIELDS = [
     "full_name",
     "title",
@@ -106,28 +112,34 @@ def delete_group(group_id: int) -> Response:
 
 
 def _visible_groups() -> list[dict[str, Any]]:
-    return sorted(forum().table("groups").values(), key=lambda g: g["name"])
+    """Every group but the internal "everyone" (0), which Discourse never lists."""
+    groups = forum().table("groups").values()
+    return sorted((g for g in groups if g["id"] != EVERYONE), key=lambda g: g["name"])
 
 
 def list_groups() -> Response:
+    """GET /groups.json (groups#index): 36 groups a page, ``page`` from 0; a page past the end
+    is empty; ``load_more_groups`` always names the next page (groups_path with the page and
+    the request's type/order/asc/filter, keys sorted by to_query)."""
     user = current_user()
-    groups = [group_basic(forum(), g, user) for g in _visible_groups()]
-    for data in groups:
-        data["is_group_user"] = bool(
-            user and user["id"] in group_member_ids(forum(), forum().table("groups")[data["id"]])
-        )
-        data["is_group_owner"] = bool(
-            user and user["id"] in forum().table("groups")[data["id"]].get("owner_ids", [])
-        )
+    everything = _visible_groups()
+    page = max(0, int_param("page") or 0)
+    shown = everything[page * GROUPS_PAGE : (page + 1) * GROUPS_PAGE]
+    groups = [group_basic(forum(), g, user) for g in shown]
+    for data, group in zip(groups, shown, strict=True):
+        data["is_group_user"] = bool(user and user["id"] in group_member_ids(forum(), group))
+        data["is_group_owner"] = bool(user and user["id"] in group.get("owner_ids", []))
         data["can_edit_group"] = bool(user and user.get("admin"))
+    kept = {k: str(param(k)) for k in ("asc", "filter", "order", "type") if param(k)}
+    query = urlencode(sorted({**kept, "page": str(page + 1)}.items()))
     return json_response(
         {
             "groups": groups,
             "extras": {
                 "type_filters": ["my", "owner", "public", "close", "automatic", "non_automatic"]
             },
-            "total_rows_groups": len(groups),
-            "load_more_groups": "/groups?page=1",
+            "total_rows_groups": len(everything),
+            "load_more_groups": f"/groups?{query}",
         }
     )
 
@@ -181,13 +193,32 @@ def _member_json(group: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _paging(name: str, default: int) -> int:
+    """groups#members refuses a negative offset and a limit outside 0..1000 with 400."""
+    value = param(name)
+    if value in (None, ""):
+        return default
+    text = str(value)
+    number = int(text) if text.lstrip("-").isdigit() else -1
+    if number < 0 or (name == "limit" and number > MEMBERS_MAX_LIMIT):
+        raise ApiError(
+            400,
+            {
+                "errors": [f"You supplied invalid parameters to the request: {name}"],
+                "error_type": "invalid_parameters",
+            },
+        )
+    return number
+
+
 def members(name: str) -> Response:
-    """GET /groups/{name}/members.json?offset=&limit=: members, owners and the total."""
+    """GET /groups/{name}/members.json?offset=&limit=: ``limit`` members from ``offset``
+    (default 50 from 0), the owners, and meta.total/limit/offset as groups#members sends."""
     group = _group_named(name)
     users = forum().table("users")
     ids = [i for i in group_member_ids(forum(), group) if i in users]
-    offset = max(0, int_param("offset") or 0)
-    limit = max(1, min(int_param("limit") or MEMBERS_LIMIT, 1000))
+    limit = _paging("limit", MEMBERS_LIMIT)
+    offset = _paging("offset", 0)
     page = ids[offset : offset + limit]
     owners = [i for i in group.get("owner_ids", []) if i in users]
     return json_response(
@@ -204,18 +235,23 @@ def _add(group: dict[str, Any], user: dict[str, Any]) -> None:
     group["user_ids"].append(user["id"])
     group.setdefault("added_at", {})[str(user["id"])] = the_forum.now_iso()
     the_forum.emit(
-        "group_user", "group_user_added", _group_user(group, user), group_ids=[group["id"]]
+        "group_user", "user_added_to_group", _group_user(group, user), group_ids=[group["id"]]
     )
 
 
 def _group_user(group: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
-    """WebHookGroupUserSerializer."""
-    return {
-        "id": group["id"] * 100000 + user["id"],
+    """WebHookGroupUserSerializer (BasicGroupUserSerializer + id, created_at). ``owner`` is
+    only included when the member is the serializer's scope user, and webhook payloads are
+    made with the system user's scope, so it is there only for the system user itself."""
+    data: dict[str, Any] = {
         "group_id": group["id"],
         "user_id": user["id"],
         "notification_level": group["default_notification_level"],
-        "owner": user["id"] in group.get("owner_ids", []),
+    }
+    if user["id"] == SYSTEM_USER_ID:
+        data["owner"] = user["id"] in group.get("owner_ids", [])
+    return data | {
+        "id": group["id"] * 100000 + user["id"],
         "created_at": group.get("added_at", {}).get(str(user["id"])) or forum().now_iso(),
     }
 
@@ -277,7 +313,7 @@ def remove_members(group_id: int) -> Response:
             payload = _group_user(group, user)
             group["user_ids"].remove(user["id"])
             group.get("added_at", {}).pop(str(user["id"]), None)
-            forum().emit("group_user", "group_user_removed", payload, group_ids=[group["id"]])
+            forum().emit("group_user", "user_removed_from_group", payload, group_ids=[group["id"]])
             removed.append(user["username"])
         else:
             skipped.append(user["username"])

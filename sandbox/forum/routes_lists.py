@@ -1,11 +1,11 @@
-"""Topic lists (/latest, /c/…, /tag/…) and categories (/categories, /c/{id}/show)."""
+"""Topic list routes (/latest, /c/…) and categories (/categories, /c/{id}/show)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 
 from sandbox.forum.http import (
     ApiError,
@@ -26,11 +26,8 @@ from sandbox.forum.http import (
 from sandbox.forum.posting import slugify
 from sandbox.forum.seed import new_category
 from sandbox.forum.serial_categories import category_detail, category_list_entry
-from sandbox.forum.serial_people import user_list_entry
-from sandbox.forum.serial_topics import topic_list_item
-from sandbox.forum.visibility import can_see_category, public_topic
-
-PER_PAGE = 30
+from sandbox.forum.topic_lists import list_options, page_number, topic_list
+from sandbox.forum.visibility import can_see_category
 
 
 def register(app: Flask) -> None:
@@ -40,49 +37,22 @@ def register(app: Flask) -> None:
     route(app, "/categories/<int:category_id>", ["PUT"])(update_category)
     route(app, "/c/<int:category_id>/show", ["GET"])(show_category)
     route(app, "/c/<int:category_id>", ["GET"])(category_by_id)
-    route(app, "/c/<slug>/<int:category_id>", ["GET"])(category_topics)
-    route(app, "/c/<slug>/<int:category_id>/l/latest", ["GET"])(category_latest)
+    route(app, "/c/<path:slug_path>/<int:category_id>", ["GET"])(category_topics)
+    route(app, "/c/<path:slug_path>/<int:category_id>/l/latest", ["GET"])(category_topics)
     route(app, "/c/<slug>", ["GET"])(category_by_slug)
     route(app, "/c/<slug>/l/latest", ["GET"])(category_by_slug)
 
 
-def topic_list(
-    keep: Callable[[dict[str, Any]], bool], base_path: str, extra: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """A page (0-based ``page``, 30 topics) sorted by bump; ``more_topics_url`` only when full."""
-    the_forum = forum()
-    user = current_user()
-    topics = [
-        t
-        for t in the_forum.table("topics").values()
-        if public_topic(the_forum, t, user) and keep(t)
-    ]
-    topics.sort(
-        key=lambda t: (bool(t.get("pinned_globally")), t["bumped_at"], t["id"]), reverse=True
-    )
-    page = max(0, int_param("page") or 0)
-    chunk = topics[page * PER_PAGE : (page + 1) * PER_PAGE]
-    items = [topic_list_item(the_forum, t) for t in chunk]
-    user_ids = sorted({p["user_id"] for item in items for p in item["posters"]})
-    users = the_forum.table("users")
-    body: dict[str, Any] = {
-        "can_create_topic": user is not None,
-        "per_page": PER_PAGE,
-        "top_tags": [],
-        "topics": items,
-    }
-    if len(chunk) == PER_PAGE:
-        body["more_topics_url"] = f"{base_path}?page={page + 1}"
-    return {
-        "users": [user_list_entry(users[i]) for i in user_ids if i in users],
-        "primary_groups": [],
-        "flair_groups": [],
-        "topic_list": body | (extra or {}),
-    }
+def _list(keep: Callable[[dict[str, Any]], bool], base_path: str, **added: str) -> dict[str, Any]:
+    """A page of topics for this request: its list options, its 0-based page."""
+    options = list_options(request.args.to_dict()) | added
+    page = page_number(request.args.to_dict())
+    return topic_list(forum(), current_user(), keep, base_path, options, page)
 
 
 def latest() -> Response:
-    return json_response(topic_list(lambda t: True, "/latest"))
+    # ListController sets no_definitions for /latest (no category): it is in the next link.
+    return json_response(_list(lambda t: True, "/latest", no_definitions="true"))
 
 
 def _category_or_404(category_id: int) -> dict[str, Any]:
@@ -93,40 +63,51 @@ def _category_or_404(category_id: int) -> dict[str, Any]:
 
 
 def _category_slug_path(category: dict[str, Any]) -> str:
+    """/c/<parent slugs>/<slug>/<id>, as Category#url builds it."""
+    slugs = [category["slug"]]
     parent = forum().table("categories").get(category.get("parent_category_id") or 0)
-    prefix = f"{parent['slug']}/" if parent else ""
-    return f"/c/{prefix}{category['slug']}/{category['id']}"
+    while parent is not None:
+        slugs.insert(0, parent["slug"])
+        parent = forum().table("categories").get(parent.get("parent_category_id") or 0)
+    return f"/c/{'/'.join(slugs)}/{category['id']}"
 
 
-def category_topics(slug: str, category_id: int) -> Response:
-    """GET /c/{slug}/{id}.json: the category's latest topics (its subcategories' too)."""
+def _query() -> str:
+    return f"?{request.query_string.decode()}" if request.query_string else ""
+
+
+def category_topics(slug_path: str, category_id: int) -> Response:
+    """GET /c/{slug path}/{id}.json (list#category_default after set_category): the latest
+    topics of the category and its subcategories; a wrong slug path is redirected to the
+    right one with the query kept, as set_category does."""
     category = _category_or_404(category_id)
-    ids = {category["id"]} | {
-        c["id"]
-        for c in forum().table("categories").values()
-        if c.get("parent_category_id") == category["id"]
-    }
-    path = f"{_category_slug_path(category)}/l/latest"
-    body = topic_list(lambda t: t["category_id"] in ids, path)
+    path = _category_slug_path(category)
+    if f"/c/{slug_path}/{category_id}" != path:
+        return redirect(f"{path}.json{_query()}")
+    ids = {category["id"]}
+    if request.args.get("no_subcategories", "").lower() != "true":
+        ids |= {
+            c["id"]
+            for c in forum().table("categories").values()
+            if c.get("parent_category_id") == category["id"]
+        }
+    body = _list(lambda t: t["category_id"] in ids, f"{path}/l/latest")
     body.pop("flair_groups")
     return json_response(body)
 
 
-def category_latest(slug: str, category_id: int) -> Response:
-    return category_topics(slug, category_id)
-
-
 def category_by_id(category_id: int) -> Response:
-    """/c/{id}.json redirects to the slugged path, as Discourse does."""
+    """/c/{id}.json redirects to the slugged path (subcategories: parent/child), query kept."""
     category = _category_or_404(category_id)
-    return redirect(f"{_category_slug_path(category)}.json")
+    return redirect(f"{_category_slug_path(category)}.json{_query()}")
 
 
 def category_by_slug(slug: str) -> Response:
     category = next((c for c in forum().table("categories").values() if c["slug"] == slug), None)
     if category is None:
         raise not_found()
-    return category_topics(slug, _category_or_404(category["id"])["id"])
+    category = _category_or_404(category["id"])
+    return category_topics(_category_slug_path(category)[3:].rsplit("/", 1)[0], category["id"])
 
 
 def show_category(category_id: int) -> Response:
@@ -145,11 +126,14 @@ def list_categories() -> Response:
     ]
     categories.sort(key=lambda c: (c["position"], c["id"]))
     entries = []
+    # categories#index: featured topics for a parent's subcategories (the default
+    # subcategory_list_style shows them) or when asked for.
+    with_topics = parent is not None or str(param("include_topics", "")).lower() == "true"
     for category in categories:
-        entry = category_list_entry(the_forum, category)
+        entry = category_list_entry(the_forum, category, user, with_topics=with_topics)
         if with_subs:
             subs = [the_forum.table("categories")[i] for i in entry["subcategory_ids"]]
-            entry["subcategory_list"] = [category_list_entry(the_forum, s) for s in subs]
+            entry["subcategory_list"] = [category_list_entry(the_forum, s, user) for s in subs]
         entries.append(entry)
     return json_response(
         {

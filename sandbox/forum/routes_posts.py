@@ -27,6 +27,7 @@ from sandbox.forum.http import (
     route,
     text_param,
 )
+from sandbox.forum.moderation import unhide
 from sandbox.forum.posting import (
     create_errors,
     create_reply,
@@ -51,6 +52,7 @@ def register(app: Flask) -> None:
     route(app, "/posts/<int:post_id>", ["PUT"])(update_post)
     route(app, "/posts/<int:post_id>", ["DELETE"])(delete_post)
     route(app, "/posts/<int:post_id>/recover", ["PUT"])(recover)
+    route(app, "/posts/<int:post_id>/unhide", ["PUT"])(unhide_post)
     route(app, "/posts/by_number/<int:topic_id>/<int:number>", ["GET"])(post_by_number)
 
 
@@ -124,7 +126,6 @@ def _message_fields(user: dict[str, Any]) -> dict[str, Any]:
         "archetype": "private_message",
         "allowed_usernames": [user["username"], *usernames],
         "allowed_groups": groups,
-        "category_id": 1,
     }
 
 
@@ -216,6 +217,15 @@ def delete_post(post_id: int) -> Response:
         raise invalid_access()
     if not post.get("deleted_at") or bool_param("force_destroy"):
         destroy_post(forum(), post)
+    return empty_response()
+
+
+def unhide_post(post_id: int) -> Response:
+    """PUT /posts/{id}/unhide.json: staff show a hidden post again."""
+    user = require_user()
+    if not is_staff(user):
+        raise invalid_access()
+    unhide(_post_or_404(post_id))
     return empty_response()
 
 

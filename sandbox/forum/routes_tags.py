@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 
 from sandbox.forum.http import (
     ApiError,
     bool_param,
+    current_user,
     forum,
     hash_param,
     invalid,
@@ -27,7 +28,7 @@ from sandbox.forum.http import (
     text_param,
 )
 from sandbox.forum.posting import clean_tag, ensure_tags
-from sandbox.forum.routes_lists import topic_list
+from sandbox.forum.topic_lists import list_options, page_number, topic_list
 from sandbox.forum.visibility import public_topic
 
 
@@ -76,7 +77,15 @@ def tag_topics(name: str) -> Response:
     tag = next((t for t in forum().table("tags").values() if t["name"] == name.lower()), None)
     if tag is None:
         raise not_found()
-    body = topic_list(lambda t: tag["name"] in t.get("tags", []), f"/tag/{tag['name']}")
+    args = request.args.to_dict()
+    body = topic_list(
+        forum(),
+        current_user(),
+        lambda t: tag["name"] in t.get("tags", []),
+        f"/tag/{tag['name']}",
+        list_options(args),
+        page_number(args),
+    )
     body["topic_list"]["tags"] = [
         {
             "id": tag["id"],

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sandbox.forum.serial_people import user_basic
+from sandbox.forum.serial_topics import topic_list_item
+
 if TYPE_CHECKING:
     from sandbox.forum.state import Forum
 
 PERMISSION_FULL = 1
+UNCATEGORIZED = 1
 
 
 def _topics_in(forum: Forum, category: dict[str, Any]) -> list[dict[str, Any]]:
@@ -71,8 +75,45 @@ def _common(forum: Forum, category: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def category_list_entry(forum: Forum, category: dict[str, Any]) -> dict[str, Any]:
-    """An entry of /categories.json (CategoryDetailedSerializer)."""
+# The keys of a featured topic in a category list (CategoryDetailedSerializer's ``topics``,
+# ListableTopicSerializer), as the real sourcecred-test answer has them.
+FEATURED_TOPIC_KEYS = [
+    "id",
+    "title",
+    "fancy_title",
+    "slug",
+    "posts_count",
+    "reply_count",
+    "highest_post_number",
+    "image_url",
+    "created_at",
+    "last_posted_at",
+    "bumped",
+    "bumped_at",
+    "archetype",
+    "unseen",
+    "pinned",
+    "unpinned",
+    "visible",
+    "closed",
+    "archived",
+    "bookmarked",
+    "liked",
+    "has_accepted_answer",
+]
+NUM_FEATURED_TOPICS = 3
+
+
+def category_list_entry(
+    forum: Forum,
+    category: dict[str, Any],
+    viewer: dict[str, Any] | None = None,
+    *,
+    with_topics: bool = False,
+) -> dict[str, Any]:
+    """An entry of /categories.json (CategoryDetailedSerializer). ``can_edit`` only for those
+    who may edit (include_can_edit?), ``is_uncategorized`` only on Uncategorized, and the
+    featured ``topics`` only when the list asks for them and there are some."""
     topics = _topics_in(forum, category)
     data = _common(forum, category) | {
         "topics_day": len(topics),
@@ -80,12 +121,35 @@ def category_list_entry(forum: Forum, category: dict[str, Any]) -> dict[str, Any
         "topics_month": len(topics),
         "topics_year": len(topics),
         "topics_all_time": len(topics),
-        "is_uncategorized": category["id"] == 1,
         "subcategory_ids": subcategory_ids(forum, category),
     }
+    if not (viewer and (viewer.get("admin") or viewer.get("moderator"))):
+        del data["can_edit"]
+    if category["id"] == UNCATEGORIZED:
+        data["is_uncategorized"] = True
     if category.get("parent_category_id"):
         data["parent_category_id"] = category["parent_category_id"]
+    featured = featured_topics(forum, topics) if with_topics else []
+    if featured:
+        data["topics"] = featured
     return data
+
+
+def featured_topics(forum: Forum, topics: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    users = forum.table("users")
+    listed = sorted(
+        (t for t in topics if t["archetype"] == "regular" and t["visible"]),
+        key=lambda t: (t["bumped_at"], t["id"]),
+        reverse=True,
+    )[:NUM_FEATURED_TOPICS]
+    featured = []
+    for topic in listed:
+        item = topic_list_item(forum, topic)
+        last = forum.user_by_username(item["last_poster_username"]) or users[topic["user_id"]]
+        entry = {key: item[key] for key in FEATURED_TOPIC_KEYS}
+        entry["last_poster"] = user_basic(last)
+        featured.append(entry)
+    return featured
 
 
 def category_detail(forum: Forum, category: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
-from sandbox.forum.seed import BADGE_TYPES
+from sandbox.forum.seed import BADGE_GROUPINGS, BADGE_TYPES
 
 if TYPE_CHECKING:
     from sandbox.forum.state import Forum
@@ -194,26 +194,93 @@ def badge_types(type_ids: set[int] | None = None) -> list[dict[str, Any]]:
     return [t for t in BADGE_TYPES if type_ids is None or t["id"] in type_ids]
 
 
-def user_badge_json(forum: Forum, grant: dict[str, Any]) -> dict[str, Any]:
+def _shown_post(forum: Forum, grant: dict[str, Any]) -> dict[str, Any] | None:
+    """The grant's post when its badge shows posts (include_post_attributes?)."""
+    badge = forum.table("badges").get(grant["badge_id"]) or {}
+    post = forum.table("posts").get(grant.get("post_id") or 0)
+    return post if post and badge.get("show_posts") else None
+
+
+def user_badge_json(
+    forum: Forum,
+    grant: dict[str, Any],
+    viewer: dict[str, Any] | None = None,
+    *,
+    grouped: bool = False,
+) -> dict[str, Any]:
+    """DetailedUserBadgeSerializer (GET /user-badges/{username}.json, POST /user_badges):
+    the keys of the current spec (listUserBadges), ``count`` only for grouped lists, and the
+    post's number, topic and title for badges that show posts."""
+    data: dict[str, Any] = {"id": grant["id"], "granted_at": grant["granted_at"]}
+    if grouped:
+        data["count"] = sum(
+            1
+            for g in forum.table("user_badges").values()
+            if g["user_id"] == grant["user_id"] and g["badge_id"] == grant["badge_id"]
+        )
+    badge = forum.table("badges").get(grant["badge_id"]) or {}
+    grouping = next((g for g in BADGE_GROUPINGS if g["id"] == badge.get("badge_grouping_id")), None)
+    data["grouping_position"] = grouping["position"] if grouping else None
+    post = _shown_post(forum, grant)
+    if post:
+        topic = forum.table("topics").get(post["topic_id"]) or {}
+        data |= {
+            "post_number": post["post_number"],
+            "topic_id": post["topic_id"],
+            "topic_title": topic.get("title"),
+        }
+    mine = bool(viewer and viewer["id"] == grant["user_id"])
+    return data | {
+        "is_favorite": grant.get("is_favorite"),
+        # max_favorite_badges > 0, the viewer's own badge, not a trust-level badge (1-4)
+        "can_favorite": mine and grant["badge_id"] not in range(1, 5),
+        "badge_id": grant["badge_id"],
+        "granted_by_id": grant["granted_by_id"],
+    }
+
+
+def profile_user_badge(forum: Forum, grant: dict[str, Any]) -> dict[str, Any]:
+    """UserBadgeSerializer in GET /u/{username}.json, key for key as the real sourcecred-test
+    answers have it (the featured badges are loaded with a count)."""
     data: dict[str, Any] = {
         "id": grant["id"],
         "granted_at": grant["granted_at"],
         "created_at": grant["granted_at"],
         "count": 1,
+    }
+    post = _shown_post(forum, grant)
+    if post:
+        data |= {"post_id": post["id"], "post_number": post["post_number"]}
+    data |= {
         "badge_id": grant["badge_id"],
         "user_id": grant["user_id"],
         "granted_by_id": grant["granted_by_id"],
-        "grouping_position": 0,
-        "is_favorite": None,
-        "can_favorite": False,
     }
-    post = forum.table("posts").get(grant.get("post_id") or 0)
     if post:
-        data |= {
-            "post_id": post["id"],
-            "post_number": post["post_number"],
-            "topic_id": post["topic_id"],
-        }
+        data["topic_id"] = post["topic_id"]
+    return data
+
+
+def webhook_user_badge(forum: Forum, grant: dict[str, Any]) -> dict[str, Any]:
+    """UserBadgeSerializer as the user_badge_granted/revoked hooks send it (root: false):
+    the grant's own columns and the ids of its badge, user and granter. ``count`` is only
+    there when the row was loaded with a count (not for a single grant); the post fields
+    only when the badge shows posts (include_post_id?). Key order as Discourse sends it."""
+    data: dict[str, Any] = {
+        "id": grant["id"],
+        "granted_at": grant["granted_at"],
+        "created_at": grant["granted_at"],
+    }
+    post = _shown_post(forum, grant)
+    if post:
+        data |= {"post_id": post["id"], "post_number": post["post_number"]}
+    data |= {
+        "badge_id": grant["badge_id"],
+        "user_id": grant["user_id"],
+        "granted_by_id": grant["granted_by_id"],
+    }
+    if post:
+        data["topic_id"] = post["topic_id"]
     return data
 
 

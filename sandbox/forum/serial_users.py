@@ -9,10 +9,11 @@ from sandbox.forum.serial_people import (
     avatar_template,
     counts,
     group_basic,
+    profile_user_badge,
     side_loaded_badges,
-    user_badge_json,
     user_basic,
     user_groups,
+    user_list_entry,
 )
 
 if TYPE_CHECKING:
@@ -93,10 +94,13 @@ def _featured_topic(forum: Forum, user: dict[str, Any]) -> dict[str, Any] | None
 def user_profile(
     forum: Forum, user: dict[str, Any], viewer: dict[str, Any] | None
 ) -> dict[str, Any]:
-    """The ``user`` object of GET /u/{username}.json (staff viewers also see the email)."""
+    """The ``user`` object of GET /u/{username}.json, as ``viewer`` may see it."""
     tally = counts(forum, user)
     groups = user_groups(forum, user)
-    own_or_staff = bool(viewer and (viewer["id"] == user["id"] or viewer.get("admin")))
+    # Guardian#can_edit_user?: the user themself or staff.
+    own_or_staff = bool(
+        viewer and (viewer["id"] == user["id"] or viewer.get("admin") or viewer.get("moderator"))
+    )
     grants = [b for b in forum.table("user_badges").values() if b["user_id"] == user["id"]]
     data: dict[str, Any] = user_basic(user) | {
         "last_posted_at": user.get("last_posted_at"),
@@ -163,9 +167,50 @@ def user_profile(
         "user_option": {"user_id": user["id"], **USER_OPTION_DEFAULTS},
     }
     data |= {name: [] for name in EMPTY_LISTS}
-    if own_or_staff:
-        data["email"] = user.get("email")
-    return data
+    return _for_viewer(data, user, viewer)
+
+
+# UserSerializer's private_attributes (and user_option): only for viewers who can edit the
+# user (the user, or staff).
+PRIVATE_KEYS = {
+    "locale",
+    "system_avatar_upload_id",
+    "system_avatar_template",
+    "has_title_badges",
+    "mailing_list_posts_per_day",
+    "can_change_bio",
+    "can_change_location",
+    "can_change_website",
+    "can_change_tracking_preferences",
+    "user_api_keys",
+    "use_logo_small_as_avatar",
+    "user_option",
+    *EMPTY_LISTS,
+}
+# staff_attributes (post_count, can_be_deleted, can_delete_all_posts) and the counts and
+# flags the real anonymous answer (sourcecred-test, /users/dl-proto.json) does not carry.
+STAFF_KEYS = {"post_count", "topic_count", "can_be_deleted", "can_delete_all_posts", "staged"}
+
+
+def _for_viewer(
+    data: dict[str, Any], user: dict[str, Any], viewer: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Drop what this viewer may not see. ``email`` (include_email?) only for the user
+    themself, or for staff looking at a staged user: an admin key does not read other
+    people's addresses here (the admin user endpoints do)."""
+    me = bool(viewer and viewer["id"] == user["id"])
+    staff = bool(viewer and (viewer.get("admin") or viewer.get("moderator")))
+    hidden: set[str] = set()
+    if not (me or staff):
+        hidden |= PRIVATE_KEYS | {"second_factor_enabled"}
+    if not staff:
+        hidden |= STAFF_KEYS
+    if not (me or (viewer and viewer.get("admin"))):
+        hidden.add("group_users")
+    shown = {k: v for k, v in data.items() if k not in hidden}
+    if me or (staff and user.get("staged")):
+        shown["email"] = user.get("email")
+    return shown
 
 
 def user_page(forum: Forum, user: dict[str, Any], viewer: dict[str, Any] | None) -> dict[str, Any]:
@@ -177,20 +222,12 @@ def user_page(forum: Forum, user: dict[str, Any], viewer: dict[str, Any] | None)
     profile = user_profile(forum, user, viewer)
     topic = profile["featured_topic"]
     return {
-        "user_badges": [
-            {
-                k: v
-                for k, v in user_badge_json(forum, g).items()
-                if k not in ("grouping_position", "is_favorite", "can_favorite")
-            }
-            for g in grants
-        ],
+        "user_badges": [profile_user_badge(forum, g) for g in grants],
         "badges": loaded["badges"],
         "badge_types": loaded["badge_types"],
+        # Side-loaded like a topic list's users: admin and moderator only when true.
         "users": [
-            user_basic(users[i]) | {"flair_name": None, "trust_level": users[i]["trust_level"]}
-            for i in sorted(granted_by | {user["id"]})
-            if i in users
+            user_list_entry(users[i]) for i in sorted(granted_by | {user["id"]}) if i in users
         ],
         "topics": [topic] if topic else [],
         "user": profile,
@@ -232,6 +269,7 @@ def admin_user(forum: Forum, user: dict[str, Any]) -> dict[str, Any]:
         "can_be_anonymized": staff_can,
         "can_be_merged": staff_can,
         "full_suspend_reason": user.get("suspend_reason"),
+        "silence_reason": user.get("silence_reason"),
         "primary_group_id": None,
         "badge_count": tally["badge_count"],
         "warnings_received_count": 0,
@@ -341,6 +379,10 @@ def webhook_user(forum: Forum, user: dict[str, Any]) -> dict[str, Any]:
     data = {k: profile[k] for k in keep}
     data["email"] = user.get("email")
     data["secondary_emails"] = []
+    # Whether the scope user (system) may ignore or mute users: in the newest key list of
+    # spec/serializers/web_hook_user_serializer_spec.rb.
+    data["can_ignore_users"] = True
+    data["can_mute_users"] = True
     if user.get("external_id"):
         data["external_id"] = user["external_id"]
     return data

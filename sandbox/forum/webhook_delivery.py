@@ -31,6 +31,12 @@ if TYPE_CHECKING:
     from sandbox.forum.state import Forum
 
 DISCOURSE_VERSION = "3.5.0"
+# Discourse.git_version: the commit the site runs. The sandbox is no checkout of Discourse,
+# so it sends a fixed, well-formed 40-hex value.
+DISCOURSE_GIT_VERSION = "0" * 40
+# Current Discourse's user agent for its outgoing requests (the default its spec "Net::HTTPHeader
+# sets a default user-agent" checks on a redelivered webhook); 2.9 sent "Discourse/<version>".
+USER_AGENT = f"Discourse/{DISCOURSE_VERSION}-{DISCOURSE_GIT_VERSION}; +https://www.discourse.org/"
 REQUEST_TIMEOUT = 20.0
 MAX_RETRY_COUNT = 4
 RETRY_BACKOFF = 5
@@ -69,7 +75,7 @@ def request_headers(
         "Content-Length": str(len(body)),
         "Content-Type": CONTENT_TYPES.get(int(hook.get("content_type") or 1), CONTENT_TYPES[1]),
         "Host": urlsplit(hook["payload_url"]).hostname or "",
-        "User-Agent": f"Discourse/{DISCOURSE_VERSION}",
+        "User-Agent": USER_AGENT,
         "X-Discourse-Instance": base_url,
         "X-Discourse-Event-Id": str(event_id),
         "X-Discourse-Event-Type": event_type,

@@ -1,69 +1,88 @@
-"""Discourse's webhook event types: the subscribable names, their ids and the name aliases."""
+"""Discourse's webhook event types: the names a site admin subscribes to, their ids and groups.
+
+Every name, id and group below is Discourse's own, not the sandbox's:
+
+* names and groups: ``db/fixtures/007_web_hook_event_types.rb`` (the seeded
+  ``web_hook_event_types`` rows, ``b.name`` and ``b.group``);
+* ids: ``WebHookEventType::TYPES`` in ``app/models/web_hook_event_type.rb`` (the seed uses
+  them as ``b.id``), e.g. ``TYPES[:like_created] = 1501`` seeded with name ``post_liked``.
+
+The names are also what ``X-Discourse-Event`` carries: the emitters in
+``config/initializers/012-web_hook_events.rb`` pass the same symbols (``:post_liked``,
+``:user_added_to_group``...) and discourse-solved sends ``accepted_solution`` /
+``unaccepted_solution``. The Ruby constant names (``like_created``,
+``solved_accepted_solution``, ``group_user_added``...) are never sent and are not used here.
+"""
 
 from __future__ import annotations
 
-# WebHookEventType::TYPES: the ids a hook stores in web_hook_event_type_ids.
-EVENT_TYPE_IDS: dict[str, int] = {
-    "topic_created": 101,
-    "topic_revised": 102,
-    "topic_edited": 103,
-    "topic_destroyed": 104,
-    "topic_recovered": 105,
-    "post_created": 201,
-    "post_edited": 202,
-    "post_destroyed": 203,
-    "post_recovered": 204,
-    "user_logged_in": 301,
-    "user_logged_out": 302,
-    "user_confirmed_email": 303,
-    "user_created": 304,
-    "user_approved": 305,
-    "user_updated": 306,
-    "user_destroyed": 307,
-    "user_suspended": 308,
-    "user_unsuspended": 309,
-    "group_created": 401,
-    "group_updated": 402,
-    "group_destroyed": 403,
-    "category_created": 501,
-    "category_updated": 502,
-    "category_destroyed": 503,
-    "tag_created": 601,
-    "tag_updated": 602,
-    "tag_destroyed": 603,
-    "reviewable_created": 901,
-    "reviewable_updated": 902,
-    "notification_created": 1001,
-    "solved_accepted_solution": 1101,
-    "solved_unaccepted_solution": 1102,
-    "assign_assigned": 1201,
-    "assign_unassigned": 1202,
-    "user_badge_granted": 1301,
-    "user_badge_revoked": 1302,
-    "group_user_added": 1401,
-    "group_user_removed": 1402,
-    "like_created": 1501,
-    "user_promoted_created": 1601,
-    "voting_topic_upvote": 1701,
-    "voting_topic_unvote": 1702,
-    "chat_message_created": 1801,
-    "chat_message_edited": 1802,
-    "chat_message_trashed": 1803,
-    "chat_message_restored": 1804,
-}
-EVENT_TYPE_NAMES: dict[int, str] = {type_id: name for name, type_id in EVENT_TYPE_IDS.items()}
+# (name, id, group) in the seed file's order.
+EVENT_TYPES: tuple[tuple[str, int, str], ...] = (
+    ("topic_created", 101, "topic"),
+    ("topic_revised", 102, "topic"),
+    ("topic_edited", 103, "topic"),
+    ("topic_destroyed", 104, "topic"),
+    ("topic_recovered", 105, "topic"),
+    ("post_created", 201, "post"),
+    ("post_edited", 202, "post"),
+    ("post_destroyed", 203, "post"),
+    ("post_recovered", 204, "post"),
+    ("user_logged_in", 301, "user"),
+    ("user_logged_out", 302, "user"),
+    ("user_confirmed_email", 303, "user"),
+    ("user_created", 304, "user"),
+    ("user_approved", 305, "user"),
+    ("user_updated", 306, "user"),
+    ("user_destroyed", 307, "user"),
+    ("user_suspended", 308, "user"),
+    ("user_unsuspended", 309, "user"),
+    ("group_created", 401, "group"),
+    ("group_updated", 402, "group"),
+    ("group_destroyed", 403, "group"),
+    ("category_created", 501, "category"),
+    ("category_updated", 502, "category"),
+    ("category_destroyed", 503, "category"),
+    ("tag_created", 601, "tag"),
+    ("tag_updated", 602, "tag"),
+    ("tag_destroyed", 603, "tag"),
+    ("reviewable_created", 901, "reviewable"),
+    ("reviewable_updated", 902, "reviewable"),
+    ("notification_created", 1001, "notification"),
+    # discourse-solved (TYPES[:solved_accepted_solution] / [:solved_unaccepted_solution])
+    ("accepted_solution", 1101, "solved"),
+    ("unaccepted_solution", 1102, "solved"),
+    # discourse-assign (TYPES[:assign_assigned] / [:assign_unassigned])
+    ("assigned", 1201, "assign"),
+    ("unassigned", 1202, "assign"),
+    ("user_badge_granted", 1301, "user_badge"),
+    ("user_badge_revoked", 1302, "user_badge"),
+    # TYPES[:group_user_added] / [:group_user_removed]
+    ("user_added_to_group", 1401, "group_user"),
+    ("user_removed_from_group", 1402, "group_user"),
+    # TYPES[:like_created]
+    ("post_liked", 1501, "like"),
+    # TYPES[:user_promoted_created]
+    ("user_promoted", 1601, "user_promoted"),
+    # discourse-topic-voting (TYPES[:voting_topic_upvote] / [:voting_topic_unvote])
+    ("topic_upvote", 1701, "voting"),
+    ("topic_unvote", 1702, "voting"),
+    ("chat_message_created", 1801, "chat"),
+    ("chat_message_edited", 1802, "chat"),
+    ("chat_message_trashed", 1803, "chat"),
+    ("chat_message_restored", 1804, "chat"),
+)
+EVENT_TYPE_IDS: dict[str, int] = {name: type_id for name, type_id, _group in EVENT_TYPES}
+EVENT_TYPE_NAMES: dict[int, str] = {type_id: name for name, type_id, _group in EVENT_TYPES}
+EVENT_TYPE_GROUPS: dict[str, str] = {name: group for name, _type_id, group in EVENT_TYPES}
 
 # A new hook without explicit types listens to post events, as the admin UI preselects.
 DEFAULT_EVENT_TYPES = ("post_created", "post_edited", "post_destroyed", "post_recovered")
 
-# Event names that are not themselves type names (EVENT_NAME_TO_EVENT_TYPE_MAP and the
-# older DiscourseEvent names for group membership and likes).
-EVENT_NAME_ALIASES: dict[str, str] = {
+# WebHook::EVENT_NAME_TO_EVENT_TYPE_MAP: emitted names that are not subscribable names
+# themselves, and the type a hook must subscribe to for them.
+EVENT_NAME_TO_EVENT_TYPE: dict[str, str] = {
     "reviewable_score_updated": "reviewable_updated",
     "reviewable_transitioned_to": "reviewable_updated",
-    "user_added_to_group": "group_user_added",
-    "user_removed_from_group": "group_user_removed",
-    "post_liked": "like_created",
 }
 
 CONTENT_TYPES: dict[int, str] = {1: "application/json", 2: "application/x-www-form-urlencoded"}
@@ -76,9 +95,9 @@ def subscription_name(event_name: str) -> str:
     """The subscribable type an emitted event name is matched against."""
     if event_name.startswith("topic_") and event_name.endswith("_status_updated"):
         return "topic_edited"
-    return EVENT_NAME_ALIASES.get(event_name, event_name)
+    return EVENT_NAME_TO_EVENT_TYPE.get(event_name, event_name)
 
 
 def group_of(type_name: str) -> str:
-    """The group shown in the admin UI: the part before the last word ("topic", "user"...)."""
-    return type_name.rsplit("_", 1)[0]
+    """The seeded ``group`` of a type (shown as a heading in the admin UI)."""
+    return EVENT_TYPE_GROUPS[type_name]

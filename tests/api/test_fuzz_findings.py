@@ -60,9 +60,9 @@ def inbox(app: Flask) -> list[InboxEvent]:
 
 
 def test_a_like_without_the_liker_id_is_refused_by_the_schema(receiver_app: Flask) -> None:
-    body = load_fixture("like__like_created")["body"]
+    body = load_fixture("like__post_liked")["body"]
     del body["like"]["user"]["id"]  # the like's event id is made from it
-    status, answer = deliver(receiver_app.test_client(), "like__like_created", body)
+    status, answer = deliver(receiver_app.test_client(), "like__post_liked", body)
     assert (status, answer) == (400, {"error": "$.like.user: 'id' is a required property"})
 
 

@@ -457,6 +457,24 @@ def test_users_and_groups(client: ForumClient) -> None:
     assert client.user_by_external_id(unique("ext")) is None
 
 
+def test_every_page_of_groups_and_members_is_read() -> None:
+    """More groups than Discourse's 36 a page, more members than its 50: a forum of its own,
+    so no other test's groups are counted."""
+    with ForumServer(rate_limit_per_minute=1_000_000) as server:
+        own = ForumClient(config(server))
+        before = {group.name for group in own.groups()}  # the automatic groups
+        made = {own.create_group(f"partner-{n:03d}").name for n in range(80)}
+        listed = [group.name for group in own.groups()]
+        assert len(listed) == len(set(listed))  # no page read twice
+        assert set(listed) == before | made
+        names = [f"m{n:03d}{uuid.uuid4().hex[:6]}" for n in range(120)]
+        for name in names:
+            own.create_user(name, f"Member {name}", f"{name}@example.org")
+        group = own.get_group("partner-000")
+        assert own.add_group_members(group, names) == names
+        assert sorted(own.group_members(group.name)) == sorted(names)
+
+
 def test_badges_granted_twice_are_granted_once(client: ForumClient) -> None:
     username = unique("b")[:20]
     client.create_user(username, "Badge Holder", f"{username}@example.org")

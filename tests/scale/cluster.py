@@ -191,7 +191,7 @@ def webhook(forum_url: str, topics: list[int], number: int) -> tuple[bytes, dict
         body = {
             "like": {"post": post, "user": {"id": 900 + number % REPLY_EVERY, "username": liker}}
         }
-        event_type, event = "like", "like_created"
+        event_type, event = "like", "post_liked"
     raw = json.dumps(body, separators=(",", ":")).encode()
     headers = {
         "Content-Type": "application/json",

@@ -29,14 +29,14 @@ RECEIVED = datetime(2030, 1, 1, tzinfo=UTC)
 
 # fixture -> (event_id, subject, actor, occurred_at)
 EXPECTED = {
-    "group_user__group_user_added": (
-        "forum:group_user_added:group:15:user:1:e7bf956b121f35b3",
+    "group_user__user_added_to_group": (
+        "forum:user_added_to_group:group:15:user:1:e7bf956b121f35b3",
         "group:15:user:1",
         None,
         "2026-11-21T05:40:17.999000+00:00",
     ),
-    "like__like_created": (
-        "forum:like_created:post:1:user:1",
+    "like__post_liked": (
+        "forum:post_liked:post:1:user:1",
         "post:1",
         "alicecap",
         RECEIVED.isoformat(),  # a like carries no time of its own
@@ -65,8 +65,8 @@ EXPECTED = {
         None,
         "2026-11-21T05:40:17.965000+00:00",
     ),
-    "solved__solved_accepted_solution": (
-        "forum:solved_accepted_solution:post:2:delivery:14",
+    "solved__accepted_solution": (
+        "forum:accepted_solution:post:2:delivery:14",
         "post:2",
         None,
         "2026-11-21T05:40:17.965000+00:00",
@@ -81,7 +81,7 @@ EXPECTED = {
         "forum:topic_edited:topic:1:df5f487fd4cc7b2b",
         "topic:1",
         None,
-        "2026-11-21T05:40:17.951000+00:00",
+        RECEIVED.isoformat(),  # a topic carries no updated_at: an edit is not its creation
     ),
     "user__user_created": (
         "forum:user_created:user:1",
@@ -163,7 +163,7 @@ def test_a_solution_accepted_again_is_a_new_event(
 ) -> None:
     """Accept, unaccept, accept again: the second accept's body equals the first's, and
     only its delivery id differs; it must reach the inbox (credit is given again)."""
-    data = load_fixture("solved__solved_accepted_solution")
+    data = load_fixture("solved__accepted_solution")
     raw = wire_body(data["body"])
     for delivery in ("14", "16"):
         headers = {**data["headers"], "X-Discourse-Event-Id": delivery}
@@ -175,6 +175,6 @@ def test_a_solution_accepted_again_is_a_new_event(
     with get_store(incoming_app).session() as session:
         ids = session.execute(select(InboxEvent.event_id).order_by(InboxEvent.id)).scalars().all()
     assert ids == [
-        "forum:solved_accepted_solution:post:2:delivery:14",
-        "forum:solved_accepted_solution:post:2:delivery:16",
+        "forum:accepted_solution:post:2:delivery:14",
+        "forum:accepted_solution:post:2:delivery:16",
     ]

@@ -183,18 +183,18 @@ STALE_FACTS = frozenset({"days_untouched", "last_editors", "last_edited"})
 TRUSTED_FACTS = frozenset({"related_practices", "last_beat_summary", "open_questions"})
 
 
-LIKES = (event_kinds.FORUM_LIKE_CREATED, event_kinds.FORUM_POST_LIKED)
+LIKES = (event_kinds.FORUM_POST_LIKED,)
 
 
 def facts_for_kind(kind: str) -> frozenset[str]:
     """The facts an event of ``kind`` can offer (constellation facts when it belongs to
     one: a forum category or wiki page that is not a constellation's has none)."""
-    if kind.startswith("forum.post_") or kind in (
-        event_kinds.FORUM_LIKE_CREATED,
-        event_kinds.FORUM_POST_LIKED,
-    ):
+    if kind.startswith("forum.post_"):  # forum.post_liked included
         return COMMON_FACTS | TOPIC_FACTS | POST_FACTS | CONSTELLATION_FACTS
-    if kind.startswith("forum.topic_") or kind.startswith("forum.solved_"):
+    if kind.startswith("forum.topic_") or kind in (
+        event_kinds.FORUM_SOLUTION_ACCEPTED,
+        event_kinds.FORUM_SOLUTION_UNACCEPTED,
+    ):
         return COMMON_FACTS | TOPIC_FACTS | POST_FACTS | CONSTELLATION_FACTS
     if kind.startswith("wiki."):
         return COMMON_FACTS | WIKI_FACTS | CONSTELLATION_FACTS

@@ -24,38 +24,36 @@ from typing import Any
 from core.events import Event
 from core.times import parse_time
 
-# Event name -> the body's type (its top-level key and the schema that checks it).
-# Two spellings exist for likes and group membership (DiscourseEvent names vs the
-# subscribable type names); both are read.
+# Event name -> the body's type (its top-level key, X-Discourse-Event-Type, and the schema
+# that checks it). The names are those Discourse sends in X-Discourse-Event, which are the
+# names an admin subscribes to (db/fixtures/007_web_hook_event_types.rb), fired from
+# config/initializers/012-web_hook_events.rb unless noted.
 READ: Mapping[str, str] = {
     "post_created": "post",
     "post_edited": "post",
-    "post_destroyed": "post",
-    "post_recovered": "post",
+    "post_destroyed": "post",  # lib/post_destroyer.rb
+    "post_recovered": "post",  # lib/post_destroyer.rb
     "topic_created": "topic",
     "topic_edited": "topic",
-    "topic_destroyed": "topic",
-    "topic_recovered": "topic",
+    "topic_destroyed": "topic",  # lib/post_destroyer.rb
+    "topic_recovered": "topic",  # lib/post_destroyer.rb
     "user_created": "user",
     "user_updated": "user",
-    "post_liked": "like",
-    "like_created": "like",
-    "solved_accepted_solution": "solved",
-    "solved_unaccepted_solution": "solved",
+    "post_liked": "like",  # fired on Discourse's internal like_created event
+    "accepted_solution": "solved",  # discourse-solved (bundled with Discourse since 2025)
+    "unaccepted_solution": "solved",  # discourse-solved
     "user_badge_granted": "user_badge",
     "user_badge_revoked": "user_badge",
-    "user_added_to_group": "group_user",
-    "user_removed_from_group": "group_user",
-    "group_user_added": "group_user",
-    "group_user_removed": "group_user",
+    "user_added_to_group": "group_user",  # app/models/group.rb
+    "user_removed_from_group": "group_user",  # app/models/group.rb
 }
 
 
 # Real Discourse event names we do not read: answered 200 and counted, never stored.
-# (WebHookEventType::TYPES names plus the emitted aliases.)
+# Same sources as READ, plus the official plugins' own (discourse-assign, topic voting,
+# chat) and the concern every destroyable model includes (HasDestroyedWebHook).
 KNOWN_UNREAD: frozenset[str] = frozenset(
     {
-        "topic_revised",
         "user_logged_in",
         "user_logged_out",
         "user_confirmed_email",
@@ -63,6 +61,7 @@ KNOWN_UNREAD: frozenset[str] = frozenset(
         "user_destroyed",
         "user_suspended",
         "user_unsuspended",
+        "user_promoted",
         "group_created",
         "group_updated",
         "group_destroyed",
@@ -73,22 +72,17 @@ KNOWN_UNREAD: frozenset[str] = frozenset(
         "tag_updated",
         "tag_destroyed",
         "reviewable_created",
-        "reviewable_updated",
         "reviewable_score_updated",
         "reviewable_transitioned_to",
         "notification_created",
-        "assign_assigned",
-        "assign_unassigned",
-        "user_promoted_created",
-        "user_promoted",
-        "voting_topic_upvote",
-        "voting_topic_unvote",
-        "chat_message_created",
+        "assigned",  # discourse-assign
+        "unassigned",
+        "topic_upvote",  # topic voting
+        "topic_unvote",
+        "chat_message_created",  # chat
         "chat_message_edited",
         "chat_message_trashed",
         "chat_message_restored",
-        "accepted_solution",
-        "unaccepted_solution",
     }
 )
 
@@ -140,15 +134,17 @@ def _occurred_at(event_name: str, obj: Mapping[str, Any], received: datetime) ->
     order: tuple[str, ...]
     if event_name.endswith("_destroyed"):
         order = ("deleted_at", "updated_at", "created_at")
-    elif event_name.endswith("_created"):
+    elif event_name.endswith("_created") or event_name == "user_added_to_group":
         order = ("created_at", "granted_at")
     else:
-        order = ("updated_at", "granted_at", "created_at")
+        # Not created_at: a topic payload carries no updated_at, and an edit or recovery
+        # did not happen when the topic was made.
+        order = ("updated_at", "granted_at")
     for key in order:
         moment = parse_time(obj.get(key))
         if moment is not None:
             return moment
-    return received  # likes and some plugin payloads carry no time of their own
+    return received  # likes, topic edits and some plugin payloads carry no time of their own
 
 
 def event_id_for(

@@ -49,7 +49,7 @@ def test_group_membership(forum: SessionForum, events: list[ForumEvent]) -> None
     assert again.value.response.status_code == 422
     members = forum.client().group_members(name)
     assert [m["username"] for m in members] == [username]
-    assert events[-1].event_name == "group_user_added"
+    assert events[-1].event_name == "user_added_to_group"
     assert events[-1].group_ids == (group["id"],)
     user = forum.forum.user_by_username(username)
     assert user is not None and name in forum.forum.user_group_names(user)
@@ -70,7 +70,7 @@ def test_likes_and_solutions(forum: SessionForum, events: list[ForumEvent]) -> N
     assert view["like_count"] == 1
     assert view["accepted_answer"]["post_number"] == 2
     names = [e.event_name for e in events]
-    assert names[-2:] == ["like_created", "solved_accepted_solution"]
+    assert names[-2:] == ["post_liked", "accepted_solution"]
 
 
 def test_badges(forum: SessionForum, events: list[ForumEvent]) -> None:

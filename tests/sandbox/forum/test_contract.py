@@ -16,7 +16,6 @@ import copy
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,9 +26,10 @@ from werkzeug.exceptions import HTTPException
 from sandbox.forum.app import create_forum_app
 from sandbox.forum.state import Forum
 from tests.conftest import SessionForum
+from tests.sandbox.forum import openapi_spec
 
-SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "discourse"
-SPEC = json.loads((SHARED / "openapi.json").read_text(encoding="utf-8"))
+SHARED = openapi_spec.SHARED
+SPEC = openapi_spec.SPEC
 PAYLOADS = SHARED / "payloads"
 
 INTEGER_OR_NULL = {"type": ["integer", "null"]}
@@ -86,6 +86,8 @@ RECORDED_FIXES: list[tuple[str, tuple[str, ...], dict[str, Any]]] = [
     ("getTopic", (), {"tags_disable_ads": {"type": "boolean"}, "accepted_answer": {}}),
     ("getTopic", ("details", "participants", "items"), POSTER_EXTRA),
     ("listCategoryTopics", ("topic_list", "topics", "items"), TOPIC_ITEM_EXTRA),
+    # discourse-solved's key, on the suggested topics of the real sourcecred t11 answer.
+    ("getTopic", ("suggested_topics", "items"), {"has_accepted_answer": {"type": "boolean"}}),
     ("listCategoryTopics", ("topic_list", "topics", "items", "posters", "items"), POSTER_EXTRA),
     # Recorded user (sourcecred_users_dl-proto.json): featured_topic null, plugin and bio keys.
     (
@@ -97,19 +99,6 @@ RECORDED_FIXES: list[tuple[str, tuple[str, ...], dict[str, Any]]] = [
             "bio_excerpt": {"type": ["string", "null"]},
             "bio_cooked": {"type": ["string", "null"]},
             "email": {"type": ["string", "null"]},
-        },
-    ),
-    # Recorded user_badges entries carry created_at, count, user_id (and post fields).
-    (
-        "listUserBadges",
-        ("user_badges", "items"),
-        {
-            "created_at": {"type": "string"},
-            "count": {"type": "integer"},
-            "user_id": {"type": "integer"},
-            "post_id": {"type": "integer"},
-            "post_number": {"type": "integer"},
-            "topic_id": {"type": "integer"},
         },
     ),
     # The recorded /latest.json items (sourcecred_latest_page0.json) carry null for these.
@@ -158,34 +147,71 @@ RECORDED_KEYSETS = {
     "topic": ("sourcecred_t_26.json", ()),
     "post": ("sourcecred_t_26.json", ("post_stream", "posts", 0)),
     "category": ("sourcecred_categories.json", ("category_list", "categories", 0)),
-    "latest": ("sourcecred_latest_page0.json", ("topic_list", "topics", 0)),
+    # The second topic: the first is pinned, and only pinned topics carry an excerpt.
+    "latest": ("sourcecred_latest_page0.json", ("topic_list", "topics", 1)),
     "user": ("sourcecred_users_dl-proto.json", ("user",)),
     "user_page": ("sourcecred_users_dl-proto.json", ()),
     "latest_page": ("sourcecred_latest_page0.json", ()),
 }
 
 
-def _operations() -> dict[str, tuple[str, str, dict[str, Any]]]:
-    ops = {}
-    for path, methods in SPEC["paths"].items():
-        for method, op in methods.items():
-            if isinstance(op, dict) and "operationId" in op:
-                ops[op["operationId"]] = (method.upper(), path, op)
-    return ops
+OPERATIONS = openapi_spec.OPERATIONS
+_resolve = openapi_spec.resolve
 
 
-OPERATIONS = _operations()
+ACTED = (
+    "PostSerializer#actions_summary sets can_act only when the viewer may act; an action the "
+    "viewer took has acted/can_undo instead, and the real sourcecred_t_26.json entries of an "
+    "anonymous viewer carry only id and count"
+)
+# Keys the spec's example happened to carry but Discourse sends only under a condition the
+# contract's forum does not meet (operation, where, key, why).
+CONDITIONAL_KEYS: list[tuple[str, tuple[str, ...], str, str]] = [
+    (
+        "listCategoryTopics",
+        ("topic_list", "topics", "items"),
+        "excerpt",
+        "TopicListItemSerializer#include_excerpt?: pinned topics only; the real /latest.json "
+        "(sourcecred_latest_page0.json) has it on its one pinned topic alone",
+    ),
+    *(
+        (op, (*where, "actions_summary", "items"), "can_act", ACTED)
+        for op, where in [
+            ("listPosts", ("latest_posts", "items")),
+            ("updatePost", ("post",)),
+            ("getTopic", ("post_stream", "posts", "items")),
+            ("createTopicPostPM", ()),
+            ("getPost", ()),
+            ("performPostAction", ()),
+        ]
+    ),
+    *(
+        (
+            "performPostAction",
+            (),
+            key,
+            "include_reviewable_id? and the reviewable counts: reviewers (staff) only; the "
+            "contract likes as a member",
+        )
+        for key in ("reviewable_id", "reviewable_score_count", "reviewable_score_pending_count")
+    ),
+    (
+        "getTopic",
+        ("post_stream", "posts", "items"),
+        "link_counts",
+        "include_link_counts?: only posts with links have them (the posts of the real "
+        "sourcecred_t_26.json have no links and no link_counts)",
+    ),
+]
 
 
-def _resolve(node: Any) -> Any:
-    if isinstance(node, dict):
-        if "$ref" in node:
-            name = node["$ref"].split("/")[-1]
-            return _resolve(SPEC["components"]["schemas"][name])
-        return {k: _resolve(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_resolve(v) for v in node]
-    return node
+def _target(schema: dict[str, Any], where: tuple[str, ...]) -> dict[str, Any]:
+    target = schema
+    for key in where:
+        target = target[key] if key == "items" else target["properties"][key]
+    if target.get("type") in ("array", ["array", "null"]) and "items" in target:
+        target = target["items"]
+    return target
 
 
 def response_schema(operation_id: str, status: int) -> dict[str, Any]:
@@ -193,14 +219,12 @@ def response_schema(operation_id: str, status: int) -> dict[str, Any]:
     response = _resolve(op["responses"][str(status)])
     schema: dict[str, Any] = copy.deepcopy(response["content"]["application/json"]["schema"])
     for fix_op, where, properties in RECORDED_FIXES:
-        if fix_op != operation_id:
-            continue
-        target = schema
-        for key in where:
-            target = target[key] if key == "items" else target["properties"][key]
-        if target.get("type") in ("array", ["array", "null"]) and "items" in target:
-            target = target["items"]
-        target.setdefault("properties", {}).update(properties)
+        if fix_op == operation_id:
+            _target(schema, where).setdefault("properties", {}).update(properties)
+    for fix_op, where, key, _why in CONDITIONAL_KEYS:
+        if fix_op == operation_id:
+            target = _target(schema, where)
+            target["required"] = [k for k in target.get("required", []) if k != key]
     return schema
 
 

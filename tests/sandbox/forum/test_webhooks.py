@@ -227,7 +227,7 @@ def test_hook_management_through_the_admin_api(
         json=True,
         web_hook={"web_hook_event_type_ids": [101, 1501], "active": False},
     )["web_hook"]
-    assert [t["name"] for t in changed["web_hook_event_types"]] == ["topic_created", "like_created"]
+    assert [t["name"] for t in changed["web_hook_event_types"]] == ["topic_created", "post_liked"]
     assert changed["active"] is False
     listed = admin._get("/admin/api/web_hooks.json")["web_hooks"]
     assert hook["id"] in {h["id"] for h in listed}
@@ -312,8 +312,8 @@ def test_like_solution_user_badge_and_group_events(
         admin._post("/solution/accept.json", id=reply["id"])
         drain(server)
         by_event = {r.event: r for r in receiver.requests}
-        assert by_event["like_created"].headers["x-discourse-event-type"] == "like"
-        assert by_event["solved_accepted_solution"].headers["x-discourse-event-type"] == "solved"
+        assert by_event["post_liked"].headers["x-discourse-event-type"] == "like"
+        assert by_event["accepted_solution"].headers["x-discourse-event-type"] == "solved"
 
         badge = admin._post(
             "/admin/badges.json", name=unique("Helper "), badge_type_id=3, multiple_grant="false"
@@ -330,7 +330,7 @@ def test_like_solution_user_badge_and_group_events(
         receiver.requests.clear()
         admin.add_group_member(group["id"], username)
         drain(server)
-        [added] = [r for r in receiver.requests if r.event == "group_user_added"]
+        [added] = [r for r in receiver.requests if r.event == "user_added_to_group"]
         assert added.headers["x-discourse-event-type"] == "group_user"
 
 
@@ -375,7 +375,7 @@ def test_group_filter(server: ForumServer, admin: DiscourseClient, hooks: Hooks)
         admin.add_group_member(watched["id"], username)
         drain(server)
     [only] = receiver.requests
-    assert only.event == "group_user_added"
+    assert only.event == "user_added_to_group"
     assert only.json["group_user"]["group_id"] == watched["id"]
 
 

@@ -61,7 +61,7 @@ def test_event_patterns_match_forum_kinds_with_wildcards() -> None:
     assert not matches(rule("{event: forum.post_created}"), edited)
     assert matches(rule('{event: "forum.post_*"}'), edited)
     assert matches(rule('{event: "forum.*"}'), forum_event("topic__topic_created"))
-    assert matches(rule('{event: "*"}'), forum_event("like__like_created"))
+    assert matches(rule('{event: "*"}'), forum_event("like__post_liked"))
     assert matches(rule('{event: "forum.post_?dited"}'), edited)
     listed = rule("{event: [wiki.edit, forum.topic_created]}")
     assert matches(listed, forum_event("topic__topic_created"))
