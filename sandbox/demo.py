@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from core import migrate
 from core.config import CONFIG_PATH_VAR, load_config
 from core.errors import NotFound
 from core.store import Store
+from sandbox.browser import launch_chromium
 from sandbox.example import EXAMPLE, write_credit_rules
 from sandbox.forum.server import ForumServer
 from sandbox.seeding import seed_configured
@@ -173,14 +173,9 @@ def take_dashboard_screenshot(service_url: str, screenshot: Path) -> None:
     # Playwright is a development dependency: imported here so the demo starts without it.
     from playwright.sync_api import sync_playwright
 
-    executable = shutil.which("chromium")
-    if executable is None:
-        raise RuntimeError("chromium is not installed (apt-get install chromium)")
     screenshot.unlink(missing_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=["--no-sandbox"]
-        )
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.set_default_timeout(BROWSER_TIMEOUT_MS)

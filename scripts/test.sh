@@ -21,8 +21,9 @@ if [ -z "$clock" ]; then
 fi
 # The library the pinned libfaketime package builds: Debian 12's libfaketime 0.9.10 makes
 # Python's time.sleep fail (EINVAL) when the monotonic clock is left alone, and hangs its
-# timed waits when it is not. The monotonic clock stays real: only dates move.
+# timed waits when it is not. The monotonic clock stays real: only dates move; Chromium
+# keeps the real clock (sandbox/browser.py).
 library=$(.venv/bin/python -c 'import libfaketime; print(libfaketime.get_reload_information()[1]["LD_LIBRARY_PATH"])')
 echo "tests with the clock moved by $clock"
 exec env LD_PRELOAD="$library/libfaketime.so.1" FAKETIME="$clock" DONT_FAKE_MONOTONIC=1 \
-  FAKETIME_NO_CACHE=1 .venv/bin/pytest "$@"
+  .venv/bin/pytest "$@"

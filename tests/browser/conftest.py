@@ -12,7 +12,6 @@ policy blocks nothing the pages need).
 from __future__ import annotations
 
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -33,6 +32,7 @@ from connectors.discourse import ForumClient
 from core.config import Settings
 from core.models import InboxEvent
 from core.store import Store
+from sandbox.browser import launch_chromium
 from sandbox.wiki import free_port
 from service.app import create_app
 from service.worker import Worker
@@ -224,11 +224,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=shutil.which("chromium") or "/usr/bin/chromium",
-            headless=True,
-            args=["--no-sandbox"],
-        )
+        launched = launch_chromium(playwright)
         yield launched
         launched.close()
 
