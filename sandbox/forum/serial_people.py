@@ -242,35 +242,24 @@ def user_badge_json(
 def profile_user_badge(forum: Forum, grant: dict[str, Any]) -> dict[str, Any]:
     """UserBadgeSerializer in GET /u/{username}.json, key for key as the real sourcecred-test
     answers have it (the featured badges are loaded with a count)."""
-    data: dict[str, Any] = {
-        "id": grant["id"],
-        "granted_at": grant["granted_at"],
-        "created_at": grant["granted_at"],
-        "count": 1,
-    }
-    post = _shown_post(forum, grant)
-    if post:
-        data |= {"post_id": post["id"], "post_number": post["post_number"]}
-    data |= {
-        "badge_id": grant["badge_id"],
-        "user_id": grant["user_id"],
-        "granted_by_id": grant["granted_by_id"],
-    }
-    if post:
-        data["topic_id"] = post["topic_id"]
-    return data
+    return webhook_user_badge(forum, grant, counted=True)
 
 
-def webhook_user_badge(forum: Forum, grant: dict[str, Any]) -> dict[str, Any]:
+def webhook_user_badge(
+    forum: Forum, grant: dict[str, Any], *, counted: bool = False
+) -> dict[str, Any]:
     """UserBadgeSerializer as the user_badge_granted/revoked hooks send it (root: false):
     the grant's own columns and the ids of its badge, user and granter. ``count`` is only
-    there when the row was loaded with a count (not for a single grant); the post fields
-    only when the badge shows posts (include_post_id?). Key order as Discourse sends it."""
+    there when the row was loaded with a count (``counted``; not for a single grant); the
+    post fields only when the badge shows posts (include_post_id?). Key order as Discourse
+    sends it."""
     data: dict[str, Any] = {
         "id": grant["id"],
         "granted_at": grant["granted_at"],
         "created_at": grant["granted_at"],
     }
+    if counted:
+        data["count"] = 1
     post = _shown_post(forum, grant)
     if post:
         data |= {"post_id": post["id"], "post_number": post["post_number"]}

@@ -7,7 +7,7 @@ number, reply target and archetype) and collects what the webhook receivers got.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import requests
@@ -149,3 +149,13 @@ class World:
         ]
         assert len(found) == 1, f"{len(found)} deliveries of {event}"
         return found[0]
+
+
+def running_world() -> Iterator[World]:
+    """For a module's fixture: the world on a forum of its own, with its two receivers."""
+    with (
+        ForumServer(rate_limit_per_minute=1_000_000) as server,
+        Receiver() as signed,
+        Receiver() as unsigned,
+    ):
+        yield World(server, signed, unsigned)

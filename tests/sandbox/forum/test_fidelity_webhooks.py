@@ -20,22 +20,16 @@ from typing import Any
 
 import pytest
 
-from sandbox.forum.server import ForumServer
 from tests.sandbox.forum import fidelity_allowances as allow
-from tests.sandbox.forum.fidelity_world import SPEC_SECRET, TAGS, World
-from tests.sandbox.forum.receivers import Received, Receiver
+from tests.sandbox.forum.fidelity_world import SPEC_SECRET, TAGS, World, running_world
+from tests.sandbox.forum.receivers import Received
 from tests.sandbox.forum.recordings import Delivery, delivery, delivery_names
 from tests.sandbox.forum.shapes import differences, learn, unexplained
 
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    with (
-        ForumServer(rate_limit_per_minute=1_000_000) as server,
-        Receiver() as signed,
-        Receiver() as unsigned,
-    ):
-        yield World(server, signed, unsigned)
+    yield from running_world()
 
 
 def _post_id(post_id: int) -> Callable[[Any], bool]:

@@ -18,9 +18,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.forum.server import ForumServer
-from tests.sandbox.forum.fidelity_world import World, unique
-from tests.sandbox.forum.receivers import Receiver
+from tests.sandbox.forum.fidelity_world import World, running_world, unique
 
 USER_KEYS = {
     "admin",
@@ -84,12 +82,7 @@ GROUP_USER_KEYS = ["group_id", "user_id", "notification_level", "id", "created_a
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    with (
-        ForumServer(rate_limit_per_minute=1_000_000) as server,
-        Receiver() as signed,
-        Receiver() as unsigned,
-    ):
-        yield World(server, signed, unsigned)
+    yield from running_world()
 
 
 def payload(world: World, since: tuple[int, int], event: str) -> Any:
