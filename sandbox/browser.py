@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # Playwright is a development dependency: the demo starts wit
 # A clock moved for a test run (`scripts/test.sh --clock`, libfaketime preloaded) is not
 # passed on: under libfaketime Chromium's page waits time out, and the browser decides
 # nothing by the date (the dashboard's cookie carries a Max-Age).
-CLOCK_MOVERS = ("LD_PRELOAD", "FAKETIME", "DONT_FAKE_MONOTONIC")
+CLOCK_MOVERS = ("LD_PRELOAD", "FAKETIME", "DONT_FAKE_MONOTONIC", "FAKETIME_FORCE_MONOTONIC_FIX")
 
 
 def launch_chromium(playwright: Playwright) -> Browser:
