@@ -12,9 +12,10 @@ from contextlib import contextmanager
 
 import click
 
-from core import logs, wakeup
+from core import forum_budget, logs, wakeup
 from core.config import Settings, load_config
 from core.errors import ConfigError, ConstellateError
+from core.forum_budget_ledgers import budget_for
 from core.store import Store
 
 
@@ -26,7 +27,8 @@ def configured_store() -> Iterator[tuple[Settings, Store]]:
         wakeup.configure(settings)  # what a command records, workers hear of at once
         store = Store(settings["store"]["url"])
         try:
-            yield settings, store
+            with forum_budget.using(budget_for(settings, store)):
+                yield settings, store
         finally:
             store.dispose()
     except ConfigError as exc:

@@ -47,6 +47,8 @@ DEFAULTS: Settings = {
         "api_key": "",
         "timeout": 30,
         "rate_limit_wait_budget": 120,
+        "requests_per_minute": 60,
+        "budget_share": 0.5,
         "webhook_secret": "",
         "connect_secret": "",
     },

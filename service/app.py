@@ -9,7 +9,7 @@ from flask import Flask
 
 import dashboards
 from core import clock as clocks
-from core import logs, store
+from core import forum_budget_ledgers, logs, store
 from core.clock import Clock
 from core.config import load_config
 from dashboards import connect_views
@@ -40,6 +40,7 @@ def create_app(
     clocks.init_app(app, clock)
     logs.init_app(app)
     store.init_app(app)
+    forum_budget_ledgers.init_app(app)
     readiness.init_app(app)
     scrape.init_app(app)
     incoming.init_app(app)

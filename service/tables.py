@@ -10,6 +10,7 @@ from community.credits import models as credit_models  # noqa: F401
 from community.health import first_posts  # noqa: F401
 from community.health import models as health_models  # noqa: F401
 from community.practices import models as practice_models  # noqa: F401
+from core import forum_budget_ledgers  # noqa: F401
 from core.models import Base
 from dashboards import models as dashboard_models  # noqa: F401
 from webhooks.automations import models as automation_models  # noqa: F401

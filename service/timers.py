@@ -14,7 +14,7 @@ from datetime import datetime
 
 from community.health.handlers import schedule_event
 from connectors.discourse.client import ForumClient
-from core import inbox
+from core import forum_budget, inbox
 from core.clock import Clock
 from core.config import Settings
 from core.store import Store
@@ -55,6 +55,10 @@ class Timers:
         self._last: dict[str, datetime] = {}
 
     def run_due(self) -> None:
+        with forum_budget.priority("scan"):  # after the work that events and people cause
+            self._run_due()
+
+    def _run_due(self) -> None:
         self._when_due("wiki", self._poll_wiki)
         self._when_due("forum", self._poll_forum)
         self._when_due("health", self._schedule_health)

@@ -15,11 +15,12 @@ from typing import NamedTuple
 from flask import Flask
 
 from community.handling import Handler, HandlerContext
-from core import event_kinds, inbox, logs, telemetry, wakeup
+from core import event_kinds, forum_budget, inbox, logs, telemetry, wakeup
 from core.clock import Clock, current, of_app, using
 from core.config import Settings
 from core.errors import RateLimited, Unavailable
 from core.events import Event
+from core.forum_budget_ledgers import budget_for
 from core.store import Store, get_store
 from service import dispatch
 from service.timers import Timers
@@ -48,9 +49,10 @@ DELIVERY_BUDGET_SECONDS = 5.0
 class Worker:
     """Processes inbox events one at a time; any number may run against one store.
 
-    ``clock``, ``sleep``, ``jitter`` and ``handlers_for`` are injectable so tests
-    control time and the dispatch table; ``clock`` (by default the one chosen where the
-    worker is made) answers every ``now()`` of the worker's cycles, handlers included.
+    ``clock``, ``sleep``, ``jitter``, ``handlers_for`` and ``budget`` are injectable so
+    tests control time and the dispatch table; ``clock`` (by default the one chosen where
+    the worker is made) answers every ``now()`` of the worker's cycles, handlers included,
+    and ``budget`` (by default the deployment's) pays for their forum requests.
     """
 
     def __init__(
@@ -64,11 +66,13 @@ class Worker:
         jitter: Callable[[], float] = random.random,
         handlers_for: Callable[[str], tuple[Handler, ...]] = dispatch.handlers_for,
         poll_platforms: bool = False,
+        budget: forum_budget.Budget | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.worker_id = worker_id or default_worker_id()
         self.clock = clock or current()
+        self.budget = budget or budget_for(settings, store)
         self.sleep = sleep
         self.jitter = jitter
         self.handlers_for = handlers_for
@@ -100,7 +104,7 @@ class Worker:
     def run_once(self) -> bool:
         """Poll the platforms when due, deliver due outgoing messages, then process one
         inbox event; False if none was due."""
-        with using(self.clock):
+        with using(self.clock), forum_budget.using(self.budget):
             self.poll()
             self.deliver()
             held = self.claim()
@@ -142,6 +146,8 @@ class Worker:
         with (
             logs.bound(event_id=event.event_id, kind=event.kind, worker_id=self.worker_id),
             telemetry.processing(held.received_at),
+            # Waiting for the forum budget must end well inside the lease.
+            forum_budget.deadline(held.lease_until - timedelta(seconds=self.lease_seconds / 4)),
         ):
             self._process(held)
 
@@ -198,6 +204,9 @@ class Worker:
 
     def _failed(self, held: inbox.Claim, exc: Exception) -> None:
         error = inbox.describe(exc)
+        if isinstance(exc, forum_budget.BudgetExhausted):
+            self._defer(held, exc)
+            return
         # Every failure counts: with the default of 12 attempts the backoff rides out
         # about two hours of platform outage; after that `inbox retry` sends it round again.
         if held.attempt >= self.max_attempts:
@@ -218,6 +227,17 @@ class Worker:
             state="pending",
             last_error=error,
             available_at=self.clock() + timedelta(seconds=delay),
+        )
+
+    def _defer(self, held: inbox.Claim, exc: forum_budget.BudgetExhausted) -> None:
+        """Back to pending until the budget has room; not a failure, so the claim does
+        not count as an attempt (a busy forum must not kill events)."""
+        log.info("event %s waits %.0fs for the forum budget", held.event.event_id, exc.retry_after)
+        self._settle(
+            held,
+            state="pending",
+            attempts=held.attempt - 1,
+            available_at=self.clock() + timedelta(seconds=exc.retry_after),
         )
 
     def _gave_up(self, error: str) -> str:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from core.clock import using
+from core import forum_budget
+from core.clock import Clock, using
 
 
 class FakeClock:
@@ -31,3 +34,32 @@ def chosen(start: datetime) -> Iterator[FakeClock]:
     fake = FakeClock(start)
     with using(fake):
         yield fake
+
+
+class ScaledClock:
+    """Time that runs ``factor`` times faster than real time from ``start``, the same in
+    every process given the same three numbers (the monotonic clock is the machine's)."""
+
+    def __init__(self, start: datetime, factor: float, origin: float | None = None) -> None:
+        self.start = start
+        self.factor = factor
+        self.origin = time.monotonic() if origin is None else origin
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=(time.monotonic() - self.origin) * self.factor)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(0.0, seconds) / self.factor)
+
+    def arguments(self) -> list[str]:
+        """What another process needs to make the same clock."""
+        return [self.start.isoformat(), repr(self.factor), repr(self.origin)]
+
+
+@contextmanager
+def forum_time(now: Clock, sleep: Callable[[float], None]) -> Iterator[None]:
+    """``now`` for every clock read of the block and ``sleep`` for the forum budget's
+    waits, in an unmetered budget of the block's own (it only waits out 429s)."""
+    budget = forum_budget.Budget(forum_budget.MemoryLedger(), forum_budget.UNLIMITED, sleep=sleep)
+    with using(now), forum_budget.using(budget):
+        yield

@@ -1,4 +1,4 @@
-"""pydiscourse's DiscourseClient with our own request step: a session, counts, a 429 budget.
+"""pydiscourse's DiscourseClient with our own request step: a session, counts, the budget.
 
 Why a subclass overriding ``_request``: every pydiscourse method funnels through it, so
 all of them keep their URLs and parameters while we change only how one request is sent.
@@ -28,7 +28,7 @@ from pydiscourse.exceptions import (
 from urllib3.exceptions import ConnectTimeoutError
 
 from connectors.session import PlatformSession
-from core import telemetry
+from core import forum_budget, telemetry
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,9 @@ IN_TRANSIT = (requests.ConnectionError, requests.Timeout, requests.exceptions.Ch
 
 
 class BudgetedDiscourseClient(DiscourseClient):
-    """One Api-Key/Api-Username pair; waits on 429 only within ``wait_budget`` seconds."""
+    """One Api-Key/Api-Username pair. Every request takes its place in the forum budget
+    first (``core.forum_budget``); waits for it, and for the pauses 429s ask for, only
+    within ``wait_budget`` seconds in all."""
 
     def __init__(
         self,
@@ -89,7 +91,14 @@ class BudgetedDiscourseClient(DiscourseClient):
         kwargs.update(override_request_kwargs or {})
         waited = 0.0
         repeats = 0
+        budget = forum_budget.current()
         while True:
+            # The budget's turn writes to the store: commit the caller's writes first, as
+            # the session would before sending (SQLite has one write lock).
+            before = getattr(self.session, "before_request", None)
+            if before is not None:
+                before()
+            waited += budget.acquire(max_wait=self.wait_budget - waited)
             try:
                 response = self.session.request(verb, self.host + path, **kwargs)
             except IN_TRANSIT as exc:
@@ -110,11 +119,10 @@ class BudgetedDiscourseClient(DiscourseClient):
                 waited,
                 self.wait_budget,
             )
+            budget.pause(wait)  # every process of the service waits it out, not only this one
             if waited + wait > self.wait_budget:
                 raise DiscourseRateLimitedError(_message(response), response=response)
             telemetry.count_rate_limit_wait("forum", wait)
-            self.sleep(wait)
-            waited += wait
 
     def _read_again(self, verb: str, repeats: int) -> bool:
         """Whether to send a read again (after a short pause): it is safe to repeat, and

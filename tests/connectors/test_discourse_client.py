@@ -25,6 +25,7 @@ from core.errors import (
 )
 from sandbox.forum.server import ForumServer
 from sandbox.wiki import free_port
+from tests.clocks import forum_time
 
 BODY = "A body long enough for Discourse's twenty character minimum."
 
@@ -206,8 +207,9 @@ def limited_client(server: ForumServer, fake: FakeTime, budget: float) -> ForumC
 def test_a_429_waits_what_discourse_asks_then_succeeds(slow_forum: ForumServer) -> None:
     fake = FakeTime()
     client = limited_client(slow_forum, fake, budget=120)
-    for _ in range(3):
-        client.ping()
+    with forum_time(fake.now, fake.sleep):
+        for _ in range(3):
+            client.ping()
     assert fake.waits == [60]  # extras.wait_seconds of the one 429
     assert client.request_counts[429] == 1
     assert client.request_counts[200] == 3
@@ -216,23 +218,37 @@ def test_a_429_waits_what_discourse_asks_then_succeeds(slow_forum: ForumServer) 
 def test_a_429_beyond_the_budget_raises_rate_limited(slow_forum: ForumServer) -> None:
     fake = FakeTime(advance=False)  # the forum stays limited however long we wait
     client = limited_client(slow_forum, fake, budget=100)
-    client.ping()
-    client.ping()
-    with pytest.raises(RateLimited) as caught:
+    with forum_time(fake.now, fake.sleep):
         client.ping()
+        client.ping()
+        with pytest.raises(RateLimited) as caught:
+            client.ping()
     assert fake.waits == [60]  # a second wait of 60 s would pass the 100 s budget
     assert caught.value.retry_after == 60
+    # While the forum's pause lasts no request is sent: the one 429 is all it saw.
+    assert client.request_counts[429] == 1
+
+
+def test_a_429_answered_mid_budget_raises_the_forums_code(slow_forum: ForumServer) -> None:
+    fake = FakeTime()
+    client = limited_client(slow_forum, fake, budget=30)
+    with forum_time(fake.now, fake.sleep):
+        client.ping()
+        client.ping()
+        with pytest.raises(RateLimited) as caught:
+            client.ping()
     assert caught.value.code == "admin_api_key_rate_limit"
-    assert client.request_counts[429] == 2
+    assert fake.waits == []
 
 
 def test_a_zero_budget_never_sleeps(slow_forum: ForumServer) -> None:
     fake = FakeTime()
     client = limited_client(slow_forum, fake, budget=0)
-    client.ping()
-    client.ping()
-    with pytest.raises(RateLimited):
+    with forum_time(fake.now, fake.sleep):
         client.ping()
+        client.ping()
+        with pytest.raises(RateLimited):
+            client.ping()
     assert fake.waits == []
 
 

@@ -54,6 +54,9 @@ TABLES = {
     "api_tokens",
     "incoming_refusals",
     "sync_runs",
+    "forum_budget_spends",
+    "forum_budget_waiters",
+    "forum_budget_state",
     "alembic_version",
 }
 
