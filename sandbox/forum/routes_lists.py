@@ -25,7 +25,11 @@ from sandbox.forum.http import (
 )
 from sandbox.forum.posting import slugify
 from sandbox.forum.seed import new_category
-from sandbox.forum.serial_categories import category_detail, category_list_entry
+from sandbox.forum.serial_categories import (
+    category_detail,
+    category_list_entry,
+    webhook_category,
+)
 from sandbox.forum.topic_lists import list_options, page_number, topic_list
 from sandbox.forum.visibility import can_see_category
 
@@ -192,9 +196,13 @@ def create_category() -> Response:
     category["parent_category_id"] = parent
     _apply_fields(category)
     the_forum.insert("categories", category)
-    data = category_detail(the_forum, category)
-    the_forum.emit("category", "category_created", data, category_id=category["id"])
-    return json_response({"category": data})
+    the_forum.emit(
+        "category",
+        "category_created",
+        webhook_category(the_forum, category),
+        category_id=category["id"],
+    )
+    return json_response({"category": category_detail(the_forum, category)})
 
 
 def update_category(category_id: int) -> Response:
@@ -212,6 +220,10 @@ def update_category(category_id: int) -> Response:
     if text_param("slug"):
         category["slug"] = str(text_param("slug"))
     _apply_fields(category)
-    data = category_detail(the_forum, category)
-    the_forum.emit("category", "category_updated", data, category_id=category["id"])
-    return json_response({"success": "OK", "category": data})
+    the_forum.emit(
+        "category",
+        "category_updated",
+        webhook_category(the_forum, category),
+        category_id=category["id"],
+    )
+    return json_response({"success": "OK", "category": category_detail(the_forum, category)})

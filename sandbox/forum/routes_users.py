@@ -14,17 +14,26 @@ from sandbox.forum.http import (
     current_user,
     forum,
     int_param,
+    invalid_access,
+    is_staff,
     json_response,
     missing,
     not_found,
     require_admin,
     require_staff,
+    require_user,
     required,
     route,
     text_param,
 )
 from sandbox.forum.seed import new_user
-from sandbox.forum.serial_users import admin_list_user, admin_user, user_page, webhook_user
+from sandbox.forum.serial_users import (
+    admin_list_user,
+    admin_user,
+    user_page,
+    user_profile,
+    webhook_user,
+)
 
 USERNAME_PATTERN = re.compile(r"^[\w.-]{3,20}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -35,6 +44,7 @@ def register(app: Flask) -> None:
     route(app, "/session/hp", ["GET"])(honeypot)
     route(app, "/users", ["POST"])(create_user)
     route(app, "/u/<username>", ["GET"])(show_user)
+    route(app, "/u/<username>", ["PUT"])(update_user)
     route(app, "/users/<username>", ["GET"])(show_user)
     route(app, "/u/by-external/<external_id>", ["GET"])(user_by_external)
     route(app, "/users/by-external/<external_id>", ["GET"])(user_by_external)
@@ -110,6 +120,22 @@ def _user_or_404(username: str) -> dict[str, Any]:
 def show_user(username: str) -> Response:
     user = _user_or_404(username)
     return json_response(user_page(forum(), user, current_user()))
+
+
+def update_user(username: str) -> Response:
+    """PUT /u/{username}.json (UsersController#update): only ``name`` is kept here. Like
+    UserUpdater, a saved update fires user_updated; the answer is json_result's
+    ``{"success": "OK", "user": UserSerializer as the caller sees it}``."""
+    viewer = require_user()
+    user = _user_or_404(username)
+    if viewer["id"] != user["id"] and not is_staff(viewer):
+        raise invalid_access()
+    name = text_param("name")
+    if name is not None:
+        user["name"] = name
+    the_forum = forum()
+    the_forum.emit("user", "user_updated", webhook_user(the_forum, user))
+    return json_response({"success": "OK", "user": user_profile(the_forum, user, viewer)})
 
 
 def user_by_external(external_id: str) -> Response:

@@ -180,10 +180,23 @@ def category_detail(forum: Forum, category: dict[str, Any]) -> dict[str, Any]:
         "search_priority": category.get("search_priority", 0),
         "topic_posting_review_group_ids": [],
         "reply_posting_review_group_ids": [],
+        # include_allowed_tags? and the like: tagging is on here. No tag is restricted to
+        # a category in the sandbox.
+        "allowed_tags": [],
+        "allowed_tag_groups": [],
+        "allow_global_tags": False,
+        "category_localizations": [],  # no content localization in the sandbox
     }
     if category.get("parent_category_id"):
         data["parent_category_id"] = category["parent_category_id"]
     return data
+
+
+def webhook_category(forum: Forum, category: dict[str, Any]) -> dict[str, Any]:
+    """WebHookCategorySerializer: CategorySerializer without what depends on who looks
+    (app/serializers/web_hook_category_serializer.rb excludes these three)."""
+    hidden = {"can_edit", "notification_level", "available_groups"}
+    return {k: v for k, v in category_detail(forum, category).items() if k not in hidden}
 
 
 def site_category(forum: Forum, category: dict[str, Any]) -> dict[str, Any]:

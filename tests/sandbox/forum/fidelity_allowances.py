@@ -34,10 +34,26 @@ HEADERS_KEPT = {
     "gov.uniswap.org": "x-discourse",
     "forum.weaviate.io": "subset",
     "discourse-spec": "subset",
+    # xuxiaowei-com-cn/discourse-webhooks logs User-Agent and four X-Discourse-* headers by
+    # its own field names; it reads the signature but does not log it.
+    "172.25.25.203": "subset",
+    "xuxiaowei.io": "subset",
 }
 HEADERS_NOT_RECORDED = {
     "accept": "Accept: */* is in the header hash of every emit_web_hook_event.rb read "
     "(2017-2024); the koishi log behind its proxy does not show it",
+}
+
+# ---- recorded names the sandbox does not send ----------------------------------------------
+
+# Recorded so the receiver's deliberate ignore is tested on real bytes (KNOWN_UNREAD in
+# webhooks/incoming/discourse_events.py). Constellate reads nothing of them, and the sandbox
+# does not keep the state they report, so it has no action that would send them.
+NOT_SENT = {
+    "user_promoted": "the sandbox's PUT /admin/users/{id}/trust_level does not run "
+    "Discourse's Promotion, which fires it",
+    "notification_created": "the sandbox keeps no notifications",
+    "reviewable_created": "the sandbox keeps no review queue (flags hide posts directly)",
 }
 
 # ---- plugin keys: the sandbox runs only discourse-solved ---------------------------------
@@ -58,6 +74,18 @@ PLUGIN_KEYS = {
     "discourse_zendesk_plugin_zendesk_id": "discourse-zendesk-plugin",
     "discourse_zendesk_plugin_zendesk_url": "discourse-zendesk-plugin",
     "tags_disable_ads": "discourse-adplugin",
+    "user_voted": "discourse-topic-voting (topic)",
+    "vote_count": "discourse-topic-voting (topic)",
+    # Chat is bundled with core but a plugin all the same; the sandbox has no chat.
+    "can_chat_user": "chat (UserSerializer addition)",
+    "user_option.chat_*": "chat (UserOptionSerializer addition)",
+    "user_option.ignore_channel_wide_mention": "chat",
+    "user_option.only_chat_push_notifications": "chat",
+    "user_option.show_thread_title_prompts": "chat",
+    "category.create_as_post_voting_default": "discourse-post-voting (category)",
+    "category.only_post_voting_in_this_category": "discourse-post-voting (category)",
+    "category.sort_topics_by_event_start_date": "discourse-calendar events (category)",
+    "category.disable_topic_resorting": "discourse-calendar events (category)",
 }
 
 
@@ -76,6 +104,41 @@ NEWER_WEBHOOK_KEYS = {
     "*post.flair_group_id": WEB_HOOK_POST_SPEC + "; first recorded Nov 2023",
     "solved.flair_group_id": WEB_HOOK_POST_SPEC + "; first recorded Nov 2023",
 }
+# The user and category recordings are from Discourse 2025.12 (the same recorder's site
+# sent these shapes again under 2026.9, which the sandbox follows where they differ).
+NEWER_2026 = (
+    "sent by Discourse 2026.9 (xuxiaowei.io, recorded by xuxiaowei-com-cn/discourse-webhooks "
+    "@ {commit}, {path}), not yet by the 2025.12 recording"
+)
+GONE_2026 = NEWER_2026.replace("sent by", "no longer sent by").replace(
+    "not yet by", "still sent in"
+)
+USER_2026 = {"commit": "0bf897c1", "path": "data/user/user_approved/2026.9.0-latest-body.json"}
+CATEGORY_2026 = {
+    "commit": "5151d8f5",
+    "path": "data/category/category_destroyed/2026.9.0-latest-body.json",
+}
+NEWER_USER_KEYS = {
+    f"user.user_option.{key}": NEWER_2026.format(**USER_2026)
+    for key in (
+        "push_notification_level",
+        "enable_upcoming_change_available_notifications",
+        "automatically_translate",
+        "understood_languages",
+        "show_original_content",
+        "send_shortcut",
+    )
+}
+NEWER_CATEGORY_KEYS = {
+    f"category.{key}": NEWER_2026.format(**CATEGORY_2026)
+    for key in (
+        "topic_title_placeholder",
+        "topic_posting_review_group_ids",
+        "reply_posting_review_group_ids",
+    )
+}
+GONE_USER_KEYS = {"user.user_option.enable_defer": GONE_2026.format(**USER_2026)}
+GONE_CATEGORY_KEYS = {"category.category_setting": GONE_2026.format(**CATEGORY_2026)}
 TAG_OBJECTS = (
     "tags are {id, name, slug} objects in current core (app/serializers/concerns/"
     "topic_tags_mixin.rb); the 2023 recordings are from versions that sent names"
@@ -102,11 +165,13 @@ QUEUED_POSTS = (
     "TopicViewSerializer sends it only when the topic's posts need approval "
     "(queued_posts_enabled?); the sandbox has no approval queue"
 )
+QUEUED = {"topic.pending_posts": QUEUED_POSTS, "topic.queued_posts_count": QUEUED_POSTS}
 SITE_SETTINGS: dict[str, Allowed] = {
     "topic__topic_created__gov.uniswap.org": {
-        "missing": {"topic.pending_posts": QUEUED_POSTS, "topic.queued_posts_count": QUEUED_POSTS},
+        "missing": QUEUED,
         "extra": {"topic.tags": "gov.uniswap.org has tagging off (include_tags?); it is on here"},
-    }
+    },
+    "topic__topic_closed_status_updated__xuxiaowei.io": {"missing": QUEUED},
 }
 
 
@@ -114,7 +179,9 @@ def for_delivery(rec: Delivery) -> Allowed:
     """Everything that may differ from ``rec``, by kind of difference."""
     missing = {f"*{key}": reason for key, reason in PLUGIN_KEYS.items()}
     missing["*.tags_descriptions.*"] = TAG_DESCRIPTION_KEYS
+    missing |= GONE_USER_KEYS | GONE_CATEGORY_KEYS
     extra = dict(NEWER_WEBHOOK_KEYS) | {"*.tags_descriptions.*": TAG_DESCRIPTION_KEYS}
+    extra |= NEWER_USER_KEYS | NEWER_CATEGORY_KEYS
     extra |= RECORDER_EDITS.get(rec.name, {})
     site = SITE_SETTINGS.get(rec.name, {})
     return {

@@ -433,6 +433,7 @@ CASES: dict[str, Any] = {
     "getUserExternalId": lambda w: (f"/u/by-external/{w['external_id']}.json", {}),
     "activateUser": lambda w: (f"/admin/users/{w['reply']['user_id']}/activate.json", {}),
     "listUserBadges": lambda w: (f"/user-badges/{w['member']}.json", {}),
+    "updateUser": lambda w: (f"/u/{w['member']}.json", {"json": {"name": "Contract Member"}}),
 }
 # Spec operations the sandbox answers without a JSON body (Rails' `render body: nil`).
 EMPTY_BODY = {"deletePost", "removeTopic"}

@@ -76,3 +76,18 @@ def test_staff_see_the_email_of_a_staged_user(forum: SessionForum) -> None:
         assert user is not None
         user["staged"] = True
     assert profile(forum, name, "system")["email"] == f"{name}@example.org"
+
+
+def test_only_the_user_or_staff_may_change_a_profile(forum: SessionForum) -> None:
+    """PUT /u/{username}.json: Guardian#can_edit_user? (the user themself or staff)."""
+    name, other = member(forum), member(forum)
+
+    def rename(viewer: str, to: str) -> int:
+        headers = {"Api-Key": forum.api_key, "Api-Username": viewer}
+        url = f"{forum.url}/u/{name}.json"
+        return requests.put(url, headers=headers, data={"name": to}, timeout=10).status_code
+
+    assert rename(other, "Not Allowed") == 403
+    assert rename(name, "Renamed By Self") == 200
+    assert rename("system", "Renamed By Staff") == 200
+    assert profile(forum, name, None)["name"] == "Renamed By Staff"
