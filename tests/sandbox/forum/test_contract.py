@@ -297,6 +297,17 @@ def world(forum: SessionForum) -> Iterator[dict[str, Any]]:
             "tags[]": [tag],
         },
     ).json()
+    # A second topic, so the first has suggested topics: the schema requires the key, and
+    # Discourse (as the sandbox) leaves it out when it has none to suggest.
+    api(
+        "POST",
+        "/posts.json",
+        data={
+            "title": f"Another contract topic {forum.name()}",
+            "raw": "The first post of another topic.",
+            "category": category["id"],
+        },
+    )
     reply = forum.client(member).create_post(
         "A reply from the member, long enough.", topic_id=first["topic_id"]
     )
