@@ -31,7 +31,7 @@ from sandbox.forum.http import (
     invalid_access,
     json_response,
 )
-from sandbox.forum.state import Forum
+from sandbox.forum.state import ApiCall, Forum
 
 RATE_LIMIT_WINDOW = 60.0
 
@@ -95,6 +95,20 @@ def create_forum_app(
     def release(_exc: BaseException | None) -> None:
         if g.pop("forum_locked", False):
             forum.lock.release()
+
+    @app.after_request
+    def log_api_call(response: Response) -> Response:
+        if request.headers.get("Api-Key"):
+            forum.api_log.append(
+                ApiCall(
+                    forum.now(),
+                    request.method,
+                    request.path,
+                    response.status_code,
+                    request.headers.get("Api-Username"),
+                )
+            )
+        return response
 
     @app.after_request
     def persist(response: Response) -> Response:

@@ -10,6 +10,7 @@ import json
 import os
 import tempfile
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -58,6 +59,18 @@ def parse_time(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+API_LOG_SIZE = 200_000
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    at: datetime
+    method: str
+    path: str
+    status: int
+    username: str | None
+
+
 class Forum:
     """The forum: tables of plain JSON-able rows, site settings and event listeners."""
 
@@ -80,6 +93,9 @@ class Forum:
         self._next_ids: dict[str, int] = {}
         # Not persisted: Discourse keeps the create-post memo in Redis for 120 s.
         self.memo: dict[str, tuple[float, int]] = {}
+        # Not persisted: the API requests answered (a site's logs), for tests and benchmarks
+        # to count what a client spent and when.
+        self.api_log: deque[ApiCall] = deque(maxlen=API_LOG_SIZE)
         if _seed:
             seed.populate(self)
 
