@@ -2,7 +2,13 @@
 an initial full sync and a no-change resync (which must write nothing), and the batched
 read phase timed against pywikibot's PreloadingGenerator reading the same pages.
 
-python -m bench constellation_sync [--pages N]   (default 300)
+Goal (issue 20): the no-change resync costs at most ceil(pages / limit) + 2 wiki requests
+(today the batched read and the category listing; limit is 500 with high limits) and
+no forum request. Opening the wiki session (site info, login) is counted apart: a
+process pays it once, whatever it syncs.
+
+python -m bench constellation_sync [--pages N] [--strict]   (default 300 pages; --strict:
+exit 1 when the goal is missed)
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 
@@ -40,15 +46,22 @@ READER = Path(__file__).with_name("pywikibot_reads.py")  # run by path: cwd is a
 FORUM_RATE_LIMIT = 1_000_000  # the benchmark measures requests, not Discourse's throttle
 
 
-# Logging in is a POST but writes no content; counted apart, under its own name.
-SESSION = ("LOGIN",)
+# Opening a wiki session (site and account info, login, tokens) reads and writes
+# no content, and a process does it once; counted apart, under its own name.
+SESSION = "SESSION"
 _LOGIN_ACTIONS = {"login", "clientlogin"}
+_CONTENT_PARAMS = {"prop", "list", "generator", "titles", "pageids", "revids"}
 
 
 def _method(request: requests.PreparedRequest) -> str:
     body = request.body if isinstance(request.body, str) else (request.body or b"").decode()
-    action = parse_qs(body).get("action", [""])[0] if request.method == "POST" else ""
-    return "LOGIN" if action in _LOGIN_ACTIONS else request.method or "GET"
+    params = parse_qs(urlsplit(request.url or "").query) | parse_qs(body)
+    action = params.get("action", [""])[0]
+    if request.method == "POST" and action in _LOGIN_ACTIONS:
+        return SESSION
+    if request.method == "GET" and action == "query" and not _CONTENT_PARAMS & params.keys():
+        return SESSION  # meta only: siteinfo, userinfo, tokens
+    return request.method or "GET"
 
 
 class MethodCounts(Counter[str]):
@@ -58,10 +71,19 @@ class MethodCounts(Counter[str]):
         self[_method(response.request)] += 1
 
     def writes(self) -> int:
-        return sum(n for method, n in self.items() if method != "GET" and method not in SESSION)
+        return sum(n for method, n in self.items() if method not in ("GET", SESSION))
 
     def total(self) -> int:
         return sum(self.values())
+
+    def work(self) -> int:
+        """Every request but those opening the session."""
+        return self.total() - self[SESSION]
+
+
+def resync_goal(pages: int, limit: int = TITLES_PER_QUERY_HIGH) -> int:
+    """Most wiki requests a no-change resync of ``pages`` may make (the session apart)."""
+    return math.ceil(pages / limit) + 2
 
 
 @dataclass
@@ -74,8 +96,9 @@ class Phase:
 
     def describe(self, pages: int) -> str:
         return (
-            f"  {self.name}: {self.seconds:.2f} s; wiki {self.wiki.total()} requests "
-            f"({self.wiki.total() / pages:.2f}/page, {self.wiki.writes()} writes); forum "
+            f"  {self.name}: {self.seconds:.2f} s; wiki {self.wiki.work()} requests "
+            f"({self.wiki.work() / pages:.2f}/page, {self.wiki.writes()} writes; "
+            f"+{self.wiki[SESSION]} opening the session); forum "
             f"{self.forum.total()} requests ({self.forum.total() / pages:.2f}/page, "
             f"{self.forum.writes()} writes); {self.summary.headline()}"
         )
@@ -90,6 +113,11 @@ class Result:
     read_seconds: float
     read_requests: int
     pywikibot: dict[str, Any]
+    resync_goal: int
+
+    @property
+    def goal_met(self) -> bool:
+        return self.resync.wiki.work() <= self.resync_goal and self.resync.forum.total() == 0
 
 
 class WritesOnResync(AssertionError):
@@ -168,7 +196,14 @@ def _measure(
     theirs = _pywikibot_read(wiki_url, titles, folder)
 
     result = Result(
-        pages, initial, resync, math.ceil(pages / limit), read_seconds, read_requests, theirs
+        pages,
+        initial,
+        resync,
+        math.ceil(pages / limit),
+        read_seconds,
+        read_requests,
+        theirs,
+        resync_goal(pages, limit),
     )
     echo(
         f"constellation_sync: {pages} pages; minimum for batched reads "
@@ -176,6 +211,11 @@ def _measure(
     )
     echo(initial.describe(pages))
     echo(resync.describe(pages))
+    echo(
+        f"  goal: no-change resync <= ceil({pages}/{limit}) + 2 = {result.resync_goal} wiki "
+        f"requests and 0 forum requests; it made {resync.wiki.work()} and "
+        f"{resync.forum.total()}: {'met' if result.goal_met else 'MISSED'}"
+    )
     echo(
         f"  read phase: ours {read_seconds:.3f} s in {read_requests} request(s); pywikibot "
         f"PreloadingGenerator {theirs['seconds']:.3f} s in {theirs['requests']} request(s); "
@@ -224,7 +264,15 @@ def _pywikibot_read(api_base: str, titles: list[str], folder: Path) -> dict[str,
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench constellation_sync")
     parser.add_argument("--pages", type=int, default=PAGES)
-    run(parser.parse_args(argv).pages)
+    parser.add_argument(
+        "--strict", action="store_true", help="exit with status 1 when the goal is missed"
+    )
+    args = parser.parse_args(argv)
+    if args.pages < 1:
+        parser.error(f"--pages: expected 1 or more, got {args.pages}")
+    result = run(args.pages)
+    if args.strict and not result.goal_met:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ way: other markers, and the hash kept in a place of their own (a ``SectionMemory
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -20,7 +21,7 @@ from typing import Protocol
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from connectors.mediawiki import WikiClient
+from connectors.mediawiki import EditResult, WikiClient
 from connectors.mediawiki.records import WikiPage, stored_form
 from core import clock
 from core.errors import EditConflict
@@ -109,13 +110,15 @@ def write_bot_section(
     page: WikiPage | None = None,
     markers: Markers = PAGE_MARKERS,
     memory: SectionMemory | None = None,
+    on_saved: Callable[[EditResult], None] | None = None,
 ) -> str:
     """Write ``inside`` between the markers of the page: "written", "unchanged" or
     "conflict".
 
     ``page``, when the caller already read it (a batched sync), saves a read when the
     section is unchanged; a write still goes through ``apply``, which reads afresh.
-    ``markers`` and ``memory`` default to the page's one unnamed section.
+    ``markers`` and ``memory`` default to the page's one unnamed section. ``on_saved``
+    is given the edit when one is saved (the revision it made, and the one it was made on).
 
     "conflict": a person's edit inside the markers was moved above them, or the page
     kept changing under us for three tries (nothing written; the next sync retries).
@@ -155,6 +158,8 @@ def write_bot_section(
             memory.remember(section_hash(inside))
         return "unchanged"
     memory.remember(section_hash(inside))
+    if on_saved is not None:
+        on_saved(result)
     return outcome["action"]
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from community.constellations.charter import CharterError, parse_charter
 from community.constellations.models import PageTopicLink
+from community.constellations.revision_mark import follow_own_edit
 from community.constellations.sync import sync_titles
 from community.constellations.wiki_section import update_wiki_section
 from community.handling import HandlerContext
@@ -59,6 +60,15 @@ def refresh_wiki_section(event: Event, ctx: HandlerContext) -> None:
     except CharterError:
         return  # reported by the page sync; the section waits for a fixed page
     if charter is not None:
+        page_id = link.wiki_page_id
         update_wiki_section(
-            ctx.session, wiki, ctx.forum(), ctx.settings, charter=charter, link=link
+            ctx.session,
+            wiki,
+            ctx.forum(),
+            ctx.settings,
+            charter=charter,
+            link=link,
+            page=page,
+            # Our edit is no change to the next resync (it reads no history for it).
+            on_saved=lambda edit: follow_own_edit(ctx.session, page_id, edit),
         )

@@ -22,10 +22,11 @@ from community.constellations.charter import Charter, CharterError, parse_charte
 from community.constellations.forum_mirror import forum_link, sync_to_forum
 from community.constellations.leadership import update_timeline
 from community.constellations.models import PageTopicLink, record_issue, resolve_issues
+from community.constellations.revision_mark import left_at, mark, unchanged_since_sync
 from community.constellations.sync_runs import RunRecord, scope_of, start_run
 from community.constellations.wiki_section import update_wiki_section
 from connectors.discourse.client import ForumClient
-from connectors.mediawiki import WikiClient, WikiPage
+from connectors.mediawiki import EditResult, WikiClient, WikiPage
 from core.config import Settings
 from core.errors import ConnectorError
 from core.inbox import describe
@@ -263,16 +264,23 @@ def sync_page(
             resolve_issues(session, kind=kind, wiki_title=page.title, wiki_page_id=page.pageid)
     if charter is None and forum_link(session, page.pageid) is None:
         return summary  # not a constellation page, and never was (or a move's redirect)
+    # A page at the revision its last sync left it at costs only the batched read: its
+    # history holds nothing new, and its section's forum inputs come by their own events.
+    moved = not unchanged_since_sync(session, page)
     outcome = sync_to_forum(session, forum, settings, page=page, charter=charter, dry_run=dry_run)
     _count(summary, page.title, outcome.action, outcome.detail)
-    if not dry_run:
+    if not dry_run and moved:
         summary.leadership_changes += update_timeline(
             session, wiki, title=page.title, page_id=page.pageid, head=page
         )
     # The wiki write comes last: nothing after it can roll back the record of what we
     # wrote, which tells our own section from a person's edit next time.
-    if charter is not None:
-        _sync_section(session, wiki, forum, settings, summary, page, charter, dry_run)
+    saved: list[EditResult] = []
+    if charter is not None and (moved or outcome.action != "unchanged"):
+        _sync_section(session, wiki, forum, settings, summary, page, charter, dry_run, saved)
+    left = left_at(page, saved)
+    if not dry_run and left is not None:
+        mark(session, page.pageid, left)  # last: a sync that failed before is done again
     return summary
 
 
@@ -285,13 +293,22 @@ def _sync_section(
     page: WikiPage,
     charter: Charter,
     dry_run: bool,
+    saved: list[EditResult],
 ) -> None:
     assert page.pageid is not None
     link = forum_link(session, page.pageid)
     if link is None or link.forum_topic_id is None or link.archived_at is not None:
         return  # nothing on the forum to show yet (a dry run, or an archived page)
     result = update_wiki_section(
-        session, wiki, forum, settings, charter=charter, link=link, dry_run=dry_run, page=page
+        session,
+        wiki,
+        forum,
+        settings,
+        charter=charter,
+        link=link,
+        dry_run=dry_run,
+        page=page,
+        on_saved=saved.append,
     )
     if result == "written":
         summary.wiki_sections_written += 1

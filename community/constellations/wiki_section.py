@@ -8,7 +8,7 @@ asked only for the titles of those topics and for each participant's groups.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +24,7 @@ from community.credits.credits_section import credits_block, page_contributors
 from community.health.scope import CONSTELLATION
 from community.health.summary import health_lines
 from connectors.discourse import ForumClient
-from connectors.mediawiki import WikiClient
+from connectors.mediawiki import EditResult, WikiClient
 from connectors.mediawiki.records import WikiPage
 from core import clock
 from core.errors import NotFound
@@ -62,11 +62,13 @@ def update_wiki_section(
     link: PageTopicLink,
     dry_run: bool = False,
     page: WikiPage | None = None,
+    on_saved: Callable[[EditResult], None] | None = None,
 ) -> str:
     """Write the section on the charter's page: "written", "unchanged" or "conflict".
 
     ``page``, when the caller already read it (a batched sync), saves a read when the
     section is unchanged; a write still goes through ``apply``, which reads afresh.
+    ``on_saved`` is given the edit when one is saved.
 
     "conflict": a person's edit inside the markers was moved above them, or the page
     kept changing under us for three tries (nothing written; the next sync retries).
@@ -93,6 +95,7 @@ def update_wiki_section(
         summary=SUMMARY,
         dry_run=dry_run,
         page=page,
+        on_saved=on_saved,
     )
 
 

@@ -74,6 +74,7 @@ class EditResult:
     revid: int | None  # None for a no-change edit without a known base
     timestamp: datetime | None  # of the new revision; None when nothing changed
     nochange: bool
+    base_revid: int | None = None  # the revision the edit was made on; None for a new page
 
 
 def parse_time(value: str) -> datetime:
@@ -192,6 +193,7 @@ def edit_result_from(answer: Mapping[str, Any], base_revid: int | None) -> EditR
         revid=int(answer["newrevid"]) if "newrevid" in answer else base_revid,
         timestamp=parse_time(stamp) if stamp else None,
         nochange=nochange,
+        base_revid=int(answer["oldrevid"]) if answer.get("oldrevid") else base_revid,
     )
 
 

@@ -35,10 +35,11 @@ def test_a_stale_base_is_an_edit_conflict_and_apply_redoes_its_change(wiki: Sess
         return page.text.replace("owner: nobody", "owner: bot")
 
     human_first = human.read_pages([title])[title]
-    human.edit(title, "status: sunset\nowner: nobody", summary="again", base=human_first)
+    sunset = human.edit(title, "status: sunset\nowner: nobody", summary="again", base=human_first)
     result = bot.apply(title, set_owner, summary="set the owner")
     assert result is not None and not result.nochange
     assert seen == ["status: sunset\nowner: nobody"]
+    assert result.base_revid == sunset.revid  # made on the human's revision, read afresh
     assert bot.read_pages([title])[title].text == "status: sunset\nowner: bot"
     # Applying the same change again finds nothing to do and writes nothing.
     assert bot.apply(title, set_owner, summary="set the owner") is None
@@ -78,7 +79,7 @@ def test_apply_creates_a_missing_page_and_leaves_alone_what_the_transform_declin
     bot = wiki.bot()
     title = wiki.title("Fresh")
     created = bot.apply(title, lambda page: None if page.exists else "new page", summary="make")
-    assert created is not None
+    assert created is not None and created.base_revid is None  # a new page
     assert bot.read_pages([title])[title].text == "new page"
     assert bot.apply(title, lambda page: None, summary="nothing") is None
 
