@@ -52,6 +52,19 @@ class ForumPostActivity(Base):
     private: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
+class ForumTopic(Base):
+    """A topic's title and slug as the forum last told us (post payloads carry them as
+    ``topic_title``/``topic_slug``, topic payloads as ``title``/``slug``): what the wiki
+    sections show, read here rather than asked of the forum each time."""
+
+    __tablename__ = "forum_topics"
+
+    topic_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(255))
+    slug: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class WikiChangeActivity(Base):
     """One wiki change: ``change_key`` is ``rc:<rcid>`` for a recent change, or
     ``rev:<revid>`` for a revision found by a reconcile."""
@@ -96,6 +109,14 @@ def record_post(event: Event, ctx: HandlerContext) -> None:
     if event.kind == event_kinds.FORUM_POST_RECOVERED:
         deleted = False
     upsert_post(ctx.session, _post_values(post, deleted, event.occurred_at))
+    if post.get("topic_title"):
+        upsert_topic(
+            ctx.session,
+            int(post["topic_id"]),
+            str(post["topic_title"]),
+            str(post.get("topic_slug") or ""),
+            parse_time(post.get("updated_at")) or event.occurred_at,
+        )
 
 
 def record_history(session: Session, forum: LatestPosts) -> int:
@@ -144,6 +165,27 @@ def record_topic(event: Event, ctx: HandlerContext) -> None:
         update(ForumPostActivity)
         .where(ForumPostActivity.topic_id == int(topic["id"]))
         .values(**changes)
+    )
+    if topic.get("title"):
+        # A topic edit's payload keeps the topic's old updated_at: the event's time orders.
+        upsert_topic(
+            ctx.session,
+            int(topic["id"]),
+            str(topic["title"]),
+            str(topic.get("slug") or ""),
+            event.occurred_at,
+        )
+
+
+def upsert_topic(session: Session, topic_id: int, title: str, slug: str, at: datetime) -> None:
+    """Keep a topic's title and slug; an older report never overwrites a newer one."""
+    values = {"title": title[:255], "slug": slug[:255], "updated_at": at}
+    session.execute(
+        dialect_insert(session, ForumTopic)
+        .values(topic_id=topic_id, **values)
+        .on_conflict_do_update(
+            index_elements=["topic_id"], set_=values, where=ForumTopic.updated_at <= at
+        )
     )
 
 

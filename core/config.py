@@ -66,6 +66,7 @@ DEFAULTS: Settings = {
         "read_only_on_sunset": False,
         "recent_topics": 8,
         "participant_days": 90,
+        "section_refresh_minutes": 5,
     },
     "practices": {
         "category": "Category:Practices",

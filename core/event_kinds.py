@@ -56,6 +56,7 @@ ALERT_RAISED = "health.alert.raised"  # payload: as community.health.alerts._ann
 ALERT_RESOLVED = "health.alert.resolved"
 PRACTICE_ADOPTED = "community.practice_adopted"  # payload: community.practices.adoption
 STATUS_CHANGED = "community.constellation_status_changed"  # page_id, title, old/new_status
+SECTION_REFRESH = "schedule.section_refresh"  # payload: page_id
 
 # -- asked for by moderators on the dashboard, done by the worker ----------------------------
 
@@ -89,7 +90,7 @@ _ACTIVITY_POST = "community.activity.record_post"
 _ACTIVITY_TOPIC = "community.activity.record_topic"
 _ACTIVITY_WIKI = "community.activity.record_wiki_change"
 _HEALTH = "community.health.handlers.update_health"
-_WIKI_SECTION = "community.constellations.handlers.refresh_wiki_section"
+_WIKI_SECTION = "community.constellations.handlers.schedule_section_refresh"
 _TAG_TOPIC = "community.practices.handlers.tag_forum_topic"
 _CREDIT_POST = "community.credits.forum_credit.credit_post"
 _CREDIT_LIKE = "community.credits.forum_credit.credit_like"
@@ -180,6 +181,13 @@ CATALOGUE: tuple[Kind, ...] = (
         "a page's latest revision, found by a full reconcile after changes were lost",
         _WIKI,
         _WIKI_PAGE,
+    ),
+    Kind(
+        SECTION_REFRESH,
+        "a constellation's wiki section is due to be rewritten (one per page and interval)",
+        "community.constellations.handlers",
+        ("community.constellations.handlers.refresh_section",),
+        rules=False,
     ),
     Kind(
         HEALTH_RECOMPUTE,

@@ -47,8 +47,9 @@ def _holds_nul(value: Any) -> bool:
     return False
 
 
-def record(session: Session, event: Event) -> bool:
-    """Store ``event`` as pending in the caller's transaction.
+def record(session: Session, event: Event, *, available_at: datetime | None = None) -> bool:
+    """Store ``event`` as pending in the caller's transaction, due now or at
+    ``available_at``.
 
     Returns False, storing nothing, when an event with the same ``event_id`` or
     ``dedupe_key`` is already there. ON CONFLICT DO NOTHING makes this safe
@@ -67,7 +68,8 @@ def record(session: Session, event: Event) -> bool:
         "state": "pending",
         "attempts": 0,
     }
-    values["received_at"] = values["available_at"] = clock.now()
+    values["received_at"] = clock.now()
+    values["available_at"] = available_at or values["received_at"]
     # The table, not the model: the ORM's bulk-insert path costs a millisecond a webhook.
     table = InboxEvent.__table__
     statement = dialect_insert(session, table).values(**values).on_conflict_do_nothing()

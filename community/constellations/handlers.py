@@ -1,16 +1,18 @@
 """Pipeline handlers that keep constellations in sync as changes arrive.
 
 A wiki change to a page syncs that page (idempotent: a page that did not change makes
-no writes); a forum post or topic in a linked category refreshes the bot section on
-that constellation's wiki page. Both run in the handler's transaction.
+no writes); a forum post or topic in a linked category asks for the bot section on that
+constellation's wiki page to be refreshed, at most once per page and interval.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from community.constellations.charter import CharterError, parse_charter
 from community.constellations.models import PageTopicLink
@@ -18,6 +20,8 @@ from community.constellations.revision_mark import follow_own_edit
 from community.constellations.sync import sync_titles
 from community.constellations.wiki_section import update_wiki_section
 from community.handling import HandlerContext
+from core import clock, event_kinds, forum_budget, inbox
+from core.config import Settings
 from core.events import Event
 from core.page_titles import main_titles
 
@@ -34,9 +38,11 @@ def sync_wiki_page(event: Event, ctx: HandlerContext) -> None:
         sync_titles(ctx.session, ctx.wiki(), ctx.forum(), ctx.settings, titles)
 
 
-def refresh_wiki_section(event: Event, ctx: HandlerContext) -> None:
-    """forum.post_*/topic_*: a change in a constellation's category refreshes the bot
-    section on its wiki page (written only when its text changes)."""
+def schedule_section_refresh(event: Event, ctx: HandlerContext) -> None:
+    """forum.post_*/topic_*: a change in a constellation's category asks for its wiki
+    section to be refreshed, coalesced: one refresh per page per
+    ``section_refresh_minutes``, at the end of the interval the change fell in, however
+    many posts arrive in it (a busy page must not spend the forum's budget per post)."""
     if not ctx.settings.get("forum", {}).get("url"):
         return
     item: Mapping[str, Any] = event.payload.get("post") or event.payload.get("topic") or {}
@@ -46,6 +52,42 @@ def refresh_wiki_section(event: Event, ctx: HandlerContext) -> None:
     link = ctx.session.scalars(
         select(PageTopicLink).where(
             PageTopicLink.forum_category_id == int(category_id),
+            PageTopicLink.archived_at.is_(None),
+        )
+    ).first()
+    if link is not None and link.forum_topic_id is not None:
+        ask_for_section_refresh(ctx.session, ctx.settings, link.wiki_page_id)
+
+
+def ask_for_section_refresh(session: Session, settings: Settings, page_id: int) -> None:
+    """Record the refresh of the page's section at the end of the current interval; the
+    inbox keeps one per page and interval (the event id names both)."""
+    seconds = float(settings["constellations"]["section_refresh_minutes"]) * 60
+    now = clock.now()
+    slot = int(now.timestamp() // seconds)
+    due = datetime.fromtimestamp((slot + 1) * seconds, UTC)
+    inbox.record(
+        session,
+        Event(
+            event_id=f"section:{page_id}:{seconds:g}s:{slot}",
+            kind=event_kinds.SECTION_REFRESH,
+            source="schedule",
+            subject=f"page:{page_id}",
+            actor=None,
+            occurred_at=now,
+            delivery_id=None,
+            payload={"page_id": page_id},
+        ),
+        available_at=due,
+    )
+
+
+def refresh_section(event: Event, ctx: HandlerContext) -> None:
+    """constellation.section_refresh: rewrite the page's bot section from the store
+    (written only when its text changes)."""
+    link = ctx.session.scalars(
+        select(PageTopicLink).where(
+            PageTopicLink.wiki_page_id == int(event.payload["page_id"]),
             PageTopicLink.archived_at.is_(None),
         )
     ).first()
@@ -59,8 +101,10 @@ def refresh_wiki_section(event: Event, ctx: HandlerContext) -> None:
         charter = parse_charter(page.title, page.text)
     except CharterError:
         return  # reported by the page sync; the section waits for a fixed page
-    if charter is not None:
-        page_id = link.wiki_page_id
+    if charter is None:
+        return
+    page_id = link.wiki_page_id
+    with forum_budget.priority("section"):
         update_wiki_section(
             ctx.session,
             wiki,

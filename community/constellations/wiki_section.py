@@ -1,9 +1,10 @@
 """What the bot-owned section of a constellation's wiki page shows (written by
 ``bot_section``).
 
-Recent discussions and active participants come from the ``ForumPostActivity`` rows that
-the event handlers keep (the category's posts, no forum listing needed); the forum is
-asked only for the titles of those topics and for each participant's groups.
+Recent discussions and active participants come from what the event handlers keep: the
+category's posts (``ForumPostActivity``), the topics' titles (``ForumTopic``) and people's
+organisations (``Person``). The forum is asked only for the title of a topic from before
+the service, once; the forum's budget is for the work people wait on.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from community.activity import ForumPostActivity
+from community.activity import ForumPostActivity, ForumTopic, upsert_topic
 from community.bot_section import escape, write_bot_section
 from community.constellations.charter import Charter
 from community.constellations.models import PageTopicLink
 from community.credits.credits_section import credits_block, page_contributors
+from community.credits.models import Account, Person
 from community.health.scope import CONSTELLATION
 from community.health.summary import health_lines
 from connectors.discourse import ForumClient
@@ -105,40 +107,45 @@ def update_wiki_section(
 def recent_discussions(
     session: Session, forum: ForumClient, settings: Any, link: PageTopicLink
 ) -> list[Discussion]:
-    """The newest topics in the category (the charter topic aside), newest first."""
+    """The newest topics in the category (the charter topic aside), newest first. Titles
+    come from the store; only a topic no webhook or poll has named (older than the
+    service) is asked of the forum, once."""
     if link.forum_category_id is None:
         return []
     limit = int(settings["constellations"]["recent_topics"])
     started = func.min(ForumPostActivity.created_at)
     query = (
-        select(ForumPostActivity.topic_id, started)
+        select(ForumPostActivity.topic_id, started, ForumTopic.title, ForumTopic.slug)
+        .outerjoin(ForumTopic, ForumTopic.topic_id == ForumPostActivity.topic_id)
         .where(
             ForumPostActivity.category_id == link.forum_category_id,
             ForumPostActivity.deleted.is_(False),
         )
-        .group_by(ForumPostActivity.topic_id)
+        .group_by(ForumPostActivity.topic_id, ForumTopic.title, ForumTopic.slug)
         .order_by(started.desc(), ForumPostActivity.topic_id.desc())
     )
     if link.forum_topic_id is not None:
         query = query.where(ForumPostActivity.topic_id != link.forum_topic_id)
     base = str(settings["forum"]["url"]).rstrip("/")
     found: list[Discussion] = []
-    for topic_id, first in session.execute(query):
-        if len(found) >= limit:
-            break
-        try:
-            topic = forum.get_topic(topic_id)
-        except NotFound:  # deleted or hidden since: not a discussion to point to
-            continue
-        url = f"{base}/t/{topic.slug or 'topic'}/{topic.id}"
-        found.append(Discussion(topic.id, topic.title, url, first))
+    for topic_id, first, title, slug in session.execute(query.limit(limit)):
+        if title is None:
+            try:
+                topic = forum.get_topic(topic_id)
+            except NotFound:  # deleted or hidden since: not a discussion to point to
+                continue
+            title, slug = topic.title, topic.slug or ""
+            upsert_topic(session, topic_id, title, slug, clock.now())
+        url = f"{base}/t/{slug or 'topic'}/{topic_id}"
+        found.append(Discussion(topic_id, title, url, first))
     return found
 
 
 def active_participants(
     session: Session, forum: ForumClient, settings: Any, link: PageTopicLink
 ) -> list[Participant]:
-    """Everyone who posted in the category within ``participant_days``, by name."""
+    """Everyone who posted in the category within ``participant_days``, by name, with
+    the organisation the store holds for them."""
     if link.forum_category_id is None:
         return []
     days = int(settings["constellations"]["participant_days"])
@@ -154,22 +161,24 @@ def active_participants(
     )
     ours = {name.lower() for name in SYSTEM_USERS | {forum.username}}
     names = sorted({n for n in session.scalars(query) if n.lower() not in ours}, key=str.lower)
-    return [Participant(name, organisations(forum, name)) for name in names]
+    known = organisations(session, names)
+    return [Participant(name, known.get(name.casefold(), ())) for name in names]
 
 
-def organisations(forum: ForumClient, username: str) -> tuple[str, ...]:
-    """The partner organisations of a person: their non-automatic forum groups."""
-    try:
-        user = forum.get_user(username)
-    except NotFound:
-        return ()
-    groups = user.data.get("groups") or []
-    names = {
-        str(group.get("full_name") or group["name"])
-        for group in groups
-        if not group.get("automatic")
-    }
-    return tuple(sorted(names, key=str.lower))
+def organisations(session: Session, usernames: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """casefolded forum username -> the partner organisation the store holds for them."""
+    if not usernames:
+        return {}
+    rows = session.execute(
+        select(Account.username, Person.organisation)
+        .join(Person, Person.id == Account.person_id)
+        .where(
+            Account.platform == "forum",
+            func.lower(Account.username).in_([name.lower() for name in usernames]),
+            Person.organisation.is_not(None),
+        )
+    )
+    return {username.casefold(): (str(organisation),) for username, organisation in rows}
 
 
 def render_inside(

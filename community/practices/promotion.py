@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 from community.activity import PRIVATE_MESSAGE
 from community.bot_section import escape
 from community.constellations.models import PageTopicLink
-from community.constellations.wiki_section import organisations
 from community.credits.forum_credit import credit_practice_author
 from community.practices.candidates import KIND, first_paragraph, topic_key
 from community.practices.models import Practice, PracticeSuggestion, PracticeTopic
+from community.practices.origin import forum_organisations
 from community.practices.registry import sync_practice_page
 from community.practices.section import refresh_practice_section
 from connectors.discourse import ForumClient
@@ -192,7 +192,7 @@ def _origin(forum: ForumClient, author: str, organisation: str | None, topic_id:
         if not chosen or "," in chosen:
             raise PromotionError(f"organisation {organisation!r}: give one name, no commas")
         return chosen
-    found = organisations(forum, author)
+    found = forum_organisations(forum, author)
     if len(found) == 1:
         return found[0]
     if not found:

@@ -57,6 +57,7 @@ TABLES = {
     "forum_budget_spends",
     "forum_budget_waiters",
     "forum_budget_state",
+    "forum_topics",
     "alembic_version",
 }
 

@@ -73,12 +73,12 @@ def test_db_upgrade_creates_the_store(
 ) -> None:
     result = runner.invoke(main, ["--config", str(config_file), "db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert "store at revision 0016" in result.output
+    assert "store at revision 0017" in result.output
     engine = create_engine(settings["store"]["url"])
     assert "inbox_events" in inspect(engine).get_table_names()
     engine.dispose()
     current = runner.invoke(main, ["--config", str(config_file), "db", "current"])
-    assert current.output.strip() == "current: 0016  head: 0016"
+    assert current.output.strip() == "current: 0017  head: 0017"
 
 
 def test_the_same_commands_work_through_flask(config_file: Path) -> None:

@@ -11,16 +11,19 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from bench.constellation_sync import resync_goal
 from community.activity import ForumPostActivity
 from community.constellations.forum_mirror import forum_link
-from community.constellations.handlers import refresh_wiki_section
+from community.constellations.handlers import refresh_section, schedule_section_refresh
 from community.constellations.leadership import timeline
 from community.constellations.sync import sync_constellations
 from community.handling import HandlerContext
 from core import clock, event_kinds
 from core.events import Event
+from core.inbox import to_event
+from core.models import InboxEvent
 from tests.community.constellations.sync_support import SyncRig, charter_text
 from tests.conftest import SessionForum, SessionWiki
 
@@ -108,7 +111,13 @@ def discuss(rig: SyncRig, title: str) -> str:
             delivery_id=None,
             payload={"post": {"id": topic.posts[-1].id, "category_id": category_id}},
         )
-        refresh_wiki_section(event, HandlerContext(session, rig.settings))
+        context = HandlerContext(session, rig.settings)
+        schedule_section_refresh(event, context)
+        # The refresh the post asked for, as the worker runs it when it falls due.
+        [due] = session.scalars(
+            select(InboxEvent).where(InboxEvent.kind == event_kinds.SECTION_REFRESH)
+        ).all()
+        refresh_section(to_event(due), context)
     return topic_title
 
 

@@ -18,6 +18,8 @@ from community.bot_section import BEGIN, END, MOVED_NOTE
 from community.constellations.charter import Charter, parse_charter
 from community.constellations.models import PageTopicLink
 from community.constellations.wiki_section import update_wiki_section
+from community.credits.models import Person
+from community.credits.people import ensure_account
 from community.health.summary import NOT_YET
 from connectors.discourse import ForumClient
 from connectors.discourse.records import Topic
@@ -280,6 +282,10 @@ def test_participants_show_their_partner_organisation(
                 deleted=False,
             )
         )
+        # The organisation the store holds (from the forum's groups, or a moderator);
+        # the section reads it there, never asking the forum per participant.
+        member = ensure_account(session, "forum", scene.member)
+        session.get_one(Person, member.person_id).organisation = scene.organisation
     bot = wiki.bot()
     linked = linked_page(bot, wiki.title("Constellation"), charter_text(), scene.category_id)
     assert run(store, wiki, forum, linked, bot) == "written"
