@@ -1,6 +1,7 @@
-"""The Sync page: the reconcile's runs, how far behind the platform readers are, what is
-broken (malformed charters, refused pages, failed sync events), conflicts with a choice
-of side, and a Resync button; and the same state as JSON at /api/v1/sync.
+"""The Sync page: the reconcile's runs, how far behind the platform readers are, the forum
+request budget every process spends from, what is broken (malformed charters, refused
+pages, failed sync events), conflicts with a choice of side, and a Resync button; and the
+same state as JSON at /api/v1/sync.
 
 Buttons only record inbox events (see community.constellations.requests): the worker talks to the
 wiki and the forum, never the web request.
@@ -24,7 +25,7 @@ from community.constellations.requests import (
     resync_event,
 )
 from community.constellations.sync_runs import FULL, SyncRun
-from core import clock, inbox, wakeup
+from core import clock, forum_budget, inbox, wakeup
 from core.config import Settings
 from core.store import get_store
 from dashboards import charts, sync_report
@@ -34,6 +35,13 @@ from dashboards.web import api, page_number, pages, render_page, safe_url, viewe
 BAD_TITLE = set("#<>[]|{}")
 MAX_TITLE = 255
 CHOICE_LABELS = {KEEP_FORUM: "keep the forum's text", "use_wiki": "use the wiki's charter"}
+# The forum budget's priorities (core.forum_budget.PRIORITIES), most urgent first.
+PRIORITY_LABELS = {
+    "moderator": "Moderators' actions",
+    "sync": "Sync writes",
+    "section": "Wiki section refreshes",
+    "scan": "Scans and backfills",
+}
 
 
 def _settings() -> Settings:
@@ -74,6 +82,8 @@ def sync() -> str:
         "dashboard/sync.html",
         page=page,
         now=now,
+        budget=forum_budget.current().status(),
+        priority_labels=PRIORITY_LABELS,
         full=FULL,
         choice_labels=CHOICE_LABELS,
         is_resolvable=is_resolvable,
@@ -190,6 +200,19 @@ def _run_json(run: SyncRun) -> dict[str, Any]:
     }
 
 
+def _budget_json(status: forum_budget.Status) -> dict[str, Any]:
+    return {
+        "per_minute": status.per_minute,
+        "allowed": status.allowed,
+        "used": status.used,
+        "left": status.left,
+        "used_by_priority": status.used_by_priority,
+        "waiting_by_priority": status.waiting_by_priority,
+        "rate_limited": status.rate_limited,
+        "paused_seconds": status.paused_for,
+    }
+
+
 def _issue_json(issue: SyncIssue, queued: dict[int, str]) -> dict[str, Any]:
     return {
         "id": issue.id,
@@ -241,4 +264,5 @@ def sync_state() -> Any:
             for row in state["failed"].rows
         ],
         "queued_resyncs": [{"title": title} for title in state["resyncs"]],
+        "forum_budget": _budget_json(forum_budget.current().status()),
     }

@@ -1,7 +1,8 @@
 """``GET /metrics``: the processes' telemetry (core/telemetry.py) and, read from the store
 at scrape time, numbers every process would agree on however many processes and machines
 share it: inbox events by state, how long the longest-waiting due event has waited,
-outgoing messages by state, and outgoing delivery attempts by outcome. Only the web
+outgoing messages by state, outgoing delivery attempts by outcome, and the shared forum
+request budget (from the store, or Redis when the queue is Redis). Only the web
 ``/metrics`` carries the store's numbers (scrape one web instance or take ``max``).
 
 ``/metrics`` asks for an API token (``Authorization: Bearer cst_…``, made with
@@ -23,7 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from core import clock
+from core import clock, forum_budget
 from core.models import InboxEvent
 from core.store import Store, get_store
 from core.telemetry import process_registry
@@ -47,8 +48,13 @@ class StoreCollector:
     and only the newest are counted on each scrape.
     """
 
-    def __init__(self, store: Callable[[], Store]):
+    def __init__(
+        self,
+        store: Callable[[], Store],
+        budget: Callable[[], forum_budget.Budget] | None = None,
+    ):
         self.store = store
+        self.budget = budget
         self._lock = threading.Lock()
         self._attempts_upto = 0
         self._attempts_counted: Tally[str] = Tally()
@@ -101,6 +107,57 @@ class StoreCollector:
         for outcome in ("delivered", "failed"):
             tries.add_metric([outcome], attempts[outcome])
         yield tries
+        if self.budget is not None:
+            yield from self._budget(self.budget)
+
+    def _budget(self, budget: Callable[[], forum_budget.Budget]) -> Iterator[Any]:
+        try:
+            status = budget().status()
+        except Exception as exc:  # Redis may be down while the store answers
+            log.warning(
+                "metrics: the forum budget could not be read: %s: %s", type(exc).__name__, exc
+            )
+            return
+        yield GaugeMetricFamily(
+            "constellate_forum_budget_requests_per_minute",
+            "Forum requests a minute the forum allows its admin API keys together.",
+            value=status.per_minute,
+        )
+        yield GaugeMetricFamily(
+            "constellate_forum_budget_requests_allowed",
+            "Of those, the forum requests a minute Constellate may spend (its share).",
+            value=status.allowed,
+        )
+        used = GaugeMetricFamily(
+            "constellate_forum_budget_requests_used",
+            "Forum requests spent in the last 60 seconds, by the priority of the work.",
+            labels=["priority"],
+        )
+        waiting = GaugeMetricFamily(
+            "constellate_forum_budget_waiting",
+            "Forum requests waiting for a place in the budget, by priority.",
+            labels=["priority"],
+        )
+        for name in forum_budget.PRIORITIES:
+            used.add_metric([name], status.used_by_priority[name])
+            waiting.add_metric([name], status.waiting_by_priority[name])
+        yield used
+        yield GaugeMetricFamily(
+            "constellate_forum_budget_requests_left",
+            "Forum requests Constellate may still spend in the last 60 seconds' window.",
+            value=status.left,
+        )
+        yield waiting
+        yield CounterMetricFamily(
+            "constellate_forum_budget_rate_limited",
+            "429 answers from the forum, counted by every process in the shared ledger.",
+            value=status.rate_limited,
+        )
+        yield GaugeMetricFamily(
+            "constellate_forum_budget_paused_seconds",
+            "Seconds left of the pause every process keeps after a 429 (0: none).",
+            value=status.paused_for,
+        )
 
     def _attempts(self, session: Session, now: datetime) -> Tally[str]:
         outcome = case(
@@ -146,12 +203,14 @@ def _tally(session: Session, query: Any) -> Tally[str]:
 def scrape_registry(
     store: Callable[[], Store],
     *,
+    budget: Callable[[], forum_budget.Budget] | None = None,
     directory: str | None = None,
 ) -> CollectorRegistry:
-    """What ``/metrics`` shows: the processes' counts and, once, the store's numbers."""
+    """What ``/metrics`` shows: the processes' counts and, once, the store's numbers (and
+    the forum ``budget``'s, when given)."""
     registry = CollectorRegistry()
     registry.register(process_registry(directory))
-    registry.register(StoreCollector(store))
+    registry.register(StoreCollector(store, budget))
     return registry
 
 
@@ -179,6 +238,9 @@ def scrape() -> Response:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[EXTENSION_KEY] = scrape_registry(lambda: get_store(app))
+    app.extensions[EXTENSION_KEY] = scrape_registry(
+        lambda: get_store(app),
+        budget=lambda: app.extensions[forum_budget.APP_KEY],  # core.forum_budget_ledgers's
+    )
     app.register_blueprint(blueprint)
     csrf.exempt(blueprint)  # GET only; the token is the credential, not a cookie

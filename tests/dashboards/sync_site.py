@@ -17,6 +17,7 @@ from community.constellations.models import PageTopicLink, SyncIssue
 from community.constellations.sync import SyncSummary, sync_constellations
 from community.handling import Handler
 from connectors.discourse.client import ForumClient
+from core.clock import Clock
 from core.models import InboxEvent
 from core.store import Store, get_store
 from service import dispatch
@@ -35,13 +36,15 @@ def handlers_for(kind: str) -> tuple[Handler, ...]:
 
 class Site:
     """The service with the dashboard on ``store_url``, a logged-in moderator's browser,
-    and (when given) the wiki and forum the worker syncs with."""
+    and (when given) the wiki and forum the worker syncs with and the app's ``clock``."""
 
     def __init__(
         self,
         store_url: str,
         wiki: SessionWiki | None = None,
         forum: SessionForum | None = None,
+        *,
+        clock: Clock | None = None,
     ) -> None:
         sections: dict[str, dict[str, Any]] = {}
         if wiki is not None:
@@ -54,7 +57,7 @@ class Site:
                 "api_username": forum.api_username,
             }
             sections["constellations"] = {"parent_category": self.parent}
-        self.app: Flask = dashboard_app(store_url, csrf=False, clock=None, **sections)
+        self.app: Flask = dashboard_app(store_url, csrf=False, clock=clock, **sections)
         self.settings: Any = self.app.config["CONSTELLATE"]
         self.store: Store = get_store(self.app)
         self.client: FlaskClient = self.app.test_client()

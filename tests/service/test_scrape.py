@@ -1,5 +1,6 @@
-"""/metrics: token required, Prometheus text, store gauges equal to the real counts, worker
-timings, platform requests and rate-limit waits counted, several processes added up."""
+"""/metrics: token required, Prometheus text, store gauges equal to the real counts, the
+shared forum budget, worker timings, platform requests and rate-limit waits counted,
+several processes added up."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ from connectors.discourse import ForumClient
 from core import telemetry
 from core.errors import ConfigError, NotFound, Unavailable
 from core.events import Event
+from core.forum_budget import Budget, Limits
+from core.forum_budget_ledgers import RedisLedger, budget_for
 from core.inbox import record
 from core.migrate import upgrade
 from core.models import InboxEvent, SyncCursor
@@ -38,10 +41,12 @@ from core.store import Store, get_store
 from dashboards.models import ApiToken
 from sandbox.forum.server import ForumServer
 from sandbox.wiki import free_port
+from service.app import create_app
 from service.cli import worker as worker_command
 from service.dispatch import UnknownKind
 from service.scrape import INBOX_STATES, StoreCollector, scrape_registry
 from service.worker import Worker
+from tests.budget_support import PAUSE, SPENT, spend, while_waiting
 from tests.clocks import FakeClock, chosen, forum_time
 from tests.conftest import SessionForum, SessionWiki
 from webhooks.outgoing.models import DeliveryAttempt, OutgoingMessage, WebhookSubscription
@@ -236,6 +241,75 @@ def test_an_unreadable_store_still_serves_the_process_counts(tmp_path: Path) -> 
     assert ("constellate_inbox_events", frozenset({("state", "done")})) not in samples
     assert ("constellate_event_latency_seconds_count", frozenset()) in samples
     store.dispose()
+
+
+# -- the forum budget --------------------------------------------------------------------------
+
+BUDGET = "constellate_forum_budget_"
+
+
+def budget_samples(samples: Samples) -> dict[str, Any]:
+    """The budget's samples, by name without the prefix (by priority where labelled)."""
+    found: dict[str, Any] = {}
+    for (name, labels), number in samples.items():
+        if name.startswith(BUDGET):
+            short = name.removeprefix(BUDGET)
+            if labels:
+                found.setdefault(short, {})[dict(labels)["priority"]] = number
+            else:
+                found[short] = number
+    return found
+
+
+def test_metrics_show_the_forum_budget(
+    settings: dict[str, dict[str, Any]], clock: FakeClock
+) -> None:
+    upgrade(settings["store"]["url"])
+    app = create_app(settings, clock=clock)  # the fake clock for scrapes and spends alike
+    store = get_store(app)
+    token = add_token(store)
+    client = app.test_client()
+    unused = budget_samples(scrape(client, token))
+    assert unused == {
+        "requests_per_minute": 60,  # the forum's default, half of it Constellate's
+        "requests_allowed": 30,
+        "requests_used": {"moderator": 0, "sync": 0, "section": 0, "scan": 0},
+        "requests_left": 30,
+        "waiting": {"moderator": 0, "sync": 0, "section": 0, "scan": 0},
+        "rate_limited_total": 0,
+        "paused_seconds": 0,
+    }
+
+    budget = budget_for(app.config["CONSTELLATE"], store)  # the app's, as its workers'
+    spend(budget, SPENT)
+    budget.pause(PAUSE)
+    during = budget_samples(while_waiting(budget, clock, "sync", lambda: scrape(client, token)))
+    assert during == {
+        **unused,
+        "requests_used": {"moderator": 3, "sync": 2, "section": 1, "scan": 0},
+        "requests_left": 24,
+        "waiting": {"moderator": 0, "sync": 1, "section": 0, "scan": 0},
+        "rate_limited_total": 1,
+        "paused_seconds": PAUSE,
+    }
+    # The pause waited out, the sync request took its place; the 429 stays counted.
+    after = budget_samples(scrape(client, token))
+    assert after == {
+        **unused,
+        "requests_used": {"moderator": 3, "sync": 3, "section": 1, "scan": 0},
+        "requests_left": 23,
+        "rate_limited_total": 1,
+    }
+    store.dispose()
+
+
+def test_a_budget_that_cannot_be_read_leaves_the_store_numbers(store: Store) -> None:
+    """The budget in a Redis that does not answer: the store's numbers are still served."""
+    unanswered = RedisLedger(f"redis://127.0.0.1:{free_port()}/0", "metrics-test")
+    registry = scrape_registry(lambda: store, budget=lambda: Budget(unanswered, Limits()))
+    names = {family.name for family in registry.collect()}
+    assert "constellate_inbox_events" in names
+    assert not [name for name in names if name.startswith(BUDGET)]
 
 
 # -- timings of the worker ---------------------------------------------------------------------
