@@ -17,6 +17,7 @@ which decides nothing about dates and may be read anywhere.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -60,6 +61,14 @@ def using(clock: Clock) -> Iterator[None]:
         yield
     finally:
         _chosen.reset(token)
+
+
+def sleep(seconds: float) -> None:
+    """Wait until the clock chosen here has moved ``seconds``: a clock that runs faster
+    than the real one (a benchmark's) or is moved by hand (a test's) says how, with a
+    ``sleep`` method of its own; otherwise a real wait."""
+    wait = getattr(current(), "sleep", None) or time.sleep
+    wait(max(0.0, seconds))
 
 
 def init_app(app: Flask, clock: Clock | None) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -149,11 +148,12 @@ class Status:
 
 
 class Budget:
-    """``sleep`` waits as long as the clock (``core.clock``) must move: a test or a
-    benchmark that compresses time passes both."""
+    """``sleep`` waits until the clock (``core.clock``) has moved so far: by default the
+    chosen clock's own wait, so a test or a benchmark that moves or compresses time moves
+    the budget's waits with it."""
 
     def __init__(
-        self, ledger: Ledger, limits: Limits, *, sleep: Callable[[float], None] = time.sleep
+        self, ledger: Ledger, limits: Limits, *, sleep: Callable[[float], None] = clock.sleep
     ) -> None:
         self.ledger = ledger
         self.limits = limits

@@ -49,10 +49,10 @@ DELIVERY_BUDGET_SECONDS = 5.0
 class Worker:
     """Processes inbox events one at a time; any number may run against one store.
 
-    ``clock``, ``sleep``, ``jitter``, ``handlers_for`` and ``budget`` are injectable so
-    tests control time and the dispatch table; ``clock`` (by default the one chosen where
-    the worker is made) answers every ``now()`` of the worker's cycles, handlers included,
-    and ``budget`` (by default the deployment's) pays for their forum requests.
+    ``clock``, ``sleep``, ``jitter`` and ``handlers_for`` are injectable so tests control
+    time and the dispatch table; ``clock`` (by default the one chosen where the worker is
+    made) answers every ``now()`` of the worker's cycles, handlers included, and its waits
+    for the deployment's forum budget.
     """
 
     def __init__(
@@ -66,13 +66,12 @@ class Worker:
         jitter: Callable[[], float] = random.random,
         handlers_for: Callable[[str], tuple[Handler, ...]] = dispatch.handlers_for,
         poll_platforms: bool = False,
-        budget: forum_budget.Budget | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.worker_id = worker_id or default_worker_id()
         self.clock = clock or current()
-        self.budget = budget or budget_for(settings, store)
+        self.budget = budget_for(settings, store)
         self.sleep = sleep
         self.jitter = jitter
         self.handlers_for = handlers_for

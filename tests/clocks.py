@@ -26,6 +26,10 @@ class FakeClock:
         self.now += timedelta(**delta)
         return self.now
 
+    def sleep(self, seconds: float) -> None:
+        """A wait on this clock (``core.clock.sleep``) moves it at once."""
+        self.advance(seconds=seconds)
+
 
 def chosen(start: datetime) -> Iterator[FakeClock]:
     """For a fixture (``yield from chosen(T0)``): a fake clock that also answers every

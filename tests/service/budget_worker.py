@@ -3,8 +3,8 @@
 
 Its only handler asks the forum one thing (its /about.json) and then notes the event in
 the EFFECTS file, so the test can see every event's effect and that none came twice. The
-process's clock is the test's compressed one (the same in every process and the forum), and
-the budget's waits are waits on that clock.
+process's clock is the test's compressed one (the same in every process and the forum); the
+deployment's budget (in the store) waits on that clock.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from sqlalchemy import func, select
 from community.handling import Handler, HandlerContext
 from core.config import load_config
 from core.events import Event
-from core.forum_budget import Budget, limits_of
-from core.forum_budget_ledgers import SqlLedger
 from core.models import InboxEvent
 from core.store import Store
 from service.worker import Worker
@@ -58,7 +56,6 @@ def main(store_url: str, forum_url: str, api_key: str, effects: Path, *clock: st
         settings,
         clock=scaled,
         handlers_for=handlers_for,
-        budget=Budget(SqlLedger(store), limits_of(settings), sleep=scaled.sleep),
     )
     while worker.run_once() or _unfinished(store):
         time.sleep(0.01)
