@@ -2,9 +2,10 @@
 Redis when the queue is Redis (processes on several machines, one Redis).
 
 Each ledger gives one process at a time a turn: in the store, the turn begins by writing
-the one state row, which holds SQLite's write lock or PostgreSQL's row lock until the
-turn commits; in Redis, a lock key. Times are seconds since the epoch, as the product's
-clock (``core.clock``) tells them, never the database's or Redis's own.
+the one state row, which holds SQLite's write lock (of a file of its own beside the
+store's) or PostgreSQL's row lock until the turn commits; in Redis, a lock key. Times are
+seconds since the epoch, as the product's clock (``core.clock``) tells them, never the
+database's or Redis's own.
 """
 
 from __future__ import annotations
@@ -22,9 +23,17 @@ from sqlalchemy import Connection, Float, Integer, String, delete, insert, selec
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.config import Settings
-from core.forum_budget import APP_KEY, Budget, Ledger, limits_of, reset_priority, set_priority
+from core.forum_budget import (
+    APP_KEY,
+    Budget,
+    Ledger,
+    MemoryLedger,
+    limits_of,
+    reset_priority,
+    set_priority,
+)
 from core.models import Base
-from core.store import Store, get_store
+from core.store import Store, get_store, make_engine
 from core.wakeup import queue_name
 
 
@@ -65,8 +74,20 @@ STATE_ROW = 1
 
 
 class SqlLedger:
+    """On PostgreSQL, the store's own tables. On SQLite, the same tables in a file beside
+    the store's: SQLite has one write lock per file, and a turn must neither wait behind
+    nor block a command or a request that holds a write transaction while it asks the
+    forum something."""
+
     def __init__(self, store: Store) -> None:
-        self.engine = store.engine
+        url = store.engine.url
+        if url.get_backend_name() != "sqlite":
+            self.engine = store.engine
+            return
+        beside = url.set(database=f"{url.database}.forum-budget")
+        self.engine = make_engine(beside.render_as_string(hide_password=False))
+        tables = [Base.metadata.tables[model.__tablename__] for model in (SPENDS, WAITERS, STATE)]
+        Base.metadata.create_all(self.engine, tables=tables)
 
     @contextmanager
     def turn(self) -> Iterator[SqlTurn]:
@@ -193,11 +214,18 @@ def budget_for(settings: Settings, store: Store) -> Budget:
     with _budgets_lock:
         if store not in _budgets:
             url = str(settings["queue"]["url"])
-            ledger: Ledger = (
-                SqlLedger(store)
-                if url == "embedded"
-                else RedisLedger(url, queue_name(settings["store"]["url"]))
-            )
+            database = store.engine.url.database
+            ledger: Ledger
+            if url != "embedded":
+                ledger = RedisLedger(url, queue_name(settings["store"]["url"]))
+            elif store.engine.url.get_backend_name() == "sqlite" and database in (
+                None,
+                "",
+                ":memory:",
+            ):
+                ledger = MemoryLedger()  # a store in memory has one process by definition
+            else:
+                ledger = SqlLedger(store)
             _budgets[store] = Budget(ledger, limits_of(settings))
         return _budgets[store]
 
