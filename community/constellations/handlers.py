@@ -40,9 +40,8 @@ def sync_wiki_page(event: Event, ctx: HandlerContext) -> None:
 
 def schedule_section_refresh(event: Event, ctx: HandlerContext) -> None:
     """forum.post_*/topic_*: a change in a constellation's category asks for its wiki
-    section to be refreshed, coalesced: one refresh per page per
-    ``section_refresh_minutes``, at the end of the interval the change fell in, however
-    many posts arrive in it (a busy page must not spend the forum's budget per post)."""
+    section to be refreshed, coalesced to one refresh per page per
+    ``section_refresh_minutes`` (a busy page must not spend the budgets per post)."""
     if not ctx.settings.get("forum", {}).get("url"):
         return
     item: Mapping[str, Any] = event.payload.get("post") or event.payload.get("topic") or {}
@@ -60,13 +59,23 @@ def schedule_section_refresh(event: Event, ctx: HandlerContext) -> None:
 
 
 def ask_for_section_refresh(session: Session, settings: Settings, page_id: int) -> None:
-    """Record the refresh of the page's section at the end of the current interval; the
-    inbox keeps one per page and interval (the event id names both)."""
+    """The first change of an interval refreshes the page's section at once; later ones
+    ask for one refresh at the start of the next interval. The inbox keeps one event per
+    page and interval (its id names both), so a page is refreshed at most once per
+    interval however busy it is, and never later than one interval after a change."""
     seconds = float(settings["constellations"]["section_refresh_minutes"]) * 60
     now = clock.now()
     slot = int(now.timestamp() // seconds)
-    due = datetime.fromtimestamp((slot + 1) * seconds, UTC)
-    inbox.record(
+    if not _record_refresh(session, page_id, seconds, slot, now):
+        _record_refresh(
+            session, page_id, seconds, slot + 1, datetime.fromtimestamp((slot + 1) * seconds, UTC)
+        )
+
+
+def _record_refresh(
+    session: Session, page_id: int, seconds: float, slot: int, due: datetime
+) -> bool:
+    return inbox.record(
         session,
         Event(
             event_id=f"section:{page_id}:{seconds:g}s:{slot}",
@@ -74,7 +83,7 @@ def ask_for_section_refresh(session: Session, settings: Settings, page_id: int) 
             source="schedule",
             subject=f"page:{page_id}",
             actor=None,
-            occurred_at=now,
+            occurred_at=clock.now(),
             delivery_id=None,
             payload={"page_id": page_id},
         ),

@@ -29,6 +29,7 @@ from community.activity import record_history
 from community.credits.people import refresh_forum_people
 from community.health.runs import recompute_and_alert, recompute_everything
 from connectors.discourse import ForumClient
+from core import clock, event_kinds
 from core.config import Settings
 from core.models import InboxEvent
 from core.store import Store
@@ -73,7 +74,15 @@ class Site:
     def _unfinished(self) -> dict[int, tuple[str, str]]:
         with self.store.session() as session:
             rows = session.scalars(
-                select(InboxEvent).where(InboxEvent.state.not_in(("done", "ignored")))
+                select(InboxEvent).where(
+                    InboxEvent.state.not_in(("done", "ignored")),
+                    # Asked for later (a busy page's next section refresh): not yet due.
+                    ~(
+                        (InboxEvent.kind == event_kinds.SECTION_REFRESH)
+                        & (InboxEvent.state == "pending")
+                        & (InboxEvent.available_at > clock.now())
+                    ),
+                )
             )
             return {
                 e.id: (e.state, f"{e.kind} {e.subject}: {e.state}, {e.reason or e.last_error}")
