@@ -27,6 +27,7 @@ from connectors.discourse.records import Topic
 from core import clock
 from core.errors import ConstellateError, NotFound
 from core.events import Event
+from core.models import SyncCursor
 from core.store import dialect_insert
 
 KIND = "candidate"
@@ -239,7 +240,8 @@ def scan_latest(
 
 def suggest_on_post(event: Event, ctx: HandlerContext) -> None:
     """forum.post_created: a topic whose replies reach ``min_replies`` (counted from the
-    activity rows, so quiet topics cost no forum request) is scored once."""
+    activity rows, so quiet topics cost no forum request) is scored, and scored again as
+    its replies double, until it qualifies."""
     if not ctx.settings.get("forum", {}).get("url"):
         return  # no forum to read the topic from
     post: Mapping[str, Any] = event.payload["post"]
@@ -257,9 +259,23 @@ def suggest_on_post(event: Event, ctx: HandlerContext) -> None:
             ForumPostActivity.deleted.is_(False),
         )
     )
-    if int(replies or 0) < rules_from(ctx.settings).min_replies:
+    replies = int(replies or 0)
+    if replies < rules_from(ctx.settings).min_replies or not _worth_scoring_again(
+        ctx.session, topic_id, replies
+    ):
         return
     suggest_candidates(ctx.session, ctx.forum(), ctx.settings, [topic_id])
+
+
+def _worth_scoring_again(session: Session, topic_id: int, replies: int) -> bool:
+    """A topic that did not qualify is scored again only when its replies have doubled
+    since: a busy topic costs a handful of forum reads, not one per reply. Records this
+    scoring's reply count when it is due."""
+    mark = session.get(SyncCursor, f"practice-scored:{topic_id}")
+    if mark is not None and replies < 2 * int(mark.value):
+        return False
+    session.merge(SyncCursor(name=f"practice-scored:{topic_id}", value=str(replies)))
+    return True
 
 
 def open_suggestions(session: Session) -> list[PracticeSuggestion]:

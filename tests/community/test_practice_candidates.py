@@ -23,6 +23,7 @@ from community.practices.models import Practice, PracticeSuggestion, PracticeTag
 from connectors.discourse import ForumClient
 from core.config import CONFIG_PATH_VAR, Settings
 from core.events import Event
+from core.store import Store
 from tests.community.constellations.sync_support import SyncRig
 from tests.conftest import SessionForum, SessionWiki
 from webhooks.incoming.discourse_events import normalise
@@ -364,3 +365,10 @@ def write_config(rig: SyncRig, tmp_path: Path) -> Path:
                 lines.append(f"{key} = {value!r}".replace("'", '"'))
     config.write_text("\n".join(lines) + "\n")
     return config
+
+
+def test_a_busy_topic_is_scored_again_only_as_its_replies_double(store: Store) -> None:
+    with store.session() as session:
+        asked = [candidates._worth_scoring_again(session, 4242, n) for n in range(2, 40)]
+    scored_at = [n for n, yes in zip(range(2, 40), asked, strict=True) if yes]
+    assert scored_at == [2, 4, 8, 16, 32]  # 38 replies, five forum reads
