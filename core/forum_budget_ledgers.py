@@ -19,7 +19,7 @@ from weakref import WeakKeyDictionary
 
 import redis
 from flask import Flask, g
-from sqlalchemy import Connection, Float, Integer, String, delete, insert, select, update
+from sqlalchemy import Connection, Engine, Float, Integer, String, delete, insert, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.config import Settings
@@ -80,14 +80,27 @@ class SqlLedger:
     forum something."""
 
     def __init__(self, store: Store) -> None:
-        url = store.engine.url
+        self.store = store
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        """Made at the first turn: a service that never asks the forum makes no file."""
+        with self._lock:
+            if self._engine is None:
+                self._engine = self._open()
+            return self._engine
+
+    def _open(self) -> Engine:
+        url = self.store.engine.url
         if url.get_backend_name() != "sqlite":
-            self.engine = store.engine
-            return
+            return self.store.engine
         beside = url.set(database=f"{url.database}.forum-budget")
-        self.engine = make_engine(beside.render_as_string(hide_password=False))
+        engine = make_engine(beside.render_as_string(hide_password=False))
         tables = [Base.metadata.tables[model.__tablename__] for model in (SPENDS, WAITERS, STATE)]
-        Base.metadata.create_all(self.engine, tables=tables)
+        Base.metadata.create_all(engine, tables=tables)
+        return engine
 
     @contextmanager
     def turn(self) -> Iterator[SqlTurn]:

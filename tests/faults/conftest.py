@@ -76,6 +76,11 @@ class FaultyService:
                 "api_username": forum.api_username,
                 "timeout": FORUM_TIMEOUT,
                 "webhook_secret": WEBHOOK_SECRET,
+                # Raised as the session's forum is: these tests inject faults (the
+                # proxies' own 429s among them), not Discourse's minute, which
+                # tests/service/test_forum_budget_processes.py holds the service to.
+                "requests_per_minute": 1_000_000,
+                "budget_share": 1,
             },
             "worker": {"embedded": False},
         }

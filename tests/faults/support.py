@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,15 @@ ROUNDS = 100
 STEP = timedelta(minutes=10)
 
 
+class PacedClock(FakeClock):
+    """A fake clock whose waits (the forum budget's, after a 429) also pass in real time:
+    the fault proxies are real servers, and they check that an asked wait was kept."""
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+        super().sleep(seconds)
+
+
 def work_until_settled(service: FaultyService, *, threads: int = 4, seed: int = 7) -> int:
     """Workers process the inbox until nothing is pending or claimed; returns the rounds.
 
@@ -34,7 +44,7 @@ def work_until_settled(service: FaultyService, *, threads: int = 4, seed: int = 
     rounds (no worker busy, so no lease can lapse) the clock jumps past the next retry.
     No event runs before its backoff (or Retry-After) is over, in fake time.
     """
-    clock = FakeClock(datetime(2030, 1, 1, tzinfo=UTC))
+    clock = PacedClock(datetime(2030, 1, 1, tzinfo=UTC))
     jitter = random.Random(seed)
     workers = [
         Worker(
