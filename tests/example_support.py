@@ -1,6 +1,6 @@
-"""The seeded example partnership for end-to-end tests: a forum sandbox seeded with it,
-its pages on a wiki of the test's own, a migrated store, a configuration file, and the
-constellations and practices synced."""
+"""The seeded example partnership for end-to-end tests: a forum sandbox with it written
+straight into its state (no API request), its pages on a wiki of the test's own, a
+migrated store, a configuration file, and the constellations and practices synced."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from connectors.discourse import ForumClient
 from core.config import Settings, load_config
 from core.migrate import upgrade
 from core.store import Store
-from sandbox.example import EXAMPLE, seed_forum, write_credit_rules
+from sandbox.example import EXAMPLE, write_credit_rules
+from sandbox.example_state import seed_forum_state
 from sandbox.forum.server import ForumServer
 from sandbox.wiki_seed import seed_wiki
 from tests.conftest import SessionWiki, toml
@@ -36,13 +37,16 @@ def seeded_example(
     wiki: SessionWiki, directory: Path, now: datetime, **sections: dict[str, Any]
 ) -> Iterator[SeededExample]:
     """The example seeded as of ``now``; ``sections`` add to the configuration."""
+    # The syncs below and the tests make their forum requests at once, about a hundred:
+    # at Discourse's 60 a minute each test would wait out a minute, so this forum allows more.
     with ForumServer(rate_limit_per_minute=100_000) as server:
         forum_section = {
             "url": server.url,
             "api_key": server.api_key,
             "api_username": server.api_username,
         }
-        seed_forum(ForumClient(forum_section), now=now)
+        assert server.forum is not None
+        seed_forum_state(server.forum, now=now)
         seed_wiki(wiki.bot())
         url = f"sqlite:///{directory / 'constellate.db'}"
         upgrade(url)

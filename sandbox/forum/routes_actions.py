@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask, Response
 
+from sandbox.forum.creation import add_like, set_solution
 from sandbox.forum.http import (
     ApiError,
     bool_param,
@@ -20,8 +21,7 @@ from sandbox.forum.http import (
     route,
 )
 from sandbox.forum.moderation import FLAG_TYPES, flag, flagged_by
-from sandbox.forum.serial_people import avatar_template, user_groups
-from sandbox.forum.serial_posts import LIKE, likes_of, post_json, webhook_post
+from sandbox.forum.serial_posts import LIKE, likes_of, post_json
 from sandbox.forum.visibility import visible_post
 
 
@@ -64,32 +64,7 @@ def create_action() -> Response:
         raise invalid_access()
     if any(a["user_id"] == user["id"] for a in likes_of(forum(), post)):
         raise ALREADY_DONE
-    action = {
-        "post_id": post["id"],
-        "user_id": user["id"],
-        "post_action_type_id": LIKE,
-        "created_at": forum().now_iso(),
-        "deleted_at": None,
-    }
-    forum().insert("post_actions", action)
-    topic = forum().table("topics")[post["topic_id"]]
-    forum().emit(
-        "like",
-        "post_liked",
-        {
-            "post": webhook_post(forum(), post),
-            "user": {
-                "id": user["id"],
-                "username": user["username"],
-                "name": user.get("name"),
-                "avatar_template": avatar_template(user),
-            },
-        },
-        category_id=topic["category_id"],
-        tag_names=topic.get("tags", []),
-        # The liker's groups, as the like_created handler passes them to the hook filter.
-        group_ids=[g["id"] for g in user_groups(forum(), user)],
-    )
+    add_like(forum(), post, user)
     return json_response(post_json(forum(), post, user, "action"))
 
 
@@ -110,19 +85,7 @@ def _solution(accepting: bool) -> Response:
     topic = forum().table("topics")[post["topic_id"]]
     if not (is_staff(user) or user["id"] == topic["user_id"]) or post["post_number"] == 1:
         raise invalid_access()
-    if accepting:
-        topic["accepted_answer_post_id"] = post["id"]
-    elif topic.get("accepted_answer_post_id") == post["id"]:
-        topic["accepted_answer_post_id"] = None
-    payload = webhook_post(forum(), post)
-    event = "accepted_solution" if accepting else "unaccepted_solution"
-    forum().emit(
-        "solved",
-        event,
-        payload,
-        category_id=topic["category_id"],
-        tag_names=topic.get("tags", []),
-    )
+    set_solution(forum(), post, accepting)
     if accepting:
         author = forum().table("users").get(post["user_id"]) or {}
         return json_response(

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response
 
+from sandbox.forum.creation import add_group_member, group_user
 from sandbox.forum.http import (
     ApiError,
     current_user,
@@ -25,7 +26,6 @@ from sandbox.forum.http import (
 )
 from sandbox.forum.seed import new_group
 from sandbox.forum.serial_people import group_basic, group_detail, group_member_ids, user_basic
-from sandbox.forum.state import SYSTEM_USER_ID
 
 GROUP_NAME = re.compile(r"^[\w.-]{1,60}$")
 MEMBERS_LIMIT = 50
@@ -96,7 +96,7 @@ def create_group() -> Response:
     for username in filter(None, (n.strip() for n in usernames.split(","))):
         user = the_forum.user_by_username(username)
         if user:
-            _add(group, user)
+            add_group_member(the_forum, group, user)
     basic = group_basic(the_forum, group, current_user())
     basic.pop("display_name")
     return json_response({"basic_group": basic})
@@ -230,32 +230,6 @@ def members(name: str) -> Response:
     )
 
 
-def _add(group: dict[str, Any], user: dict[str, Any]) -> None:
-    the_forum = forum()
-    group["user_ids"].append(user["id"])
-    group.setdefault("added_at", {})[str(user["id"])] = the_forum.now_iso()
-    the_forum.emit(
-        "group_user", "user_added_to_group", _group_user(group, user), group_ids=[group["id"]]
-    )
-
-
-def _group_user(group: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
-    """WebHookGroupUserSerializer (BasicGroupUserSerializer + id, created_at). ``owner`` is
-    only included when the member is the serializer's scope user, and webhook payloads are
-    made with the system user's scope, so it is there only for the system user itself."""
-    data: dict[str, Any] = {
-        "group_id": group["id"],
-        "user_id": user["id"],
-        "notification_level": group["default_notification_level"],
-    }
-    if user["id"] == SYSTEM_USER_ID:
-        data["owner"] = user["id"] in group.get("owner_ids", [])
-    return data | {
-        "id": group["id"] * 100000 + user["id"],
-        "created_at": group.get("added_at", {}).get(str(user["id"])) or forum().now_iso(),
-    }
-
-
 def _named_users() -> list[dict[str, Any]]:
     names = list_param("usernames")
     text = ",".join(names) if names else ""
@@ -298,7 +272,7 @@ def add_members(group_id: int) -> Response:
             },
         )
     for user in users:
-        _add(group, user)
+        add_group_member(forum(), group, user)
     return json_response(
         {"success": "OK", "usernames": [u["username"] for u in users], "emails": []}
     )
@@ -310,7 +284,7 @@ def remove_members(group_id: int) -> Response:
     removed, skipped = [], []
     for user in users:
         if user["id"] in group["user_ids"]:
-            payload = _group_user(group, user)
+            payload = group_user(forum(), group, user)
             group["user_ids"].remove(user["id"])
             group.get("added_at", {}).pop(str(user["id"]), None)
             forum().emit("group_user", "user_removed_from_group", payload, group_ids=[group["id"]])

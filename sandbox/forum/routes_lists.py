@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 
+from sandbox.forum.creation import add_category, next_category_position
 from sandbox.forum.http import (
     ApiError,
     current_user,
@@ -191,17 +192,11 @@ def create_category() -> Response:
         )
     _check_unique(name, parent)
     slug = text_param("slug") or slugify(name)
-    position = max((c["position"] for c in the_forum.table("categories").values()), default=0) + 1
+    position = next_category_position(the_forum)
     category = new_category(name, slug, position=position, created_at=the_forum.now_iso())
     category["parent_category_id"] = parent
     _apply_fields(category)
-    the_forum.insert("categories", category)
-    the_forum.emit(
-        "category",
-        "category_created",
-        webhook_category(the_forum, category),
-        category_id=category["id"],
-    )
+    add_category(the_forum, category)
     return json_response({"category": category_detail(the_forum, category)})
 
 

@@ -28,6 +28,7 @@ from sandbox.forum.http import (
     text_param,
 )
 from sandbox.forum.posting import clean_tag, ensure_tags
+from sandbox.forum.seed import new_tag_group
 from sandbox.forum.topic_lists import list_options, page_number, topic_list
 from sandbox.forum.visibility import public_topic
 
@@ -148,13 +149,7 @@ def create_tag_group() -> Response:
     body = param("tag_group")
     if not (text_param("name") or (isinstance(body, dict) and body.get("name"))):
         raise missing("name")
-    group: dict[str, Any] = {
-        "name": "",
-        "tag_names": [],
-        "parent_tag_name": [],
-        "one_per_topic": False,
-        "permissions": {"everyone": 1},
-    }
+    group = new_tag_group("")
     _fields(group)
     if any(
         g["name"].lower() == group["name"].lower() for g in forum().table("tag_groups").values()

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, Response
 
+from sandbox.forum.creation import add_user
 from sandbox.forum.http import (
     ApiError,
     bool_param,
@@ -26,7 +27,6 @@ from sandbox.forum.http import (
     route,
     text_param,
 )
-from sandbox.forum.seed import new_user
 from sandbox.forum.serial_users import (
     admin_list_user,
     admin_user,
@@ -94,12 +94,14 @@ def create_user() -> Response:
             }
         )
     staff = bool(caller and (caller.get("admin") or caller.get("moderator")))
-    user = new_user(username, name=text_param("name"), email=email, created_at=the_forum.now_iso())
-    user["active"] = staff and bool_param("active")
-    user["approved"] = staff and bool_param("approved")
-    user["trust_level"] = 0
-    the_forum.insert("users", user)
-    the_forum.emit("user", "user_created", webhook_user(the_forum, user))
+    user = add_user(
+        the_forum,
+        username,
+        name=text_param("name"),
+        email=email,
+        active=staff and bool_param("active"),
+        approved=staff and bool_param("approved"),
+    )
     message = (
         "Your account is activated and ready to use."
         if user["active"]

@@ -115,6 +115,16 @@ def new_category(name: str, slug: str, *, position: int, created_at: str) -> dic
     }
 
 
+def new_tag_group(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "tag_names": [],
+        "parent_tag_name": [],
+        "one_per_topic": False,
+        "permissions": {"everyone": 1},
+    }
+
+
 def new_badge(name: str, badge_type_id: int, **fields: Any) -> dict[str, Any]:
     return {
         "name": name,

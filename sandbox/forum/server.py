@@ -5,6 +5,8 @@ from __future__ import annotations
 import secrets
 import signal
 import threading
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from types import FrameType, TracebackType
 
@@ -34,6 +36,7 @@ class ForumServer:
         api_username: str = "system",
         rate_limit_per_minute: int = 60,
         host: str = "127.0.0.1",
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.state_file = state_file
         self.host = host
@@ -41,6 +44,7 @@ class ForumServer:
         self.api_key = api_key or secrets.token_hex(32)
         self.api_username = api_username
         self.rate_limit_per_minute = rate_limit_per_minute
+        self.clock = clock  # the forum's own clock; the system's unless a test sets one
         self.url = ""
         self.forum: Forum | None = None
         self._server: BaseWSGIServer | None = None
@@ -61,9 +65,9 @@ class ForumServer:
         self.port = server.socket.getsockname()[1]
         self.url = f"http://{self.host}:{self.port}"
         if self.state_file is not None:
-            self.forum = Forum.load(self.state_file, self.url)
+            self.forum = Forum.load(self.state_file, self.url, clock=self.clock)
         else:
-            self.forum = Forum(self.url)
+            self.forum = Forum(self.url, clock=self.clock)
         server.app = create_forum_app(
             self.forum,
             api_key=self.api_key,
