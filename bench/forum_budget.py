@@ -73,7 +73,7 @@ class Options:
     hours: float = 8.0
     # The sync is mostly forum requests waiting for the budget; its wiki writes are real
     # time, so a slower clock keeps them from counting much.
-    sync_factor: float = 30.0
+    sync_factor: float = 20.0
     # The day: 8 hours in 8 real minutes. Faster, the service's own real time (one
     # process: the sandbox, the receiver and the workers share one interpreter) falls
     # behind the clock on a shared machine and the figures measure the machine.
