@@ -23,7 +23,8 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,31 +141,67 @@ def constellation_text(number: int) -> str:
     return "{{Constellation\n" + body + "\n}}\n\nA benchmark constellation.\n"
 
 
-def run(pages: int = PAGES, *, echo: Callable[[str], None] = print) -> Result:
+@dataclass
+class World:
+    """A fresh sandbox wiki and forum and a migrated store, configured for the service."""
+
+    settings: Settings
+    store: Store
+    wiki_url: str
+    forum: ForumServer
+    folder: Path
+
+
+@contextmanager
+def world(
+    folder: Path,
+    *,
+    forum_rate_limit: int = FORUM_RATE_LIMIT,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Iterator[World]:
+    """Both sandboxes running, the settings reaching them (each section of ``overrides``
+    updates the one it names) and the store migrated, all inside ``folder``."""
     ensure_packages()
-    with tempfile.TemporaryDirectory(prefix="constellate-bench-") as folder:
-        sandbox = install(Path(folder) / "wiki")
-        forum_server = ForumServer(rate_limit_per_minute=FORUM_RATE_LIMIT)
-        with WikiServer(sandbox) as server, forum_server as forum:
-            settings = load_config(
-                environ={},
-                overrides={
-                    "service": {"secret_key": uuid.uuid4().hex * 2},
-                    "store": {"url": f"sqlite:///{Path(folder) / 'bench.db'}"},
-                    "wiki": sandbox.wiki_config(server.url),
-                    "forum": {
-                        "url": forum.url,
-                        "api_key": forum.api_key,
-                        "api_username": forum.api_username,
-                    },
-                },
-            )
-            upgrade(settings["store"]["url"])
-            store = Store(settings["store"]["url"])
-            try:
-                return _measure(store, settings, server.url, Path(folder), pages, echo)
-            finally:
-                store.dispose()
+    sandbox = install(folder / "wiki")
+    forum_server = ForumServer(rate_limit_per_minute=forum_rate_limit)
+    with WikiServer(sandbox) as server, forum_server as forum:
+        sections: dict[str, dict[str, Any]] = {
+            "service": {"secret_key": uuid.uuid4().hex * 2},
+            "store": {"url": f"sqlite:///{folder / 'bench.db'}"},
+            "wiki": sandbox.wiki_config(server.url),
+            "forum": {
+                "url": forum.url,
+                "api_key": forum.api_key,
+                "api_username": forum.api_username,
+            },
+        }
+        for name, values in (overrides or {}).items():
+            sections[name] = {**sections.get(name, {}), **values}
+        settings = load_config(environ={}, overrides=sections)
+        upgrade(settings["store"]["url"])
+        store = Store(settings["store"]["url"])
+        try:
+            yield World(settings, store, server.url, forum, folder)
+        finally:
+            store.dispose()
+
+
+def create_pages(settings: Settings, pages: int) -> list[str]:
+    """``pages`` new constellation pages on the wiki (each its own forum category)."""
+    writer = WikiClient(settings["wiki"])
+    prefix = f"Bench constellation {uuid.uuid4().hex[:6]}"
+    titles = [f"{prefix} {n}" for n in range(pages)]
+    for number, title in enumerate(titles):
+        writer.edit(title, constellation_text(number), summary="benchmark page", mode="create")
+    return titles
+
+
+def run(pages: int = PAGES, *, echo: Callable[[str], None] = print) -> Result:
+    with (
+        tempfile.TemporaryDirectory(prefix="constellate-bench-") as folder,
+        world(Path(folder)) as there,
+    ):
+        return _measure(there.store, there.settings, there.wiki_url, there.folder, pages, echo)
 
 
 def _measure(
@@ -175,12 +212,7 @@ def _measure(
     pages: int,
     echo: Callable[[str], None],
 ) -> Result:
-    writer = WikiClient(settings["wiki"])
-    prefix = f"Bench constellation {uuid.uuid4().hex[:6]}"
-    titles = [f"{prefix} {n}" for n in range(pages)]
-    for number, title in enumerate(titles):
-        writer.edit(title, constellation_text(number), summary="benchmark page", mode="create")
-
+    titles = create_pages(settings, pages)
     initial = _sync_phase("initial full sync", store, settings)
     resync = _sync_phase("no-change resync", store, settings)
 

@@ -1,8 +1,8 @@
-"""A clock the tests set and move by hand; pass it to everything the test runs."""
+"""A clock the tests set and move by hand; pass it to everything the test runs. (Compressed
+time, for tests that run processes: sandbox.clocks.ScaledClock.)"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -38,26 +38,6 @@ def chosen(start: datetime) -> Iterator[FakeClock]:
     fake = FakeClock(start)
     with using(fake):
         yield fake
-
-
-class ScaledClock:
-    """Time that runs ``factor`` times faster than real time from ``start``, the same in
-    every process given the same three numbers (the monotonic clock is the machine's)."""
-
-    def __init__(self, start: datetime, factor: float, origin: float | None = None) -> None:
-        self.start = start
-        self.factor = factor
-        self.origin = time.monotonic() if origin is None else origin
-
-    def __call__(self) -> datetime:
-        return self.start + timedelta(seconds=(time.monotonic() - self.origin) * self.factor)
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(max(0.0, seconds) / self.factor)
-
-    def arguments(self) -> list[str]:
-        """What another process needs to make the same clock."""
-        return [self.start.isoformat(), repr(self.factor), repr(self.origin)]
 
 
 @contextmanager

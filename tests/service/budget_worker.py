@@ -22,8 +22,8 @@ from core.config import load_config
 from core.events import Event
 from core.models import InboxEvent
 from core.store import Store
+from sandbox.clocks import ScaledClock
 from service.worker import Worker
-from tests.clocks import ScaledClock
 
 KIND = "forum.post_created"
 

@@ -24,9 +24,9 @@ from core.inbox import record
 from core.migrate import upgrade
 from core.models import InboxEvent
 from core.store import Store
+from sandbox.clocks import ScaledClock
 from sandbox.forum.server import ForumServer
 from sandbox.forum.state import ApiCall
-from tests.clocks import ScaledClock
 from tests.service.budget_worker import KIND
 
 ROOT = Path(__file__).resolve().parents[2]
