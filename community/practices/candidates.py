@@ -18,10 +18,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from community.activity import PRIVATE_MESSAGE, ForumPostActivity
-from community.constellations.wiki_section import SYSTEM_USERS
+from community.constellations.wiki_section import SYSTEM_USERS, organisations
 from community.handling import HandlerContext
 from community.practices.models import Practice, PracticeSuggestion, PracticeTagName
-from community.practices.origin import forum_organisations
 from connectors.discourse import ForumClient
 from connectors.discourse.records import Topic
 from core import clock
@@ -199,7 +198,7 @@ def suggest_candidates(
 
     def organisations_of(username: str) -> tuple[str, ...]:
         if username not in cache:
-            cache[username] = forum_organisations(forum, username)
+            cache[username] = organisations(session, [username]).get(username.casefold(), ())
         return cache[username]
 
     made: list[PracticeSuggestion] = []

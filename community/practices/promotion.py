@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 from community.activity import PRIVATE_MESSAGE
 from community.bot_section import escape
 from community.constellations.models import PageTopicLink
+from community.constellations.wiki_section import organisations
 from community.credits.forum_credit import credit_practice_author
 from community.practices.candidates import KIND, first_paragraph, topic_key
 from community.practices.models import Practice, PracticeSuggestion, PracticeTopic
-from community.practices.origin import forum_organisations
 from community.practices.registry import sync_practice_page
 from community.practices.section import refresh_practice_section
 from connectors.discourse import ForumClient
@@ -87,7 +87,7 @@ def promote(
         raise PromotionError(f"topic {topic_id}: has no readable first post")
     page_title = page_title_for(topic, title)
     author = topic.posts[0].username
-    origin = _origin(forum, author, organisation, topic_id)
+    origin = _origin(session, author, organisation, topic_id)
     link = topic_link(settings, topic)
     text = page_text(session, settings, topic, origin=origin, link=link)
 
@@ -186,13 +186,13 @@ def _made_for(page: WikiPage, link: str) -> bool:
     return f"[{link} " in page.text
 
 
-def _origin(forum: ForumClient, author: str, organisation: str | None, topic_id: int) -> str:
+def _origin(session: Session, author: str, organisation: str | None, topic_id: int) -> str:
     if organisation is not None:
         chosen = " ".join(organisation.split())
         if not chosen or "," in chosen:
             raise PromotionError(f"organisation {organisation!r}: give one name, no commas")
         return chosen
-    found = forum_organisations(forum, author)
+    found = organisations(session, [author]).get(author.casefold(), ())
     if len(found) == 1:
         return found[0]
     if not found:

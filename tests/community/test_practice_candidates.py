@@ -16,6 +16,8 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from community import activity
+from community.credits.models import Person
+from community.credits.people import ensure_account
 from community.handling import HandlerContext
 from community.practices import candidates
 from community.practices.cli import practices as practices_command
@@ -48,6 +50,15 @@ def scene(forum: SessionForum) -> Scene:
     return make_scene(forum)
 
 
+@pytest.fixture(autouse=True)
+def affiliations(request: pytest.FixtureRequest, scene: Scene) -> None:
+    """The store knows the scene's people and their organisations, as the people refresh
+    learns them from the forum's groups: practices read organisations from the store."""
+    for name in ("rig", "sqlite_rig"):
+        if name in request.fixturenames:
+            affiliate(request.getfixturevalue(name).store, scene)
+
+
 def make_scene(forum: SessionForum) -> Scene:
     client = admin(forum)
     category = client.create_category(forum.name("Practices "))
@@ -60,6 +71,17 @@ def make_scene(forum: SessionForum) -> Scene:
     client.add_group_members(group_a, [author, colleague])
     client.add_group_members(group_b, [partner])
     return Scene(category.id, org_a, org_b, author, colleague, partner)
+
+
+def affiliate(store: Store, scene: Scene) -> None:
+    with store.session() as session:
+        for name, organisation in (
+            (scene.author, scene.org_a),
+            (scene.colleague, scene.org_a),
+            (scene.partner, scene.org_b),
+        ):
+            account = ensure_account(session, "forum", name)
+            session.get_one(Person, account.person_id).organisation = organisation
 
 
 def admin(forum: SessionForum) -> ForumClient:

@@ -24,6 +24,7 @@ from tests.community.test_practice_candidates import (
     Scene,
     active_discussion,
     admin,
+    affiliate,
     discussion,
     make_scene,
     write_config,
@@ -39,6 +40,15 @@ OPENING = (
 @pytest.fixture(scope="module")
 def scene(forum: SessionForum) -> Scene:
     return make_scene(forum)
+
+
+@pytest.fixture(autouse=True)
+def affiliations(request: pytest.FixtureRequest, scene: Scene) -> None:
+    """The store knows the scene's people and their organisations, as the people refresh
+    learns them from the forum's groups: practices read organisations from the store."""
+    for name in ("rig", "sqlite_rig"):
+        if name in request.fixturenames:
+            affiliate(request.getfixturevalue(name).store, scene)
 
 
 def fridge_topic(rig: SyncRig, scene: Scene) -> tuple[int, str]:

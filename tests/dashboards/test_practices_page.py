@@ -35,7 +35,12 @@ from dashboards.openapi import response_schema
 from service import dispatch
 from service.dispatch import HANDLERS
 from service.worker import Worker
-from tests.community.test_practice_candidates import Scene, active_discussion, make_scene
+from tests.community.test_practice_candidates import (
+    Scene,
+    active_discussion,
+    affiliate,
+    make_scene,
+)
 from tests.conftest import SessionForum, SessionWiki
 from tests.dashboards.support import dashboard_app, login
 
@@ -254,6 +259,7 @@ def live_site(wiki: SessionWiki, forum: SessionForum, tmp_path: Path) -> Site:
 def suggested_topic(site: Site, forum: SessionForum, scene: Scene, title: str) -> int:
     """A forum topic the real candidate rules suggest; returns its suggestion id."""
     topic_id = active_discussion(forum, scene, title)
+    affiliate(site.store, scene)  # as the people refresh learns it from the forum's groups
     with site.store.session() as session:
         found = candidates.suggest_candidates(
             session, ForumClient(site.settings["forum"]), site.settings, [topic_id]
