@@ -12,15 +12,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy import select
+
 from community.health.handlers import schedule_event
 from connectors.discourse.client import ForumClient
 from core import forum_budget, inbox
 from core.clock import Clock
 from core.config import Settings
+from core.models import InboxEvent
 from core.store import Store
 from dashboards import roles
 from webhooks.automations import loops, scheduler
 from webhooks.incoming import forum_poll, wiki_poll
+
+# While webhooks arrive, the forum poll runs this seldom: one request in five minutes.
+SAFETY_NET_SECONDS = 300
 
 
 class Timers:
@@ -53,6 +59,7 @@ class Timers:
                 "roles": float(settings["dashboard"]["recheck_minutes"]) * 60,
             }
         self._last: dict[str, datetime] = {}
+        self._forum_read: datetime | None = None
 
     def run_due(self) -> None:
         with forum_budget.priority("scan"):  # after the work that events and people cause
@@ -83,8 +90,29 @@ class Timers:
         wiki_poll.poll_wiki(self.store, once)
 
     def _poll_forum(self) -> None:
+        """The forum's new posts, for what webhooks missed: every ``forum_poll_seconds``
+        while none arrive, once in ``SAFETY_NET_SECONDS`` while they do (the poll is then
+        only a safety net, and the forum's budget is for the work)."""
+        now = self.clock()
+        if (
+            self._forum_read is not None
+            and (now - self._forum_read).total_seconds() < SAFETY_NET_SECONDS
+            and self._webhooks_arriving(now)
+        ):
+            return
+        self._forum_read = now
         # No waiting out rate limits here either: the next cycle tries again.
         forum_poll.poll_forum(self.store, self._forum_once())
+
+    def _webhooks_arriving(self, now: datetime) -> bool:
+        with self.store.session() as session:
+            latest = session.scalar(
+                select(InboxEvent.received_at)
+                .where(InboxEvent.source == "forum", InboxEvent.delivery_id.is_not(None))
+                .order_by(InboxEvent.id.desc())
+                .limit(1)
+            )
+        return latest is not None and (now - latest).total_seconds() < SAFETY_NET_SECONDS
 
     def _schedule_health(self) -> None:
         with self.store.session() as session:
