@@ -19,12 +19,12 @@ from community.practices.page import parse_practice
 from community.practices.promotion import PromotionError, page_text, promote, topic_link
 from core.config import CONFIG_PATH_VAR
 from tests.community.constellations.sync_support import SyncRig
-from tests.community.test_practice_candidates import (
+from tests.community.test_practice_candidates import (  # noqa: F401 (an autouse fixture)
     BODY,
     Scene,
     active_discussion,
     admin,
-    affiliate,
+    affiliations,
     discussion,
     make_scene,
     write_config,
@@ -40,15 +40,6 @@ OPENING = (
 @pytest.fixture(scope="module")
 def scene(forum: SessionForum) -> Scene:
     return make_scene(forum)
-
-
-@pytest.fixture(autouse=True)
-def affiliations(request: pytest.FixtureRequest, scene: Scene) -> None:
-    """The store knows the scene's people and their organisations, as the people refresh
-    learns them from the forum's groups: practices read organisations from the store."""
-    for name in ("rig", "sqlite_rig"):
-        if name in request.fixturenames:
-            affiliate(request.getfixturevalue(name).store, scene)
 
 
 def fridge_topic(rig: SyncRig, scene: Scene) -> tuple[int, str]:

@@ -61,7 +61,13 @@ def polls(forum: SessionForum) -> int:
 def test_the_poll_waits_five_minutes_while_webhooks_arrive(
     store: Store, forum: SessionForum, clock: FakeClock
 ) -> None:
-    timers = Timers(store, settings(store, forum), clock, enabled=True, report=pytest.fail)
+    timers = Timers(
+        store,
+        settings(store, forum),
+        clock,
+        enabled=True,
+        report=lambda what, exc: pytest.fail(f"{what}: {exc}"),
+    )
     seen = []
     for minute in range(14):
         if minute < 8:  # a webhook each minute for eight minutes, then none
