@@ -26,6 +26,7 @@ from core.errors import (
 from sandbox.forum.server import ForumServer
 from sandbox.wiki import free_port
 from tests.clocks import forum_time
+from tests.conftest import UNTHROTTLED
 
 BODY = "A body long enough for Discourse's twenty character minimum."
 
@@ -476,7 +477,7 @@ def test_users_and_groups(client: ForumClient) -> None:
 def test_every_page_of_groups_and_members_is_read() -> None:
     """More groups than Discourse's 36 a page, more members than its 50: a forum of its own,
     so no other test's groups are counted."""
-    with ForumServer(rate_limit_per_minute=1_000_000) as server:
+    with ForumServer(rate_limit_per_minute=UNTHROTTLED) as server:
         own = ForumClient(config(server))
         before = {group.name for group in own.groups()}  # the automatic groups
         made = {own.create_group(f"partner-{n:03d}").name for n in range(80)}

@@ -22,7 +22,7 @@ from core.event_kinds import CONFLICT_RESOLVED as RESOLVE_KIND
 from core.event_kinds import RESYNC_REQUESTED as RESYNC_KIND
 from sandbox.forum.server import ForumServer
 from tests.community.constellations.sync_support import charter_text
-from tests.conftest import SessionForum, SessionWiki, served_wiki
+from tests.conftest import UNTHROTTLED, SessionForum, SessionWiki, served_wiki
 from tests.dashboards.sync_site import Site, resolve_path
 
 GOAL = "**Goal:** Share one open data standard for food banks"
@@ -40,7 +40,7 @@ def sync_wiki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionWiki]
 def sync_forum() -> Iterator[SessionForum]:
     """A forum of its own too: topics are found by the wiki page id, which restarts with
     every wiki, so the shared forum would hold another wiki's page of the same id."""
-    with ForumServer(rate_limit_per_minute=1_000_000) as server:
+    with ForumServer(rate_limit_per_minute=UNTHROTTLED) as server:
         yield SessionForum(server)
 
 

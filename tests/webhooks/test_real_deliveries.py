@@ -32,6 +32,7 @@ from sandbox.forum.server import ForumServer
 from sandbox.wiki import free_port
 from service.app import create_app
 from service.worker import Worker
+from tests.conftest import UNTHROTTLED
 from tests.webhooks.incoming_support import FIXTURES, SECRET, sign
 from webhooks.automations.models import AutomationRun
 from webhooks.incoming.counters import unsupported_counts
@@ -144,7 +145,7 @@ def test_the_signature_check_accepts_discourses_own_signed_ping() -> None:
 @pytest.fixture(scope="module")
 def site() -> Iterator[ForumServer]:
     """A forum holding what the recordings point at, under the recorded ids."""
-    with ForumServer(rate_limit_per_minute=1_000_000) as server:
+    with ForumServer(rate_limit_per_minute=UNTHROTTLED) as server:
         _hold_the_recorded_topics(server)
         yield server
 

@@ -27,7 +27,7 @@ from core.errors import ConfigError, NotFound
 from core.store import Store
 from sandbox.forum.server import ForumServer
 from service.worker import Worker
-from tests.conftest import SessionForum
+from tests.conftest import UNTHROTTLED, SessionForum
 from tests.webhooks import outgoing_support
 from tests.webhooks.outgoing_support import SECRET, Receiver, spec_signature
 from webhooks.outgoing.delivery import deliver_due
@@ -39,7 +39,7 @@ SCOPE = "constellation:4242"
 
 @pytest.fixture
 def own_forum() -> Iterator[SessionForum]:
-    with ForumServer(rate_limit_per_minute=1_000_000) as server:
+    with ForumServer(rate_limit_per_minute=UNTHROTTLED) as server:
         yield SessionForum(server)
 
 

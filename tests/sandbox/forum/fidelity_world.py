@@ -15,6 +15,7 @@ import requests
 from sandbox.forum import webhooks
 from sandbox.forum.scoring import calculate_scores
 from sandbox.forum.server import ForumServer
+from tests.conftest import UNTHROTTLED
 from tests.sandbox.forum.receivers import Received, Receiver
 
 # The secret of Discourse's web_hook fabricator: the ping spec's signature was made with it.
@@ -154,7 +155,7 @@ class World:
 def running_world() -> Iterator[World]:
     """For a module's fixture: the world on a forum of its own, with its two receivers."""
     with (
-        ForumServer(rate_limit_per_minute=1_000_000) as server,
+        ForumServer(rate_limit_per_minute=UNTHROTTLED) as server,
         Receiver() as signed,
         Receiver() as unsigned,
     ):

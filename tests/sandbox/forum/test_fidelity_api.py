@@ -21,6 +21,7 @@ import requests
 
 from sandbox.forum.scoring import calculate_scores
 from sandbox.forum.server import ForumServer
+from tests.conftest import UNTHROTTLED
 from tests.sandbox.forum import fidelity_allowances as allow
 from tests.sandbox.forum.recordings import answer, answer_names
 from tests.sandbox.forum.shapes import differences, learn, unexplained
@@ -77,7 +78,7 @@ def api() -> Iterator[Api]:
     """A forum like the recorded ones: members, a parent and a child category, a topic of
     21 posts with a like, a short topic, enough topics for two pages
     of /latest, a badge grant and a group."""
-    with ForumServer(rate_limit_per_minute=1_000_000) as server:
+    with ForumServer(rate_limit_per_minute=UNTHROTTLED) as server:
         api = Api(server)
         alice = _user(api, "alice", "Alice Example")
         bob = _user(api, "bob", "Bob Example")

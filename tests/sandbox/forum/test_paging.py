@@ -15,6 +15,7 @@ import requests
 from pydiscourse import DiscourseClient
 
 from sandbox.forum.server import ForumServer
+from tests.conftest import UNTHROTTLED
 
 GROUPS = 80
 MEMBERS = 120
@@ -50,7 +51,7 @@ class Api:
 
 @pytest.fixture(scope="module")
 def api() -> Iterator[Api]:
-    with ForumServer(rate_limit_per_minute=1_000_000) as server:
+    with ForumServer(rate_limit_per_minute=UNTHROTTLED) as server:
         api = Api(server)
         forum = server.forum
         assert forum is not None

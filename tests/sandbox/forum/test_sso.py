@@ -22,6 +22,7 @@ from pydiscourse.sso import sso_payload, sso_validate
 
 import sandbox.forum.sso as provider
 from sandbox.forum.server import ForumServer
+from tests.conftest import UNTHROTTLED
 
 APP_SECRET = "app-secret-" + "x" * 20
 WILD_SECRET = "wild-secret-" + "y" * 20
@@ -30,7 +31,7 @@ RETURN_URL = "https://app.example.com/discourse/callback"
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ForumServer]:
-    with ForumServer(rate_limit_per_minute=1_000_000) as running:
+    with ForumServer(rate_limit_per_minute=UNTHROTTLED) as running:
         admin = DiscourseClient(
             running.url, api_username=running.api_username, api_key=running.api_key, timeout=10
         )

@@ -19,6 +19,7 @@ from pydiscourse.exceptions import DiscourseClientError
 from sandbox.forum import webhooks
 from sandbox.forum.server import ForumServer
 from tests.clocks import FakeClock
+from tests.conftest import UNTHROTTLED
 from tests.sandbox.forum.receivers import Receiver
 
 
@@ -67,7 +68,7 @@ Hooks = Callable[..., dict[str, Any]]
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ForumServer]:
-    with ForumServer(rate_limit_per_minute=1_000_000) as running:
+    with ForumServer(rate_limit_per_minute=UNTHROTTLED) as running:
         yield running
 
 
