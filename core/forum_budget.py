@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from flask import current_app, has_app_context
+from flask import Flask, current_app, has_app_context
 
 from core import clock
 from core.errors import RateLimited
@@ -282,9 +282,12 @@ class MemoryLedger:
 
 APP_KEY = "constellate.forum_budget"
 _chosen: ContextVar[Budget | None] = ContextVar("constellate_forum_budget", default=None)
-# A forum client used outside the service (a test, a one-off script) cannot know what other
-# processes spend; it only waits out the forum's 429s, which this one ledger remembers.
-_UNMETERED = Budget(MemoryLedger(), UNLIMITED)
+
+
+def unmetered() -> Budget:
+    """For a forum client used outside the service (a test, a one-off script), which
+    cannot know what other processes spend: it only waits out the 429s it is answered."""
+    return Budget(MemoryLedger(), UNLIMITED)
 
 
 def limits_of(settings: Any) -> Limits:
@@ -292,12 +295,18 @@ def limits_of(settings: Any) -> Limits:
     return Limits(int(forum["requests_per_minute"]), float(forum["budget_share"]))
 
 
-def current() -> Budget:
-    """The budget chosen here: ``using``'s, else the current app's, else an unmetered one."""
+def current() -> Budget | None:
+    """The budget chosen here: ``using``'s, else the current app's, else none."""
     chosen = _chosen.get()
     if chosen is None and has_app_context():
         chosen = current_app.extensions.get(APP_KEY)
-    return chosen or _UNMETERED
+    return chosen
+
+
+def of_app(app: Flask) -> Budget:
+    """The budget an app was made with (``core.forum_budget_ledgers.init_app``)."""
+    budget: Budget = app.extensions[APP_KEY]
+    return budget
 
 
 @contextmanager

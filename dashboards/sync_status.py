@@ -82,7 +82,7 @@ def sync() -> str:
         "dashboard/sync.html",
         page=page,
         now=now,
-        budget=forum_budget.current().status(),
+        budget=forum_budget.of_app(current_app).status(),
         priority_labels=PRIORITY_LABELS,
         full=FULL,
         choice_labels=CHOICE_LABELS,
@@ -264,5 +264,5 @@ def sync_state() -> Any:
             for row in state["failed"].rows
         ],
         "queued_resyncs": [{"title": title} for title in state["resyncs"]],
-        "forum_budget": _budget_json(forum_budget.current().status()),
+        "forum_budget": _budget_json(forum_budget.of_app(current_app).status()),
     }

@@ -240,7 +240,7 @@ def scrape() -> Response:
 def init_app(app: Flask) -> None:
     app.extensions[EXTENSION_KEY] = scrape_registry(
         lambda: get_store(app),
-        budget=lambda: app.extensions[forum_budget.APP_KEY],  # core.forum_budget_ledgers's
+        budget=lambda: forum_budget.of_app(app),
     )
     app.register_blueprint(blueprint)
     csrf.exempt(blueprint)  # GET only; the token is the credential, not a cookie

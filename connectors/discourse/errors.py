@@ -32,6 +32,10 @@ def translated() -> Iterator[None]:
         raise _from_status(exc.response, str(exc)) from exc
     except (requests.Timeout, requests.ConnectionError) as exc:
         raise Unavailable(f"forum unreachable: {type(exc).__name__}", platform=PLATFORM) from exc
+    except requests.exceptions.ChunkedEncodingError as exc:
+        # The answer was cut off: a write may have been made. Worth retrying, as the
+        # callers of writes look first (external ids, a reply looks for itself).
+        raise Unavailable(f"forum answer cut off: {exc}", platform=PLATFORM) from exc
     except requests.RequestException as exc:
         raise ConnectorError(f"forum request failed: {exc}", platform=PLATFORM) from exc
     except (KeyError, ValueError, TypeError, RuntimeError) as exc:

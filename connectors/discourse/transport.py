@@ -63,6 +63,8 @@ class BudgetedDiscourseClient(DiscourseClient):
         self.session = session
         self.sleep = sleep
         self.wait_budget = wait_budget
+        # Outside the service (no budget chosen), this client's own: it waits out its 429s.
+        self.unmetered = forum_budget.unmetered()
 
     def _request(
         self,
@@ -91,7 +93,7 @@ class BudgetedDiscourseClient(DiscourseClient):
         kwargs.update(override_request_kwargs or {})
         waited = 0.0
         repeats = 0
-        budget = forum_budget.current()
+        budget = forum_budget.current() or self.unmetered
         while True:
             # The budget's turn writes to the store: commit the caller's writes first, as
             # the session would before sending (SQLite has one write lock).

@@ -35,7 +35,9 @@ FACTOR = 20.0
 EVENTS = 60
 SHARE = 30  # the service's half of the forum's 60 a minute (the default budget_share)
 OTHERS = 45  # what the site's other integrations spend just before the workers start
-TOLERANCE = timedelta(seconds=1)  # a request's way from the budget to the forum
+# A request's way from the budget to the forum, on the compressed clock: on a loaded
+# machine a process may be held a few hundred milliseconds between its turn and its send.
+TOLERANCE = timedelta(seconds=6)
 
 
 def events(store: Store) -> None:
@@ -99,20 +101,17 @@ def test_two_worker_processes_share_the_budget_and_a_429s_pause(
     # Together within the service's share of every minute.
     assert most_in_a_minute(ours) <= SHARE
     # The forum was full (its other integrations): it answered 429, and the pause it asked
-    # for held both processes, so at most one 429 each reached the forum.
+    # for held both processes: none of their requests reached the forum before it ended.
+    # (Its own requests may not wait for a 429 already in flight when the pause began.)
     refused = [call for call in ours if call.status == 429]
-    assert 1 <= len(refused) <= 2
-    first = refused[0].at
-    answered = [
-        call.at for call in log if call.status != 429 and call.at > first - timedelta(seconds=60)
-    ]
-    wait = timedelta(
-        seconds=math.ceil((min(answered) + timedelta(seconds=60) - first).total_seconds())
-    )
-    during = [
-        c for c in ours if first + TOLERANCE < c.at < first + wait - TOLERANCE and c.status != 429
-    ]
-    assert during == []
+    assert refused
+    minute = timedelta(seconds=60)
+    for answer in refused:
+        oldest = min(c.at for c in log if c.status != 429 and c.at > answer.at - minute)
+        wait = timedelta(seconds=math.ceil((oldest + minute - answer.at).total_seconds()))
+        paused = [c for c in ours if answer.at + TOLERANCE < c.at < answer.at + wait - TOLERANCE]
+        assert paused == [], (answer, wait)
+    assert len(refused) <= 2 * len({round(r.at.timestamp() / 60) for r in refused})
     # Every event's effect exactly once, every event done, by both processes.
     lines = effects.read_text().split()
     done = Counter(lines[0::2])
