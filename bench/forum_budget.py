@@ -118,7 +118,10 @@ class DayFigures:
     done: Counter[str]
     webhooks: int
     minutes: float
+    # The poll's goal holds while webhooks arrive: its requests in the minutes until the
+    # last forum event; after it the poll rightly returns to every forum_poll_seconds.
     poll: int
+    arriving_minutes: float
     work: Counter[str]
     rate_limited: int
     peak_backlog: int
@@ -126,17 +129,12 @@ class DayFigures:
     unshown: int  # posts no section refresh showed by the end
     states: dict[str, int] = field(default_factory=dict)
     spenders: Counter[tuple[str, str]] = field(default_factory=Counter)
-    # The poll's goal holds while webhooks arrive: its requests and minutes until the last
-    # forum event (after it the poll rightly returns to every forum_poll_seconds).
-    arriving_poll: int | None = None
-    arriving_minutes: float | None = None
+    poll_after: int = 0  # polls after the last forum event
 
     @property
     def poll_rate(self) -> float:
         """Poll requests per five-minute period (begun) while webhooks arrive."""
-        polls = self.poll if self.arriving_poll is None else self.arriving_poll
-        minutes = self.arriving_minutes or self.minutes
-        return polls / max(1, math.ceil(minutes / 5))
+        return self.poll / max(1, math.ceil(self.arriving_minutes / 5))
 
     @property
     def work_total(self) -> int:
@@ -356,10 +354,10 @@ def _day(
         echo("  the inbox was not drained in time: figures below are of what was done")
     calls = _forum_calls(there, started)
     endpoints = Counter(_endpoint(call.method, call.path) for call in calls)
-    poll = endpoints.pop(f"GET {POLL_PATH}", 0) or 0
-    arriving = [
-        c for c in calls if c.at <= last and _endpoint(c.method, c.path) == f"GET {POLL_PATH}"
-    ]
+    polls = endpoints.pop(f"GET {POLL_PATH}", 0) or 0
+    poll = sum(
+        1 for c in calls if c.at <= last and _endpoint(c.method, c.path) == f"GET {POLL_PATH}"
+    )
     lags, unshown = _lags(there.store, set(pages.values()), pages, started)
     return DayFigures(
         events=len(planned),
@@ -367,8 +365,8 @@ def _day(
         webhooks=_count(there.store, InboxEvent.source == "forum", started),
         minutes=(ended - started).total_seconds() / 60,
         poll=poll,
-        arriving_poll=len(arriving),
         arriving_minutes=(last - started).total_seconds() / 60,
+        poll_after=polls - poll,
         work=endpoints,
         rate_limited=sum(1 for call in calls if call.status == 429),
         peak_backlog=sampler.peak,
@@ -518,9 +516,9 @@ def _describe_day(report: Report, echo: Callable[[str], None]) -> None:
     )
     echo(
         f"  forum requests: work {day.work_total} ({day.work_total / day.events:.3f} per "
-        f"forum event); safety-net poll ({POLL_PATH}) {day.poll} in {day.minutes:.0f} min, "
-        f"{day.arriving_poll} of them in the {day.arriving_minutes or 0:.0f} min webhooks "
-        f"arrived ({day.poll_rate:.2f} per 5 minutes)"
+        f"forum event); safety-net poll ({POLL_PATH}) {day.poll} in the "
+        f"{day.arriving_minutes:.0f} min webhooks arrived ({day.poll_rate:.2f} per 5 "
+        f"minutes), {day.poll_after} after"
     )
     for endpoint, count in day.work.most_common(12):
         echo(f"    {count:6d}  {endpoint}")

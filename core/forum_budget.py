@@ -122,7 +122,7 @@ class Turn(Protocol):
     def paused_until(self) -> float: ...
 
     def pause(self, until: float) -> None:
-        """Pause every process until ``until`` (a later pause wins) and count the 429."""
+        """Pause every process until ``until`` and count the 429."""
 
     def rate_limited(self) -> int:
         """429s the forum answered, counted since the ledger began."""

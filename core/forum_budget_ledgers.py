@@ -226,21 +226,20 @@ def budget_for(settings: Settings, store: Store) -> Budget:
     and its commands share it)."""
     with _budgets_lock:
         if store not in _budgets:
-            url = str(settings["queue"]["url"])
-            database = store.engine.url.database
+            queue, address = str(settings["queue"]["url"]), store.engine.url
             ledger: Ledger
-            if url != "embedded":
-                ledger = RedisLedger(url, queue_name(settings["store"]["url"]))
-            elif store.engine.url.get_backend_name() == "sqlite" and database in (
-                None,
-                "",
-                ":memory:",
-            ):
+            if queue != "embedded":
+                ledger = RedisLedger(queue, queue_name(settings["store"]["url"]))
+            elif address.get_backend_name() == "sqlite" and not _in_file(address.database):
                 ledger = MemoryLedger()  # a store in memory has one process by definition
             else:
                 ledger = SqlLedger(store)
             _budgets[store] = Budget(ledger, limits_of(settings))
         return _budgets[store]
+
+
+def _in_file(database: str | None) -> bool:
+    return database not in (None, "", ":memory:")
 
 
 def init_app(app: Flask) -> None:

@@ -66,24 +66,23 @@ def ask_for_section_refresh(session: Session, settings: Settings, page_id: int) 
     seconds = float(settings["constellations"]["section_refresh_minutes"]) * 60
     now = clock.now()
     slot = int(now.timestamp() // seconds)
-    if not _record_refresh(session, page_id, seconds, slot, now):
-        _record_refresh(
-            session, page_id, seconds, slot + 1, datetime.fromtimestamp((slot + 1) * seconds, UTC)
-        )
+    next_start = datetime.fromtimestamp((slot + 1) * seconds, UTC)
+    if not _record_refresh(session, page_id, f"{seconds:g}s:{slot}", now, due=now):
+        _record_refresh(session, page_id, f"{seconds:g}s:{slot + 1}", now, due=next_start)
 
 
 def _record_refresh(
-    session: Session, page_id: int, seconds: float, slot: int, due: datetime
+    session: Session, page_id: int, interval: str, now: datetime, *, due: datetime
 ) -> bool:
     return inbox.record(
         session,
         Event(
-            event_id=f"section:{page_id}:{seconds:g}s:{slot}",
+            event_id=f"section:{page_id}:{interval}",
             kind=event_kinds.SECTION_REFRESH,
             source="schedule",
             subject=f"page:{page_id}",
             actor=None,
-            occurred_at=clock.now(),
+            occurred_at=now,
             delivery_id=None,
             payload={"page_id": page_id},
         ),

@@ -58,6 +58,7 @@ def _report(*, work: int = 10, poll: int = 90, limited: int = 0, lag: float = 6.
         webhooks=3400,
         minutes=480.0,
         poll=poll,
+        arriving_minutes=480.0,
         work=Counter({"GET /t/{id}.json": work}),
         rate_limited=limited,
         peak_backlog=3,
