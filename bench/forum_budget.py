@@ -466,12 +466,14 @@ def _lags(
 ) -> tuple[list[float], int]:
     """Minutes from each new post in the day's categories to the end of the first section
     refresh of its page that was due after the post's event was handled (so it read the
-    post): a refresh claimed earlier might have missed it, and is not counted."""
+    post): a refresh claimed earlier might have missed it, and is not counted. Posts of our
+    own account (the rules' welcomes) are echoes, ignored by design: not counted."""
     with store.session() as session:
         posts = session.execute(
             select(InboxEvent.occurred_at, InboxEvent.processed_at, InboxEvent.payload).where(
                 InboxEvent.kind == event_kinds.FORUM_POST_CREATED,
                 InboxEvent.received_at >= since,
+                InboxEvent.state != "ignored",
             )
         ).all()
         refreshes = session.execute(

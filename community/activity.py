@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Index, Integer, String, update
+from sqlalchemy import Boolean, Index, Integer, String, Text, or_, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from community.handling import HandlerContext
@@ -63,6 +63,22 @@ class ForumTopic(Base):
     title: Mapped[str] = mapped_column(String(255))
     slug: Mapped[str] = mapped_column(String(255))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The first post's markdown as its post webhooks carried it (None until one did), and
+    # that post's updated_at, so an older report never overwrites a newer one.
+    opening: Mapped[str | None] = mapped_column(Text)
+    opening_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ForumLike(Base):
+    """One person's like of one post, as ``post_liked`` webhooks report it (Discourse sends
+    no webhook for an unlike): a topic's likes counted without asking the forum."""
+
+    __tablename__ = "forum_likes"
+
+    post_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(255), primary_key=True)
+    topic_id: Mapped[int] = mapped_column(Integer, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class WikiChangeActivity(Base):
@@ -108,15 +124,7 @@ def record_post(event: Event, ctx: HandlerContext) -> None:
     deleted = event.kind == event_kinds.FORUM_POST_DESTROYED or bool(post.get("deleted_at"))
     if event.kind == event_kinds.FORUM_POST_RECOVERED:
         deleted = False
-    upsert_post(ctx.session, _post_values(post, deleted, event.occurred_at))
-    if post.get("topic_title"):
-        upsert_topic(
-            ctx.session,
-            int(post["topic_id"]),
-            str(post["topic_title"]),
-            str(post.get("topic_slug") or ""),
-            parse_time(post.get("updated_at")) or event.occurred_at,
-        )
+    _keep_post(ctx.session, post, deleted, event.occurred_at)
 
 
 def record_history(session: Session, forum: LatestPosts) -> int:
@@ -126,12 +134,54 @@ def record_history(session: Session, forum: LatestPosts) -> int:
     Returns how many posts were read; safe to repeat (rows only move forward)."""
     read = 0
     for polled in poll_new_posts(forum, 0):
-        post = polled.post
-        upsert_post(
-            session, _post_values(post.data, bool(post.data.get("deleted_at")), clock.now())
-        )
+        post = polled.post.data
+        _keep_post(session, post, bool(post.get("deleted_at")), clock.now())
         read += 1
     return read
+
+
+def _keep_post(session: Session, post: Mapping[str, Any], deleted: bool, at: datetime) -> None:
+    """The post's row, and its topic's title, slug and (from the first post) opening."""
+    values = _post_values(post, deleted, at)
+    upsert_post(session, values)
+    if post.get("topic_title"):
+        topic_id = values["topic_id"]
+        upsert_topic(
+            session,
+            topic_id,
+            str(post["topic_title"]),
+            str(post.get("topic_slug") or ""),
+            values["updated_at"],
+        )
+        if values["post_number"] == 1 and post.get("raw") is not None:
+            _keep_opening(session, topic_id, str(post["raw"]), values["updated_at"])
+
+
+def _keep_opening(session: Session, topic_id: int, raw: str, at: datetime) -> None:
+    session.execute(
+        update(ForumTopic)
+        .where(
+            ForumTopic.topic_id == topic_id,
+            or_(ForumTopic.opening_at.is_(None), ForumTopic.opening_at <= at),
+        )
+        .values(opening=raw, opening_at=at)
+    )
+
+
+def record_like(event: Event, ctx: HandlerContext) -> None:
+    """forum.post_liked: the like, kept once."""
+    like: Mapping[str, Any] = event.payload["like"]
+    post: Mapping[str, Any] = like["post"]
+    ctx.session.execute(
+        dialect_insert(ctx.session, ForumLike)
+        .values(
+            post_id=int(post["id"]),
+            username=str(like["user"]["username"]),
+            topic_id=int(post["topic_id"]),
+            created_at=event.occurred_at,
+        )
+        .on_conflict_do_nothing(index_elements=["post_id", "username"])
+    )
 
 
 def upsert_post(session: Session, values: Mapping[str, Any]) -> None:

@@ -141,7 +141,12 @@ CATALOGUE: tuple[Kind, ...] = (
         _DISCOURSE,
         (_ACTIVITY_TOPIC, "community.credits.forum_credit.restore_topic", _HEALTH, _WIKI_SECTION),
     ),
-    Kind(FORUM_POST_LIKED, "a post was liked", _DISCOURSE, (_CREDIT_LIKE,)),
+    Kind(
+        FORUM_POST_LIKED,
+        "a post was liked",
+        _DISCOURSE,
+        ("community.activity.record_like", _CREDIT_LIKE),
+    ),
     Kind(
         FORUM_SOLUTION_ACCEPTED,
         "a reply was accepted as the solution",

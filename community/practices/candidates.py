@@ -17,12 +17,17 @@ from rapidfuzz import fuzz, utils
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from community.activity import PRIVATE_MESSAGE, ForumPostActivity
+from community.activity import PRIVATE_MESSAGE, ForumLike, ForumPostActivity, ForumTopic
 from community.constellations.wiki_section import SYSTEM_USERS, organisations
 from community.handling import HandlerContext
-from community.practices.models import Practice, PracticeSuggestion, PracticeTagName
+from community.practices.models import (
+    Practice,
+    PracticeSuggestion,
+    PracticeTagName,
+    PracticeTopic,
+)
 from connectors.discourse import ForumClient
-from connectors.discourse.records import Topic
+from connectors.discourse.records import Post, Topic
 from core import clock
 from core.errors import ConstellateError, NotFound
 from core.events import Event
@@ -189,18 +194,8 @@ def _most_similar(
 def suggest_candidates(
     session: Session, forum: ForumClient, settings: Mapping[str, Any], topic_ids: Iterable[int]
 ) -> list[PracticeSuggestion]:
-    """Score each topic never suggested before and store those that qualify.
-
-    Returns the suggestions stored now. Topics gone from the forum are skipped.
-    """
-    rules = rules_from(settings)
-    cache: dict[str, tuple[str, ...]] = {}
-
-    def organisations_of(username: str) -> tuple[str, ...]:
-        if username not in cache:
-            cache[username] = organisations(session, [username]).get(username.casefold(), ())
-        return cache[username]
-
+    """Score each topic never suggested before, read from the forum, and store those that
+    qualify. Returns the suggestions stored now. Topics gone from the forum are skipped."""
     made: list[PracticeSuggestion] = []
     for topic_id in dict.fromkeys(int(t) for t in topic_ids):
         if _suggested(session, topic_id):
@@ -209,13 +204,82 @@ def suggest_candidates(
             topic = forum.get_topic(topic_id)
         except NotFound:  # deleted, or a message we may not read
             continue
-        judged = assess_topic(session, settings, topic, organisations_of)
-        if not judged.qualifies(rules):
-            continue
-        stored = _store(session, judged)
+        stored = _suggest(session, settings, topic)
         if stored is not None:
             made.append(stored)
     return made
+
+
+def _suggest(
+    session: Session, settings: Mapping[str, Any], topic: Topic
+) -> PracticeSuggestion | None:
+    """Store ``topic`` as a suggestion when it qualifies (people's organisations from the
+    store)."""
+    cache: dict[str, tuple[str, ...]] = {}
+
+    def organisations_of(username: str) -> tuple[str, ...]:
+        if username not in cache:
+            cache[username] = organisations(session, [username]).get(username.casefold(), ())
+        return cache[username]
+
+    judged = assess_topic(session, settings, topic, organisations_of)
+    return _store(session, judged) if judged.qualifies(rules_from(settings)) else None
+
+
+def stored_topic(session: Session, topic_id: int) -> Topic | None:
+    """The topic as webhooks reported it: title, opening post, who posted, likes, and the
+    practice tags we gave it. None when no first-post report carried its text (a topic
+    from before the service, or a lost webhook): then only the forum can tell."""
+    row = session.get(ForumTopic, topic_id)
+    if row is None or row.opening is None:
+        return None
+    posts = session.scalars(
+        select(ForumPostActivity)
+        .where(ForumPostActivity.topic_id == topic_id)
+        .order_by(ForumPostActivity.post_number)
+    ).all()
+    if not posts or posts[0].post_number != 1:
+        return None
+    likes = session.scalar(
+        select(func.count()).select_from(ForumLike).where(ForumLike.topic_id == topic_id)
+    )
+    tags = session.scalars(
+        select(PracticeTagName.name)
+        .join(PracticeTopic, PracticeTopic.page_id == PracticeTagName.page_id)
+        .where(
+            PracticeTopic.topic_id == topic_id,
+            PracticeTopic.removed_at.is_(None),
+            PracticeTagName.current.is_(True),
+        )
+    ).all()
+    return Topic(
+        id=topic_id,
+        title=row.title,
+        slug=row.slug,
+        category_id=posts[0].category_id,
+        tags=tuple(tags),
+        posts_count=len(posts),
+        created_at=posts[0].created_at,
+        posts=tuple(
+            Post(
+                id=post.post_id,
+                topic_id=topic_id,
+                post_number=post.post_number,
+                username=post.username,
+                raw=row.opening if post.post_number == 1 else None,
+                created_at=post.created_at,
+                reply_to_post_number=post.reply_to_post_number,
+                post_type=post.post_type,
+                hidden=post.hidden,
+                deleted=post.deleted,
+            )
+            for post in posts
+        ),
+        data={
+            "like_count": int(likes or 0),
+            "archetype": PRIVATE_MESSAGE if posts[0].private else "regular",
+        },
+    )
 
 
 def scan_latest(
@@ -239,8 +303,9 @@ def scan_latest(
 
 def suggest_on_post(event: Event, ctx: HandlerContext) -> None:
     """forum.post_created: a topic whose replies reach ``min_replies`` (counted from the
-    activity rows, so quiet topics cost no forum request) is scored, and scored again as
-    its replies double, until it qualifies."""
+    activity rows, so quiet topics cost nothing) is scored, and scored again as its
+    replies double, until it qualifies. The topic is scored as the store knows it; only
+    one whose opening post never reached us is read from the forum."""
     if not ctx.settings.get("forum", {}).get("url"):
         return  # no forum to read the topic from
     post: Mapping[str, Any] = event.payload["post"]
@@ -263,7 +328,11 @@ def suggest_on_post(event: Event, ctx: HandlerContext) -> None:
         ctx.session, topic_id, replies
     ):
         return
-    suggest_candidates(ctx.session, ctx.forum(), ctx.settings, [topic_id])
+    topic = stored_topic(ctx.session, topic_id)
+    if topic is None:
+        suggest_candidates(ctx.session, ctx.forum(), ctx.settings, [topic_id])
+    else:
+        _suggest(ctx.session, ctx.settings, topic)
 
 
 def _worth_scoring_again(session: Session, topic_id: int, replies: int) -> bool:

@@ -24,16 +24,13 @@ from core.config import DEFAULTS, Settings
 from core.events import Event
 from core.models import InboxEvent
 from core.store import Store
-from sandbox.forum import webhooks
 from service.dispatch import handlers_for
 from tests.community.constellations.sync_support import SyncRig
+from tests.community.forum_deliveries import RECEIVED, deliveries, events_about, handle
 from tests.conftest import SessionForum, SessionWiki
 from tests.sandbox.forum.receivers import Receiver
 from tests.webhooks.incoming_support import load_fixture, wire_body
 from webhooks.incoming.discourse_events import normalise
-
-RECEIVED = datetime(2030, 1, 1, tzinfo=UTC)
-CREDIT_KINDS = ("post", "like", "solved", "topic")
 
 
 @pytest.fixture
@@ -43,47 +40,8 @@ def rig(wiki: SessionWiki, forum: SessionForum, tmp_path: Path) -> SyncRig:
 
 @pytest.fixture
 def receiver(forum: SessionForum) -> Iterator[Receiver]:
-    """Every webhook of the session forum while the test runs."""
-    admin = forum.client(forum.api_username)
-    with Receiver() as receiving:
-        form = {
-            "web_hook[payload_url]": receiving.url,
-            "web_hook[active]": "true",
-            "web_hook[wildcard_web_hook]": "true",
-            "web_hook[content_type]": "1",
-        }
-        hook = admin._post("/admin/api/web_hooks.json", **form)["web_hook"]
-        try:
-            yield receiving
-        finally:
-            assert webhooks.drain(forum.forum, timeout=15)
-            admin._delete(f"/admin/api/web_hooks/{hook['id']}.json")
-
-
-def events_about(forum: SessionForum, receiver: Receiver, topics: set[int]) -> list[Event]:
-    """The post, like, solution and topic events of ``topics``, in the order the forum
-    sent them."""
-    assert webhooks.drain(forum.forum, timeout=15)
-    found = []
-    for request in sorted(receiver.requests, key=lambda r: r.event_id):
-        body = request.json
-        if request.headers["x-discourse-event-type"] not in CREDIT_KINDS:
-            continue
-        obj = body[request.headers["x-discourse-event-type"]]
-        post = obj.get("post", obj)
-        if post.get("topic_id", post["id"]) in topics:
-            found.append(
-                normalise(request.event, body, request.body, delivery_id=str(request.event_id),
-                          received=RECEIVED)
-            )  # fmt: skip
-    return found
-
-
-def handle(rig: SyncRig, events: list[Event]) -> None:
-    for event in events:
-        with rig.store.session() as session:
-            for handler in handlers_for(event.kind):
-                handler(event, HandlerContext(session, rig.settings))
+    with deliveries(forum) as receiving:
+        yield receiving
 
 
 def ledger_state(rig: SyncRig) -> tuple[int, dict[str, float]]:

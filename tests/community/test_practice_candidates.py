@@ -27,6 +27,7 @@ from core.config import CONFIG_PATH_VAR, Settings
 from core.events import Event
 from core.store import Store
 from tests.community.constellations.sync_support import SyncRig
+from tests.community.forum_deliveries import deliveries, events_about
 from tests.conftest import SessionForum, SessionWiki
 from webhooks.incoming.discourse_events import normalise
 
@@ -296,48 +297,78 @@ def test_near_duplicates_of_a_practice_are_skipped_and_similar_ones_named(
     assert by_topic[related].score == by_topic[other].score == 4.0  # similarity adds nothing
 
 
-def post_created(forum: ForumClient, post_id: int) -> Event:
-    """The forum.post_created event Discourse's webhook would bring for the post."""
-    body = {"post": forum.get_post(post_id).data}
-    return normalise(
-        "post_created",
-        body,
-        json.dumps(body).encode(),
-        delivery_id=None,
-        received=datetime.now(UTC),
-    )
+def topic_reads(forum: SessionForum, topic_id: int) -> int:
+    """How many times the forum was asked for the topic or its posts so far."""
+    paths = {f"/t/{topic_id}.json", f"/t/{topic_id}/posts.json"}
+    return sum(1 for call in forum.forum.api_log if call.path in paths)
 
 
-def test_the_post_created_handler_scores_a_topic_once_it_has_enough_replies(
-    rig: SyncRig, scene: Scene
-) -> None:
-    client = admin(rig.session_forum)
-    made = client.acting_as(scene.author).create_topic(
-        f"What worked for our tool library, step by step {rig.session_forum.name('')}",
-        BODY,
-        category_id=scene.category_id,
-        external_id=rig.session_forum.name("x"),
-    )
-    client.acting_as(scene.partner).like(client.get_topic(made.topic_id).posts[0].id)
-    first = client.get_topic(made.topic_id).posts[0].id
-    reply = client.acting_as(scene.colleague).reply(made.topic_id, f"{BODY} First reply.")
-
-    def deliver(post_id: int) -> None:
-        event = post_created(rig.forum, post_id)
+def scoring_handlers(rig: SyncRig, events: list[Event]) -> None:
+    """The events through what scoring depends on: the activity they record, then the
+    candidate check."""
+    for event in events:
         with rig.store.session() as session:
             ctx = HandlerContext(session, rig.settings)
-            activity.record_post(event, ctx)
-            candidates.suggest_on_post(event, ctx)
+            {
+                "forum.post_created": activity.record_post,
+                "forum.post_liked": activity.record_like,
+                "forum.topic_created": activity.record_topic,
+            }[event.kind](event, ctx)
+            if event.kind == "forum.post_created":
+                candidates.suggest_on_post(event, ctx)
 
-    deliver(first)
-    deliver(reply.id)
-    assert suggestions(rig) == []  # one reply: below min_replies, the forum is not asked
 
-    second = client.acting_as(scene.partner).reply(made.topic_id, f"{BODY} Second reply.")
-    deliver(second.id)
-    deliver(second.id)  # a replay
+def test_a_topic_is_scored_from_what_its_webhooks_delivered_once_it_has_enough_replies(
+    rig: SyncRig, scene: Scene, forum: SessionForum
+) -> None:
+    client = admin(forum)
+    with deliveries(forum) as receiver:
+        made = client.acting_as(scene.author).create_topic(
+            f"What worked for our tool library, step by step {forum.name('')}",
+            BODY,
+            category_id=scene.category_id,
+            external_id=forum.name("x"),
+        )
+        first = client.get_topic(made.topic_id).posts[0].id
+        client.acting_as(scene.partner).like(first)
+        client.acting_as(scene.colleague).reply(made.topic_id, f"{BODY} First reply.")
+        sent = events_about(forum, receiver, {made.topic_id})
+        client.acting_as(scene.partner).reply(made.topic_id, f"{BODY} Second reply.")
+        later = events_about(forum, receiver, {made.topic_id})[len(sent) :]
+    asked = topic_reads(forum, made.topic_id)
+
+    scoring_handlers(rig, sent)
+    assert suggestions(rig) == []  # one reply: below min_replies
+    scoring_handlers(rig, later + later)  # the second reply, and its replay
     [stored] = suggestions(rig)
     assert (stored.topic_id, stored.state, stored.score) == (made.topic_id, "open", 4.0)
+    assert topic_reads(forum, made.topic_id) == asked  # scored without asking the forum
+    with rig.store.session() as session:  # judged as the forum's own answer would be
+        session.delete(session.get_one(PracticeSuggestion, stored.id))
+        session.flush()
+        [read] = candidates.suggest_candidates(session, client, rig.settings, [made.topic_id])
+        assert (read.score, read.reasons) == (stored.score, stored.reasons)
+
+
+def test_a_topic_whose_opening_never_reached_us_is_read_from_the_forum(
+    rig: SyncRig, scene: Scene, forum: SessionForum
+) -> None:
+    with deliveries(forum) as receiver:
+        topic_id = active_discussion(forum, scene, "Our checklist for shared rotas")
+        sent = events_about(forum, receiver, {topic_id})
+    replies = [
+        e
+        for e in sent
+        if e.kind == "forum.post_created" and e.payload["post"]["post_number"] > 1
+    ]
+    assert len(replies) == 2
+    asked = topic_reads(forum, topic_id)
+
+    scoring_handlers(rig, replies)  # the first post's webhook was lost
+
+    [stored] = suggestions(rig)
+    assert (stored.topic_id, stored.score) == (topic_id, 4.0)  # the forum's likes count too
+    assert topic_reads(forum, topic_id) > asked
 
 
 @pytest.fixture

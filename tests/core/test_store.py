@@ -58,6 +58,7 @@ TABLES = {
     "forum_budget_waiters",
     "forum_budget_state",
     "forum_topics",
+    "forum_likes",
     "alembic_version",
 }
 

@@ -22,7 +22,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from community.activity import ForumPostActivity
+from community.activity import ForumLike, ForumPostActivity
 from community.credits.models import CreditEntry
 from connectors.discourse import ForumClient
 from core.migrate import upgrade
@@ -271,6 +271,7 @@ def test_every_real_delivery_reaches_its_effect(app: Flask, site: ForumServer) -
             (f"forum.{r.event}", "done") for r in public
         )
         activity = {row.post_id: row for row in session.scalars(select(ForumPostActivity))}
+        likes = [(r.post_id, r.username, r.topic_id) for r in session.scalars(select(ForumLike))]
         credits = [
             (e.kind, e.account, e.object)
             for e in session.scalars(select(CreditEntry))
@@ -287,6 +288,7 @@ def test_every_real_delivery_reaches_its_effect(app: Flask, site: ForumServer) -
     [like] = [r.obj() for r in READ_RECORDINGS if r.event == "post_liked"]
     [solved] = [r.obj() for r in READ_RECORDINGS if r.event == "accepted_solution"]
     assert ("like_received", like["post"]["username"], f"post:{like['post']['id']}") in credits
+    assert (like["post"]["id"], like["user"]["username"], like["post"]["topic_id"]) in likes
     assert ("accepted_solution", solved["username"], f"post:{solved['id']}") in credits
     # Accounts, badges and group members: no handler acts on them (core/event_kinds.py says
     # why); they reach the rules (above) about the user, badge or membership they name.

@@ -1,6 +1,6 @@
 """A busy constellation's wiki section is refreshed at most once per page and interval,
-the first change at once; topic titles come from what the webhooks delivered, not from
-the forum."""
+the first change at once; topic titles and openings come from what the webhooks
+delivered, not from the forum."""
 
 from __future__ import annotations
 
@@ -43,8 +43,15 @@ def settings() -> Any:
     )
 
 
-def post_event(number: int, *, title: str = "Seed swaps", category: int = CATEGORY) -> Event:
-    post = {
+def post_event(
+    number: int,
+    *,
+    title: str = "Seed swaps",
+    category: int = CATEGORY,
+    raw: str | None = None,
+    edited: timedelta = timedelta(0),
+) -> Event:
+    post: dict[str, Any] = {
         "id": 500 + number,
         "topic_id": 77,
         "topic_title": title,
@@ -53,8 +60,10 @@ def post_event(number: int, *, title: str = "Seed swaps", category: int = CATEGO
         "username": "ana",
         "post_number": number + 1,
         "created_at": T0.isoformat(),
-        "updated_at": (T0 + timedelta(seconds=number)).isoformat(),
+        "updated_at": (T0 + timedelta(seconds=number) + edited).isoformat(),
     }
+    if raw is not None:
+        post["raw"] = raw
     return Event(
         event_id=f"forum:post_created:{post['id']}",
         kind=event_kinds.FORUM_POST_CREATED,
@@ -134,3 +143,17 @@ def test_topic_titles_are_kept_from_what_webhooks_delivered(
     with store.session() as session:
         topic = session.get_one(ForumTopic, 77)
         assert (topic.title, topic.slug) == ("Seed swaps in spring", "seed-swaps-in-spring")
+
+
+def test_a_topics_opening_is_kept_from_its_first_posts_reports(
+    store: Store, settings: Any, clock: FakeClock
+) -> None:
+    first = post_event(0, raw="How we swap seeds.")
+    edit = post_event(0, raw="How we swap seeds, step by step.", edited=timedelta(minutes=3))
+    with store.session() as session:
+        for event in (edit, first, post_event(1, raw="A reply, not the opening.")):
+            record_post(event, HandlerContext(session, settings))  # the edit arrived first
+    with store.session() as session:
+        topic = session.get_one(ForumTopic, 77)
+        assert topic.opening == "How we swap seeds, step by step."
+        assert topic.opening_at == T0 + timedelta(minutes=3)
