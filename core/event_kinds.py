@@ -94,6 +94,7 @@ _WIKI_SECTION = "community.constellations.handlers.schedule_section_refresh"
 _TAG_TOPIC = "community.practices.handlers.tag_forum_topic"
 _CREDIT_POST = "community.credits.forum_credit.credit_post"
 _CREDIT_LIKE = "community.credits.forum_credit.credit_like"
+_SECTION_BEHIND = "community.constellations.handlers.refresh_sections_behind"
 
 # Activity and credit first: the wiki sections show the activity rows and the credit,
 # including this event's; the candidate check counts the activity rows too. Health after
@@ -145,19 +146,19 @@ CATALOGUE: tuple[Kind, ...] = (
         FORUM_POST_LIKED,
         "a post was liked",
         _DISCOURSE,
-        ("community.activity.record_like", _CREDIT_LIKE),
+        ("community.activity.record_like", _CREDIT_LIKE, _SECTION_BEHIND),
     ),
     Kind(
         FORUM_SOLUTION_ACCEPTED,
         "a reply was accepted as the solution",
         _DISCOURSE,
-        ("community.credits.forum_credit.credit_solution",),
+        ("community.credits.forum_credit.credit_solution", _SECTION_BEHIND),
     ),
     Kind(
         FORUM_SOLUTION_UNACCEPTED,
         "an accepted solution was withdrawn",
         _DISCOURSE,
-        ("community.credits.forum_credit.cancel_solution",),
+        ("community.credits.forum_credit.cancel_solution", _SECTION_BEHIND),
     ),
     Kind(FORUM_USER_CREATED, "an account was made", _DISCOURSE, ignored=_UNREAD),
     Kind(FORUM_USER_UPDATED, "an account changed", _DISCOURSE, ignored=_UNREAD),
@@ -198,7 +199,7 @@ CATALOGUE: tuple[Kind, ...] = (
         HEALTH_RECOMPUTE,
         "the periodic recompute of every scope's health",
         "community.health.handlers",
-        ("community.health.handlers.recompute_on_schedule",),
+        ("community.health.handlers.recompute_on_schedule", _SECTION_BEHIND),
     ),
     Kind(
         CRON,

@@ -1,8 +1,9 @@
 """Pipeline handlers that keep constellations in sync as changes arrive.
 
 A wiki change to a page syncs that page (idempotent: a page that did not change makes
-no writes); a forum post or topic in a linked category asks for the bot section on that
-constellation's wiki page to be refreshed, at most once per page and interval.
+no writes); a forum post or topic in a linked category, and new health figures or credit,
+ask for the bot section on that constellation's wiki page to be refreshed, at most once per
+page and interval.
 """
 
 from __future__ import annotations
@@ -18,7 +19,11 @@ from community.constellations.charter import CharterError, parse_charter
 from community.constellations.models import PageTopicLink
 from community.constellations.revision_mark import follow_own_edit
 from community.constellations.sync import sync_titles
-from community.constellations.wiki_section import update_wiki_section
+from community.constellations.wiki_section import (
+    figures_digest,
+    figures_shown,
+    update_wiki_section,
+)
 from community.handling import HandlerContext
 from core import clock, event_kinds, forum_budget, inbox
 from core.config import Settings
@@ -56,6 +61,29 @@ def schedule_section_refresh(event: Event, ctx: HandlerContext) -> None:
     ).first()
     if link is not None and link.forum_topic_id is not None:
         ask_for_section_refresh(ctx.session, ctx.settings, link.wiki_page_id)
+
+
+def refresh_sections_behind(event: Event, ctx: HandlerContext) -> None:
+    """health.recompute (every constellation), forum.post_liked and a solution accepted or
+    withdrawn (the post's constellation): a section whose health figures or credit now
+    differ from what it last showed asks for a refresh, coalesced like any other; one
+    whose figures did not change costs nothing."""
+    if not ctx.settings.get("forum", {}).get("url"):
+        return
+    query = select(PageTopicLink).where(
+        PageTopicLink.archived_at.is_(None), PageTopicLink.forum_topic_id.is_not(None)
+    )
+    if event.kind != event_kinds.HEALTH_RECOMPUTE:
+        item: Mapping[str, Any] = event.payload.get("like", {}).get("post") or event.payload.get(
+            "solved", {}
+        )
+        if item.get("category_id") is None:
+            return
+        query = query.where(PageTopicLink.forum_category_id == int(item["category_id"]))
+    for link in ctx.session.scalars(query).all():
+        shown = figures_shown(ctx.session, link.wiki_page_id)
+        if shown != figures_digest(ctx.session, ctx.settings, link):
+            ask_for_section_refresh(ctx.session, ctx.settings, link.wiki_page_id)
 
 
 def ask_for_section_refresh(session: Session, settings: Settings, page_id: int) -> None:

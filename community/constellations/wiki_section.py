@@ -9,6 +9,7 @@ the service, once; the forum's budget is for the work people wait on.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +31,7 @@ from connectors.mediawiki import EditResult, WikiClient
 from connectors.mediawiki.records import WikiPage
 from core import clock
 from core.errors import NotFound
+from core.models import SyncCursor
 
 NOTE = (
     "''This section is maintained by Constellate from the forum and is rewritten on "
@@ -75,20 +77,18 @@ def update_wiki_section(
     "conflict": a person's edit inside the markers was moved above them, or the page
     kept changing under us for three tries (nothing written; the next sync retries).
     """
-    scopes = [f"page:{link.wiki_page_id}"]
-    if link.forum_category_id is not None:
-        scopes.append(f"category:{link.forum_category_id}")
     contributors = page_contributors(wiki, charter.title)
-    credits = credits_block(session, settings, scopes=scopes, wiki_contributors=contributors)
+    credits = credits_block(session, settings, scopes=_scopes(link), wiki_contributors=contributors)
+    health = health_lines(session, f"{CONSTELLATION}:{link.wiki_page_id}")
     inside = render_inside(
         settings,
         link,
         recent_discussions(session, forum, settings, link),
         active_participants(session, forum, settings, link),
         credits,
-        health_lines(session, f"{CONSTELLATION}:{link.wiki_page_id}"),
+        health,
     )
-    return write_bot_section(
+    outcome = write_bot_section(
         session,
         wiki,
         title=charter.title,
@@ -99,6 +99,44 @@ def update_wiki_section(
         page=page,
         on_saved=on_saved,
     )
+    if outcome != "conflict" and not dry_run:
+        _mark_shown(session, link.wiki_page_id, figures_digest(session, settings, link, health))
+    return outcome
+
+
+# -- what the section last showed of the figures -----------------------------------------
+
+
+def figures_digest(
+    session: Session, settings: Any, link: PageTopicLink, health: Sequence[str] | None = None
+) -> str:
+    """A digest of the health summary and the credit the section shows for ``link``, from
+    the store alone: when it differs from the one last written, the section is behind."""
+    lines = [
+        *(health or health_lines(session, f"{CONSTELLATION}:{link.wiki_page_id}")),
+        *credits_block(session, settings, scopes=_scopes(link), wiki_contributors=()),
+    ]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def figures_shown(session: Session, page_id: int) -> str | None:
+    cursor = session.get(SyncCursor, _shown_name(page_id))
+    return cursor.value if cursor is not None else None
+
+
+def _mark_shown(session: Session, page_id: int, digest: str) -> None:
+    session.merge(SyncCursor(name=_shown_name(page_id), value=digest))
+
+
+def _shown_name(page_id: int) -> str:
+    return f"section-figures:{page_id}"
+
+
+def _scopes(link: PageTopicLink) -> list[str]:
+    scopes = [f"page:{link.wiki_page_id}"]
+    if link.forum_category_id is not None:
+        scopes.append(f"category:{link.forum_category_id}")
+    return scopes
 
 
 # -- what the section shows -----------------------------------------------------------
