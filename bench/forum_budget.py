@@ -44,6 +44,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from bench.constellation_sync import World, create_pages, world
 from bench.forum_day import Day, plan
+from community.constellations import handlers as section_handlers
 from community.constellations.models import PageTopicLink
 from community.constellations.sync import sync_constellations
 from connectors.discourse.transport import ForumSession
@@ -338,8 +339,12 @@ def _day(
     day = Day(there.forum.forum, sorted(pages))
     clock.set_factor(options.factor)
     refresh = float(there.settings["constellations"]["section_refresh_minutes"]) * 60
-    spenders = _Spenders()
-    with spenders.watching(), _service(there, clock, options.workers) as receiver:
+    spenders, refreshes = _Spenders(), _Refreshes(clock)
+    with (
+        spenders.watching(),
+        refreshes.watching(),
+        _service(there, clock, options.workers) as receiver,
+    ):
         _hook(there, receiver)
         started = clock()
         with _Sampler(there.store, clock) as sampler:
@@ -358,7 +363,7 @@ def _day(
     poll = sum(
         1 for c in calls if c.at <= last and _endpoint(c.method, c.path) == f"GET {POLL_PATH}"
     )
-    lags, unshown = _lags(there.store, set(pages.values()), pages, started)
+    lags, unshown = _lags(there.store, refreshes, pages, started)
     return DayFigures(
         events=len(planned),
         done=day.done,
@@ -461,13 +466,44 @@ class _Spenders:
             ForumSession.request = original  # type: ignore[method-assign]
 
 
+class _Refreshes:
+    """When each wiki section refresh began and ended, by page (on the day's clock):
+    a refresh that began after a post's event was committed read that post. Measurement
+    only: it wraps the refresh handler's section writer while the day runs."""
+
+    def __init__(self, clock: ScaledClock) -> None:
+        self.clock = clock
+        self.by_page: dict[int, list[tuple[datetime, datetime]]] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def watching(self) -> Iterator[None]:
+        original = section_handlers.update_wiki_section
+        refreshes = self
+
+        def update(*args: Any, link: Any, **kw: Any) -> str:
+            began = refreshes.clock()
+            outcome = original(*args, link=link, **kw)
+            with refreshes._lock:
+                refreshes.by_page.setdefault(link.wiki_page_id, []).append(
+                    (began, refreshes.clock())
+                )
+            return outcome
+
+        section_handlers.update_wiki_section = update
+        try:
+            yield
+        finally:
+            section_handlers.update_wiki_section = original
+
+
 def _lags(
-    store: Store, page_ids: set[int], pages: dict[int, int], since: datetime
+    store: Store, refreshes: _Refreshes, pages: dict[int, int], since: datetime
 ) -> tuple[list[float], int]:
     """Minutes from each new post in the day's categories to the end of the first section
-    refresh of its page that was due after the post's event was handled (so it read the
-    post): a refresh claimed earlier might have missed it, and is not counted. Posts of our
-    own account (the rules' welcomes) are echoes, ignored by design: not counted."""
+    refresh of its page that began after the post's event was handled (so it read the
+    post). Posts of our own account (the rules' welcomes) are echoes, ignored by design:
+    not counted."""
     with store.session() as session:
         posts = session.execute(
             select(InboxEvent.occurred_at, InboxEvent.processed_at, InboxEvent.payload).where(
@@ -476,18 +512,6 @@ def _lags(
                 InboxEvent.state != "ignored",
             )
         ).all()
-        refreshes = session.execute(
-            select(InboxEvent.subject, InboxEvent.available_at, InboxEvent.processed_at).where(
-                InboxEvent.kind == event_kinds.SECTION_REFRESH,
-                InboxEvent.state == "done",
-                InboxEvent.received_at >= since,
-            )
-        ).all()
-    by_page: dict[int, list[tuple[datetime, datetime]]] = {p: [] for p in page_ids}
-    for subject, available_at, processed_at in refreshes:
-        page = int(subject.split(":", 1)[1])
-        if page in by_page and processed_at is not None:
-            by_page[page].append((available_at, processed_at))
     lags: list[float] = []
     unshown = 0
     for occurred_at, processed_at, payload in posts:
@@ -495,9 +519,9 @@ def _lags(
         if wiki_page is None:
             continue
         shown = [
-            done
-            for due, done in by_page[wiki_page]
-            if processed_at is not None and due >= processed_at
+            ended
+            for began, ended in refreshes.by_page.get(wiki_page, [])
+            if processed_at is not None and began >= processed_at
         ]
         if not shown:
             unshown += 1
