@@ -68,6 +68,10 @@ DEFAULTS: Settings = {
         "participant_days": 90,
         "section_refresh_minutes": 5,
     },
+    "partners": {
+        "category": "Category:Partners",
+        "affiliation_refresh_hours": 24,
+    },
     "practices": {
         "category": "Category:Practices",
         "tag_group": "practices",

@@ -57,6 +57,7 @@ ALERT_RESOLVED = "health.alert.resolved"
 PRACTICE_ADOPTED = "community.practice_adopted"  # payload: community.practices.adoption
 STATUS_CHANGED = "community.constellation_status_changed"  # page_id, title, old/new_status
 SECTION_REFRESH = "schedule.section_refresh"  # payload: page_id
+AFFILIATIONS_REFRESH = "schedule.affiliations"  # payload: every_hours
 
 # -- asked for by moderators on the dashboard, done by the worker ----------------------------
 
@@ -95,6 +96,7 @@ _TAG_TOPIC = "community.practices.handlers.tag_forum_topic"
 _CREDIT_POST = "community.credits.forum_credit.credit_post"
 _CREDIT_LIKE = "community.credits.forum_credit.credit_like"
 _SECTION_BEHIND = "community.constellations.handlers.refresh_sections_behind"
+_MEMBERSHIP = "community.partners.affiliation.follow_membership"
 
 # Activity and credit first: the wiki sections show the activity rows and the credit,
 # including this event's; the candidate check counts the activity rows too. Health after
@@ -106,6 +108,7 @@ _WIKI_PAGE = (
     "community.credits.wiki_credit.credit_wiki_change",
     "community.constellations.handlers.sync_wiki_page",
     "community.practices.handlers.sync_practice",
+    "community.partners.handlers.sync_partner",
 )
 
 _DISCOURSE = "webhooks.incoming.discourse_events"
@@ -164,18 +167,8 @@ CATALOGUE: tuple[Kind, ...] = (
     Kind(FORUM_USER_UPDATED, "an account changed", _DISCOURSE, ignored=_UNREAD),
     Kind(FORUM_BADGE_GRANTED, "a badge was granted", _DISCOURSE, ignored=_UNREAD),
     Kind(FORUM_BADGE_REVOKED, "a badge was revoked", _DISCOURSE, ignored=_UNREAD),
-    Kind(
-        FORUM_USER_ADDED_TO_GROUP,
-        "someone joined a group",
-        _DISCOURSE,
-        ignored=_UNREAD,
-    ),
-    Kind(
-        FORUM_USER_REMOVED_FROM_GROUP,
-        "someone left a group",
-        _DISCOURSE,
-        ignored=_UNREAD,
-    ),
+    Kind(FORUM_USER_ADDED_TO_GROUP, "someone joined a group", _DISCOURSE, (_MEMBERSHIP,)),
+    Kind(FORUM_USER_REMOVED_FROM_GROUP, "someone left a group", _DISCOURSE, (_MEMBERSHIP,)),
     Kind(WIKI_EDIT, "a page was edited", _WIKI, _WIKI_PAGE),
     Kind(WIKI_NEW, "a page was created", _WIKI, _WIKI_PAGE),
     Kind(WIKI_MOVE, "a page was moved (renamed)", _WIKI, _WIKI_PAGE),
@@ -193,6 +186,13 @@ CATALOGUE: tuple[Kind, ...] = (
         "a constellation's wiki section is due to be rewritten (one per page and interval)",
         "community.constellations.handlers",
         ("community.constellations.handlers.refresh_section",),
+        rules=False,
+    ),
+    Kind(
+        AFFILIATIONS_REFRESH,
+        "every partner group's members are due to be read again",
+        "community.partners.handlers",
+        ("community.partners.handlers.refresh_on_schedule",),
         rules=False,
     ),
     Kind(

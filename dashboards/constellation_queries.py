@@ -26,9 +26,9 @@ from community.credits.models import Account, Person
 from community.credits.rules import load_rules, own_accounts
 from community.health.conversation import People
 from community.health.first_posts import countable
-from community.health.inputs import Organisations
 from community.health.models import HealthSnapshot
 from community.health.scope import figure_at
+from community.partners.names import Organisations
 from core.config import Settings
 from dashboards.overview_queries import (
     AlertRow,

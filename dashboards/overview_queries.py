@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from community.constellations.charter import BEAT_DAYS
 from community.constellations.models import PageTopicLink
-from community.health.inputs import Organisations
 from community.health.models import HealthAlert, HealthSnapshot
 from community.health.scope import CONSTELLATION, figure_at
 from community.health.summary import SUMMARY_WINDOW
+from community.partners.names import Organisations
 from core.config import Settings
 
 ALERTS_SHOWN = 100

@@ -15,7 +15,8 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from community.credits.export import KINDS
-from community.credits.models import Account, CreditTotal, LinkSuggestion, Organisation, Person
+from community.credits.models import Account, CreditTotal, LinkSuggestion, Person
+from community.partners.models import Partner
 from dashboards.ledger_queries import first_username
 
 MAX_ORGANISATIONS = 200  # partners are a handful; this only bounds a broken store
@@ -216,7 +217,9 @@ def organisation_counts(session: Session) -> tuple[list[OrganisationCount], int]
     groups = {
         full: group
         for group, full in session.execute(
-            select(Organisation.group_name, Organisation.full_name).limit(MAX_ORGANISATIONS)
+            select(Partner.group_name, Partner.name)
+            .where(Partner.retired_at.is_(None))
+            .limit(MAX_ORGANISATIONS)
         )
     }
     people = {str(name): int(n) for name, n in counted}

@@ -25,6 +25,8 @@ from community.activity import record_history
 from community.constellations.sync import sync_constellations
 from community.credits.people import refresh_forum_people
 from community.health.runs import recompute_and_alert
+from community.partners.affiliation import refresh_affiliations
+from community.partners.registry import sync_partners
 from community.practices.registry import sync_practices
 from connectors.discourse import ForumClient
 from core import migrate
@@ -213,11 +215,13 @@ def sync_once(settings: dict[str, Any]) -> None:
     )
     store = Store(settings["store"]["url"])
     try:
+        click.echo(f"  {sync_partners(store, settings, full=True).headline()}")
         click.echo(f"  {sync_constellations(store, settings, full=True).headline()}")
         click.echo(f"  {sync_practices(store, settings, full=True).headline()}")
         forum = ForumClient(settings["forum"])
         with store.session() as session:
             people = refresh_forum_people(session, forum)
+            refresh_affiliations(session, forum)
             posts = record_history(session, forum)
         click.echo(f"  people: {people} forum accounts read; {posts} forum posts of history")
         health = recompute_and_alert(store, settings, forum=forum)

@@ -31,7 +31,8 @@ def seed_configured(settings: dict[str, Any], forum_state: Forum | None = None) 
         )
     wiki = seed_wiki(WikiClient(settings["wiki"]))
     lines.append(
-        f"wiki: {wiki.constellations_created} constellation pages, "
+        f"wiki: {wiki.partners_created} partner pages, "
+        f"{wiki.constellations_created} constellation pages, "
         f"{wiki.practices_created} practice pages"
     )
     return lines

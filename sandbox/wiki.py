@@ -157,7 +157,7 @@ def install(directory: Path) -> WikiSandbox:
     )
     _run_installer(sandbox)
     _create_accounts(sandbox)
-    for name in ("Constellation", "Practice"):
+    for name in ("Constellation", "Practice", "Partner"):
         text = (TEMPLATES_DIR / f"{name}.wikitext").read_text()
         summary = f"Install the {name} template"
         sandbox.run_maintenance(

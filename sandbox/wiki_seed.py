@@ -1,4 +1,5 @@
-"""The example partnership on the wiki: a page per constellation and per shared practice.
+"""The example partnership on the wiki: a page per partner organisation, per
+constellation and per shared practice.
 
 Pages are created only when missing, so a person's later edits are never
 overwritten. A constellation page is created with an earlier lead partner and
@@ -10,7 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from connectors.mediawiki import WikiClient
-from sandbox.example_data import EXAMPLE, Constellation, Partnership, Practice, organisation_name
+from sandbox.example_data import (
+    EXAMPLE,
+    Constellation,
+    Organisation,
+    Partnership,
+    Practice,
+    organisation_name,
+)
 
 SUMMARY = "Constellate example partnership"
 
@@ -19,11 +27,19 @@ SUMMARY = "Constellate example partnership"
 class WikiSeedReport:
     constellations_created: int
     practices_created: int
+    partners_created: int = 0
 
 
 def seed_wiki(client: WikiClient, data: Partnership = EXAMPLE) -> WikiSeedReport:
-    titles = [c.name for c in data.constellations] + [p.name for p in data.practices]
+    titles = [o.name for o in data.organisations]
+    titles += [c.name for c in data.constellations] + [p.name for p in data.practices]
     existing = {title for title, page in client.read_pages(titles).items() if page.exists}
+    made_partners = 0
+    for organisation in data.organisations:
+        if organisation.name not in existing:
+            page = partner_page(organisation)
+            client.edit(organisation.name, page, summary=SUMMARY, mode="create")
+            made_partners += 1
     made_constellations = 0
     for constellation in data.constellations:
         if constellation.name in existing:
@@ -48,7 +64,7 @@ def seed_wiki(client: WikiClient, data: Partnership = EXAMPLE) -> WikiSeedReport
         if practice.name not in existing:
             client.edit(practice.name, practice_page(practice), summary=SUMMARY, mode="create")
             made_practices += 1
-    return WikiSeedReport(made_constellations, made_practices)
+    return WikiSeedReport(made_constellations, made_practices, made_partners)
 
 
 def previous_lead(constellation: Constellation) -> str | None:
@@ -67,6 +83,13 @@ def constellation_page(c: Constellation, data: Partnership, *, lead: str | None 
     if related:
         lines += ["", "== Practices it uses ==", *(f"* [[{name}]]" for name in related)]
     return "\n".join(lines) + "\n"
+
+
+def partner_page(o: Organisation) -> str:
+    fields = {"name": o.name, "forum_group": o.group, "website": f"https://{o.domain}"}
+    bold = "'''"  # wikitext for bold
+    intro = f"{bold}{o.name}{bold} is a {o.kind} in the partnership."
+    return f"{_template('Partner', fields)}\n\n{intro}\n"
 
 
 def practice_page(p: Practice) -> str:

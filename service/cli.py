@@ -17,6 +17,7 @@ from flask import Flask
 from community.constellations.cli import sync
 from community.credits.cli import credits_group, people_group
 from community.health.cli import health
+from community.partners.cli import partners
 from community.practices.cli import practices
 from core import clock, inbox, migrate, telemetry
 from core.command_context import configured_store
@@ -197,6 +198,7 @@ COMMANDS = (
     poll,
     outgoing,
     sync,
+    partners,
     practices,
     credits_group,
     people_group,

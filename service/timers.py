@@ -2,8 +2,9 @@
 
 Each duty has its interval (0: off) and runs when that much time has passed since its
 last run: reading the wiki's recent changes and the forum's new posts (missed webhooks),
-scheduling the health recompute, looking for due automation schedules, beats, unanswered
-topics and stale charters, and re-checking dashboard roles on the forum. A duty that
+scheduling the health recompute and the partner groups' members' refresh, looking for due
+automation schedules, beats, unanswered topics and stale charters, and re-checking
+dashboard roles on the forum. A duty that
 fails is reported and tried again at its next turn; it never stops the others.
 """
 
@@ -14,7 +15,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from community.health.handlers import schedule_event
+from community.health import handlers as health
+from community.partners import handlers as partners
 from connectors.discourse.client import ForumClient
 from core import forum_budget, inbox
 from core.clock import Clock
@@ -49,6 +51,8 @@ class Timers:
         self.every: dict[str, float] = {}
         # Quiet constellations send no events: their health is recomputed on schedule.
         self.health_minutes = float(settings["health"]["recompute_minutes"]) if enabled else 0.0
+        # Partner groups' members, read again: the safety net for membership webhooks.
+        self.affiliation_hours = float(settings["partners"]["affiliation_refresh_hours"])
         if enabled:
             config = settings["worker"]
             self.every = {
@@ -57,6 +61,7 @@ class Timers:
                 "health": self.health_minutes * 60,
                 "automations": float(settings["automations"]["scan_seconds"]),
                 "roles": float(settings["dashboard"]["recheck_minutes"]) * 60,
+                "affiliations": self.affiliation_hours * 3600,
             }
         self._last: dict[str, datetime] = {}
         self._forum_read: datetime | None = None
@@ -71,6 +76,7 @@ class Timers:
         self._when_due("health", self._schedule_health)
         self._when_due("automations", self._schedule_automations)
         self._when_due("roles", self._recheck_roles)
+        self._when_due("affiliations", self._schedule_affiliations)
 
     def _when_due(self, duty: str, run: Callable[[], object]) -> None:
         every = self.every.get(duty, 0.0)
@@ -116,7 +122,13 @@ class Timers:
 
     def _schedule_health(self) -> None:
         with self.store.session() as session:
-            inbox.record(session, schedule_event(self.clock(), self.health_minutes))
+            inbox.record(session, health.schedule_event(self.clock(), self.health_minutes))
+
+    def _schedule_affiliations(self) -> None:
+        if self.settings["forum"]["url"]:
+            with self.store.session() as session:
+                event = partners.schedule_event(self.clock(), self.affiliation_hours)
+                inbox.record(session, event)
 
     def _schedule_automations(self) -> None:
         now = self.clock()

@@ -37,6 +37,9 @@ class Charter:
     term_end: date | None
     beat: str
     forum_category: str
+    # Since when the lead partner leads: from the page's revision history (the leadership
+    # timeline), not from the template; None until the timeline is read.
+    lead_since: date | None = None
 
 
 class CharterError(ValueError):

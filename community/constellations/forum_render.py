@@ -66,7 +66,7 @@ def render_post(settings: Any, charter: Charter) -> str:
     paragraphs = [DORMANT_NOTICE] if charter.status == "dormant" else []
     paragraphs += [
         f"**Goal:** {markdown_text(charter.goal)}",
-        f"**Lead partner:** {markdown_text(charter.lead_partner)}",
+        f"**Lead partner:** {markdown_text(charter.lead_partner)}{_since(charter)}",
         f"**Partners:** {markdown_text(', '.join(charter.partners))}",
         f"**Stewards:** {markdown_text(', '.join(charter.stewards)) or '—'}",
         f"**Status:** {charter.status}",
@@ -95,6 +95,10 @@ def category_name(name: str) -> str:
 def topic_title(title: str) -> str:
     # Long enough for Discourse's minimum title length whatever the page is called.
     return f"Charter of the {title} constellation"[:TOPIC_TITLE_MAX]
+
+
+def _since(charter: Charter) -> str:
+    return f" (since {charter.lead_since.isoformat()})" if charter.lead_since else ""
 
 
 def _term(charter: Charter) -> str:

@@ -9,6 +9,7 @@ ones are skipped: one bad edit in the history must not stop the timeline.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -63,7 +64,7 @@ def update_timeline(
     head = head or wiki.read_pages([title])[title]
     if not head.exists or (head.revid is not None and head.revid <= seen):
         return 0
-    last = _latest(session, page_id)
+    last = latest_change(session, page_id)
     previous: tuple[str, tuple[str, ...]] | None = (
         (last.lead_partner, tuple(last.partners)) if last is not None else None
     )
@@ -112,7 +113,20 @@ def timeline(session: Session, page_id: int) -> list[LeadershipChange]:
     return list(session.scalars(query))
 
 
-def _latest(session: Session, page_id: int) -> LeadershipChange | None:
+def with_lead_since(session: Session, charter: Charter, page_id: int) -> Charter:
+    """The charter with the date its lead partner took over, from the timeline: the
+    latest change that made the current lead the lead (the first change when it always
+    was). Unchanged when the timeline does not name the current lead yet."""
+    since = None
+    for change in timeline(session, page_id):
+        if change.lead_partner != charter.lead_partner:
+            since = None
+        elif since is None:
+            since = change.timestamp.date()
+    return replace(charter, lead_since=since) if since else charter
+
+
+def latest_change(session: Session, page_id: int) -> LeadershipChange | None:
     query = (
         select(LeadershipChange)
         .where(LeadershipChange.wiki_page_id == page_id)

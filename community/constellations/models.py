@@ -12,7 +12,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from core import clock
 from core.models import Base, Payload, UTCDateTime
 
-ISSUE_KINDS = ("malformed", "conflict", "error")  # error: the platform refused this page
+# error: the platform refused this page; partner: a partner page and the forum disagree
+# (its group renamed there); unknown_partner: a constellation names no registered partner;
+# moderation: the forum did not let the lead partner's group moderate the category
+ISSUE_KINDS = ("malformed", "conflict", "error", "partner", "unknown_partner", "moderation")
 
 
 class PageTopicLink(Base):

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from community.constellations.charter import CharterError, parse_charter
 from community.constellations.forum_mirror import forum_link, sync_to_forum
 from community.constellations.forum_render import render
+from community.constellations.leadership import with_lead_since
 from community.constellations.models import PageTopicLink, SyncIssue
 from community.constellations.sync import sync_constellations
 from community.handling import HandlerContext
@@ -146,6 +147,7 @@ def resolve_conflict(
         return "the page's charter is malformed: left open until it is fixed"
     if charter is None:
         return "the page has no charter any more: left open"
+    charter = with_lead_since(session, charter, link.wiki_page_id)
     view = render(settings, charter)
     forum_text = forum.get_post(link.forum_post_id).raw or ""
     link.rendered_text = view.post if choice == KEEP_FORUM else forum_text

@@ -20,11 +20,13 @@ from tqdm import tqdm
 
 from community.constellations.charter import Charter, CharterError, parse_charter
 from community.constellations.forum_mirror import forum_link, sync_to_forum
-from community.constellations.leadership import update_timeline
+from community.constellations.leadership import update_timeline, with_lead_since
 from community.constellations.models import PageTopicLink, record_issue, resolve_issues
 from community.constellations.revision_mark import left_at, mark, unchanged_since_sync
+from community.constellations.rotation import follow_lead
 from community.constellations.sync_runs import RunRecord, scope_of, start_run
 from community.constellations.wiki_section import update_wiki_section
+from community.partners.registry import check_named_partners
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import EditResult, WikiClient, WikiPage
 from core.config import Settings
@@ -264,15 +266,31 @@ def sync_page(
             resolve_issues(session, kind=kind, wiki_title=page.title, wiki_page_id=page.pageid)
     if charter is None and forum_link(session, page.pageid) is None:
         return summary  # not a constellation page, and never was (or a move's redirect)
+    if charter is not None and not dry_run:
+        check_named_partners(
+            session,
+            title=page.title,
+            page_id=page.pageid,
+            lead=charter.lead_partner,
+            partners=charter.partners,
+        )
     # A page at the revision its last sync left it at costs only the batched read: its
     # history holds nothing new, and its section's forum inputs come by their own events.
     moved = not unchanged_since_sync(session, page)
-    outcome = sync_to_forum(session, forum, settings, page=page, charter=charter, dry_run=dry_run)
-    _count(summary, page.title, outcome.action, outcome.detail)
     if not dry_run and moved:
         summary.leadership_changes += update_timeline(
             session, wiki, title=page.title, page_id=page.pageid, head=page
         )
+    if charter is not None:
+        charter = with_lead_since(session, charter, page.pageid)
+    outcome = sync_to_forum(session, forum, settings, page=page, charter=charter, dry_run=dry_run)
+    _count(summary, page.title, outcome.action, outcome.detail)
+    link = forum_link(session, page.pageid)
+    followed = None
+    if charter is not None and link is not None and not dry_run:
+        followed = follow_lead(session, forum, settings, link, charter)
+    if followed == "announced":
+        summary.lines.append(f"lead partner changed: {page.title}: announced on the forum")
     # The wiki write comes last: nothing after it can roll back the record of what we
     # wrote, which tells our own section from a person's edit next time.
     saved: list[EditResult] = []

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from community.activity import ForumPostActivity, ForumTopic, upsert_topic
 from community.bot_section import escape, write_bot_section
 from community.constellations.charter import Charter
-from community.constellations.models import PageTopicLink
+from community.constellations.models import PageTopicLink, SyncIssue
 from community.credits.credits_section import credits_block, page_contributors
 from community.credits.models import Account, Person
 from community.health.scope import CONSTELLATION
@@ -38,6 +38,9 @@ NOTE = (
     "every sync: please edit above or below it.''"
 )
 SUMMARY = "Constellate: update the forum section"
+# The sync issues a page's section shows: problems its editors can fix on the page.
+PAGE_ISSUES = ("unknown_partner",)
+ISSUE_LABEL = "'''Sync issue:'''"  # bold in wikitext
 # Accounts whose posts are Constellate's own (the charter topic), not participation.
 SYSTEM_USERS = {"system"}
 
@@ -87,6 +90,7 @@ def update_wiki_section(
         active_participants(session, forum, settings, link),
         credits,
         health,
+        issues=page_issues(session, link.wiki_page_id),
     )
     outcome = write_bot_section(
         session,
@@ -110,11 +114,13 @@ def update_wiki_section(
 def figures_digest(
     session: Session, settings: Any, link: PageTopicLink, health: Sequence[str] | None = None
 ) -> str:
-    """A digest of the health summary and the credit the section shows for ``link``, from
-    the store alone: when it differs from the one last written, the section is behind."""
+    """A digest of the health summary, the credit and the sync issues the section shows
+    for ``link``, from the store alone: when it differs from the one last written, the
+    section is behind."""
     lines = [
         *(health or health_lines(session, f"{CONSTELLATION}:{link.wiki_page_id}")),
         *credits_block(session, settings, scopes=_scopes(link), wiki_contributors=()),
+        *page_issues(session, link.wiki_page_id),
     ]
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
@@ -219,6 +225,21 @@ def organisations(session: Session, usernames: Sequence[str]) -> dict[str, tuple
     return {username.casefold(): (str(organisation),) for username, organisation in rows}
 
 
+def page_issues(session: Session, page_id: int) -> list[str]:
+    """What a person must fix on the page for the sync to be whole (a partner named that
+    is not registered), as the dashboard shows it."""
+    query = (
+        select(SyncIssue.detail)
+        .where(
+            SyncIssue.wiki_page_id == page_id,
+            SyncIssue.kind.in_(PAGE_ISSUES),
+            SyncIssue.resolved_at.is_(None),
+        )
+        .order_by(SyncIssue.id)
+    )
+    return list(session.scalars(query))
+
+
 def render_inside(
     settings: Any,
     link: PageTopicLink,
@@ -226,10 +247,14 @@ def render_inside(
     participants: list[Participant],
     credits: Sequence[str],
     health: Sequence[str],
+    *,
+    issues: Sequence[str] = (),
 ) -> str:
     """The wikitext between the markers: the same inputs always give the same text."""
     days = int(settings["constellations"]["participant_days"])
     lines = ["== On the forum ==", NOTE, ""]
+    if issues:
+        lines += [f"* {ISSUE_LABEL} {escape(issue)}" for issue in issues] + [""]
     if link.forum_category_id is not None:
         base = str(settings["forum"]["url"]).rstrip("/")
         lines += [f"[{base}/c/{link.forum_category_id} The constellation's forum category]", ""]

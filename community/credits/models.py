@@ -21,22 +21,10 @@ class Person(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str | None] = mapped_column(String(255))
     organisation: Mapped[str | None] = mapped_column(String(255))
-    # forum_group (read from the person's forum groups) or moderator (set by hand, kept)
+    # forum_group (a partner's forum group has them) or moderator (set by hand, kept)
     organisation_source: Mapped[str | None] = mapped_column(String(16))
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
-
-
-class Organisation(Base):
-    """A partner organisation as the forum knows it: a non-automatic group. Wiki pages
-    name partners by either name (``water-trust`` or "Riverlands Water Trust"); both
-    lead to the one organisation, called by its full name."""
-
-    __tablename__ = "organisations"
-
-    group_name: Mapped[str] = mapped_column(String(255), primary_key=True)
-    full_name: Mapped[str] = mapped_column(String(255))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
 
 class Account(Base):

@@ -21,7 +21,6 @@ from community.credits.models import (
     ConnectLogin,
     ConnectNonce,
     LinkSuggestion,
-    Organisation,
     Person,
 )
 from connectors.discourse.client import ForumClient
@@ -121,11 +120,10 @@ def find_person(session: Session, spec: str) -> Person:
 
 
 def refresh_forum_people(session: Session, forum: ForumClient) -> int:
-    """Read the forum's users (e-mails where the admin list shows them) and their groups:
-    the full name of a person's non-automatic group is their organisation, unless a
-    moderator set one. Returns how many forum accounts were read."""
+    """Read the forum's users: e-mails where the admin list shows them, DiscourseConnect
+    ids, bots, names. (Their partner comes from the partner groups:
+    community.partners.affiliation.) Returns how many forum accounts were read."""
     users = forum.list_users("active")
-    organisations = _group_organisations(session, forum)
     for user in users:
         account = ensure_account(session, "forum", user.username)
         account.email = user.email or account.email
@@ -134,31 +132,8 @@ def refresh_forum_people(session: Session, forum: ForumClient) -> int:
         account.is_bot = user.id <= 0  # Discourse's system user and bots have ids <= 0
         person = session.get_one(Person, account.person_id)
         person.name = person.name or user.name or None
-        organisation = organisations.get(user.username.casefold())
-        if organisation and person.organisation_source != "moderator":
-            person.organisation = organisation
-            person.organisation_source = "forum_group"
     session.flush()
     return len(users)
-
-
-def _group_organisations(session: Session, forum: ForumClient) -> dict[str, str]:
-    """casefolded username -> organisation; a member of several groups gets the first by
-    name, so the answer does not depend on the order the forum lists groups in. Each
-    group is kept as an ``Organisation`` (its two names)."""
-    found: dict[str, str] = {}
-    for group in sorted(forum.groups(), key=lambda g: g.name.casefold()):
-        if group.automatic:
-            continue
-        names = {"full_name": group.full_name or group.name}
-        session.execute(
-            dialect_insert(session, Organisation)
-            .values(group_name=group.name, **names)
-            .on_conflict_do_update(index_elements=["group_name"], set_=names)
-        )
-        for member in forum.group_members(group.name):
-            found.setdefault(member.casefold(), group.full_name or group.name)
-    return found
 
 
 # -- DiscourseConnect ---------------------------------------------------------------------

@@ -11,6 +11,7 @@ from community.activity import record_history
 from community.credits.people import refresh_forum_people
 from community.health.report import latest_reports, render_text
 from community.health.runs import recompute_and_alert
+from community.partners.affiliation import refresh_affiliations
 from connectors.discourse import ForumClient
 from core.command_context import configured_store
 from core.errors import ConfigError
@@ -49,6 +50,7 @@ def backfill() -> None:
         forum = ForumClient(settings["forum"])
         with store.session() as session:
             people = refresh_forum_people(session, forum)
+            refresh_affiliations(session, forum)
             posts = record_history(session, forum)
         outcome = recompute_and_alert(store, settings, forum=forum)
     click.echo(f"history: {posts} posts and {people} people read")

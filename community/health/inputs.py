@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from community.activity import ForumPostActivity, WikiChangeActivity
 from community.constellations.leadership import LeadershipChange
 from community.constellations.models import PageTopicLink
-from community.credits.models import Account, Organisation, Person
+from community.credits.models import Account, Person
 from community.credits.rules import is_ip_address, load_rules, normalise, own_accounts
 from community.health.conversation import (
     Adoption,
@@ -31,6 +31,7 @@ from community.health.conversation import (
 )
 from community.health.first_posts import ForumFirstPost
 from community.health.scope import CATEGORY, CONSTELLATION
+from community.partners.names import Organisations
 from community.practices.models import Practice, PracticeAdoption
 from core.config import Settings
 
@@ -266,33 +267,6 @@ def _histories(
         second = times[1][0] if len(times) > 1 else None
         histories[person] = History(first_id, first_at, second)
     return histories
-
-
-@dataclass(frozen=True)
-class Organisations:
-    """The partner organisations the forum knows, by either name (normalised) ->
-    (group name, full name)."""
-
-    names: Mapping[str, tuple[str, str]]
-
-    @classmethod
-    def read(cls, session: Session) -> Organisations:
-        names: dict[str, tuple[str, str]] = {}
-        for group_name, full_name in session.execute(
-            select(Organisation.group_name, Organisation.full_name)
-        ):
-            names[normalise(group_name)] = names[normalise(full_name)] = (group_name, full_name)
-        return cls(names)
-
-    def canonical(self, name: str) -> str:
-        """One name per organisation: a forum group's full name, else the name as given."""
-        found = self.names.get(normalise(name))
-        return found[1] if found else name.strip()
-
-    def group_of(self, name: str | None) -> str | None:
-        """The forum group of an organisation named either way; None when none is known."""
-        found = self.names.get(normalise(name)) if name else None
-        return found[0] if found else None
 
 
 def _centre(

@@ -218,6 +218,12 @@ class ForumAdmin:
             answer = self._dc.group(name)
         return group_from(answer["group"])
 
+    def group_by_id(self, group_id: int) -> Group:
+        """The group with this id, whatever it is called now; NotFound when deleted."""
+        with translated():
+            answer = self._dc._get(f"/groups/by-id/{int(group_id)}.json")
+        return group_from(answer["group"])
+
     def create_group(self, name: str, *, full_name: str | None = None, bio: str = "") -> Group:
         extra: dict[str, Any] = {}
         if full_name:

@@ -61,6 +61,7 @@ def register(app: Flask) -> None:
     route(app, "/groups/<name>", ["GET"])(show_group)
     route(app, "/groups/by-id/<int:group_id>", ["GET"])(show_group_by_id)
     route(app, "/groups/<name>/members", ["GET"])(members)
+    route(app, "/groups/<int:group_id>", ["PUT"])(update_group)
     route(app, "/groups/<int:group_id>/members", ["PUT"])(add_members)
     route(app, "/groups/<int:group_id>/members", ["DELETE"])(remove_members)
 
@@ -100,6 +101,38 @@ def create_group() -> Response:
     basic = group_basic(the_forum, group, current_user())
     basic.pop("display_name")
     return json_response({"basic_group": basic})
+
+
+def update_group(group_id: int) -> Response:
+    """PUT /groups/{id}.json with ``group[...]`` fields (groups#update): staff may change a
+    group's settings, only an admin its name; an automatic group keeps its name and full
+    name. Answers ``{"success": "OK"}``; an invalid or taken name is a 422."""
+    require_staff()
+    the_forum = forum()
+    group = the_forum.table("groups").get(group_id)
+    if group is None:
+        raise not_found()
+    fields = hash_param("group")
+    if not fields:
+        raise missing("group")
+    name = fields.get("name")
+    if name not in (None, "") and not group["automatic"] and (current_user() or {}).get("admin"):
+        name = str(name)
+        if not GROUP_NAME.match(name):
+            raise ApiError(422, {"errors": ["Name is invalid"], "error_type": "record_invalid"})
+        taken = any(
+            g["name"].lower() == name.lower() and g["id"] != group_id
+            for g in the_forum.table("groups").values()
+        )
+        if taken:
+            raise ApiError(
+                422, {"errors": ["Name has already been taken"], "error_type": "record_invalid"}
+            )
+        group["name"] = name
+    for field in GROUP_FIELDS:
+        if field in fields and not (group["automatic"] and field == "full_name"):
+            group[field] = _coerce(field, fields[field]) if fields[field] != "" else None
+    return json_response({"success": "OK"})
 
 
 def delete_group(group_id: int) -> Response:

@@ -28,6 +28,7 @@ from werkzeug.serving import make_server
 from community.activity import record_history
 from community.credits.people import refresh_forum_people
 from community.health.runs import recompute_and_alert, recompute_everything
+from community.partners.affiliation import refresh_affiliations
 from connectors.discourse import ForumClient
 from core import clock, event_kinds
 from core.config import Settings
@@ -142,6 +143,7 @@ def measure_health(store: Store, settings: Settings, forum: ForumClient, now: da
     """What `constellate health backfill` does, with a snapshot a week for the last weeks."""
     with store.session() as session:
         refresh_forum_people(session, forum)
+        refresh_affiliations(session, forum)
         record_history(session, forum)
     for weeks in range(HISTORY_WEEKS, 0, -1):
         with store.session() as session:

@@ -4,10 +4,8 @@ rules against the real forum sandbox, suggested once, never again after dismissa
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,6 @@ from core.store import Store
 from tests.community.constellations.sync_support import SyncRig
 from tests.community.forum_deliveries import deliveries, events_about
 from tests.conftest import SessionForum, SessionWiki
-from webhooks.incoming.discourse_events import normalise
 
 BODY = "Here is how we did it, step by step, with the checklist we used at the start."
 
@@ -357,9 +354,7 @@ def test_a_topic_whose_opening_never_reached_us_is_read_from_the_forum(
         topic_id = active_discussion(forum, scene, "Our checklist for shared rotas")
         sent = events_about(forum, receiver, {topic_id})
     replies = [
-        e
-        for e in sent
-        if e.kind == "forum.post_created" and e.payload["post"]["post_number"] > 1
+        e for e in sent if e.kind == "forum.post_created" and e.payload["post"]["post_number"] > 1
     ]
     assert len(replies) == 2
     asked = topic_reads(forum, topic_id)

@@ -23,7 +23,7 @@ from community.constellations.charter import BEAT_DAYS
 from community.constellations.models import PageTopicLink
 from community.credits.models import Account, Person
 from community.credits.rules import normalise
-from community.health.inputs import Organisations
+from community.partners.names import Organisations
 from connectors.discourse.client import ForumClient
 from core.config import Settings
 from core.errors import ConfigError, ConnectorError, Unavailable

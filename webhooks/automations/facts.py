@@ -20,8 +20,8 @@ from community.activity import PRIVATE_MESSAGE, ForumPostActivity, WikiChangeAct
 from community.constellations.charter import page_url
 from community.constellations.models import PageTopicLink
 from community.credits.models import Account, Person
-from community.health.inputs import Organisations
 from community.health.scope import CONSTELLATION
+from community.partners.names import Organisations
 from connectors.discourse.client import ForumClient
 from connectors.discourse.records import Topic, User, tag_names
 from core.config import Settings

@@ -1,0 +1,1 @@
+"""Partner organisations, declared once on the wiki and followed on the forum."""

@@ -1,0 +1,51 @@
+"""Pipeline handlers for partners: a wiki change syncs a partner page; the scheduled
+event reads every partner group's members again (membership webhooks are followed by
+``community.partners.affiliation.follow_membership``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from community.handling import HandlerContext
+from community.partners.affiliation import refresh_affiliations
+from community.partners.registry import sync_partner_page
+from core import event_kinds
+from core.events import Event
+from core.page_titles import main_titles
+
+
+def sync_partner(event: Event, ctx: HandlerContext) -> None:
+    """wiki.edit/new/move/delete/restore/reconcile: sync the page if it is, or was, a
+    partner's. Any other page costs one read and no writes."""
+    if not ctx.settings.get("forum", {}).get("url"):
+        return  # no forum to find the partner's group on
+    titles = main_titles(event)
+    if not titles:
+        return
+    pages = ctx.wiki().read_pages(titles)
+    # The moved page (its new title) first, so the old title's redirect finds it done.
+    for page in sorted(pages.values(), key=lambda page: not page.exists):
+        sync_partner_page(ctx.session, ctx.forum(), page)
+
+
+def refresh_on_schedule(event: Event, ctx: HandlerContext) -> None:
+    """schedule.affiliations: every partner group's members read again."""
+    if ctx.settings.get("forum", {}).get("url"):
+        refresh_affiliations(ctx.session, ctx.forum())
+
+
+def schedule_event(now: datetime, every_hours: float) -> Event:
+    """The affiliation refresh of the slot ``now`` falls in: every worker that fires in
+    the same slot makes the same event id, so the inbox keeps one."""
+    seconds = max(every_hours, 1 / 3600) * 3600
+    slot = int(now.timestamp() // seconds)
+    return Event(
+        event_id=f"schedule:affiliations:{every_hours:g}h:{slot}",
+        kind=event_kinds.AFFILIATIONS_REFRESH,
+        source="schedule",
+        subject="partners",
+        actor=None,
+        occurred_at=datetime.fromtimestamp(slot * seconds, UTC),
+        delivery_id=None,
+        payload={"every_hours": every_hours},
+    )
