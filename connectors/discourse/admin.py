@@ -9,7 +9,7 @@ twice returns the existing grant (Discourse does so itself).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -75,6 +75,23 @@ class ForumAdmin:
         with translated():
             answer = self._dc.update_category(int(category_id), **fields)
         return category_from(answer["category"])
+
+    def set_category_moderators(
+        self, category_id: int, group_ids: Sequence[int]
+    ) -> tuple[int, ...] | None:
+        """Make exactly these groups the category's moderators (an empty list removes them
+        all) and return the group ids the forum then reports. None when its answer has no
+        ``moderating_group_ids``: the site setting enable_category_group_moderation is off
+        (Discourse's default), and Discourse then drops the ids without a word; turn it on
+        with ``site_settings(enable_category_group_moderation=True)``. An id that names no
+        group is NotFound (Discourse answers 404 and keeps the groups it had)."""
+        ids = [int(group_id) for group_id in group_ids]
+        with translated():
+            answer = self._dc.update_category(int(category_id), moderating_group_ids=ids)
+            reported = answer["category"].get("moderating_group_ids")
+        if reported is None:
+            return None
+        return tuple(int(group_id) for group_id in reported)
 
     # -- tags ----------------------------------------------------------------------------
 

@@ -49,6 +49,13 @@ def invalid(*messages: str) -> ApiError:
     return ApiError(422, {"errors": list(messages), "error_type": "record_invalid"})
 
 
+def record_not_found() -> ApiError:
+    """ActiveRecord::RecordNotFound escaping a controller: Discourse's ApplicationController
+    has no handler for it, so its exceptions app falls back to Rails' PublicExceptions, which
+    answers a JSON request with its own small body (no ``errors`` list)."""
+    return ApiError(404, {"status": 404, "error": "Not Found"})
+
+
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     response = Response(body, status=status, headers=headers or {})
@@ -171,6 +178,20 @@ def list_param(name: str) -> list[str] | None:
             return [v for v in source.getlist(f"{name}[]") if v != ""]
         if name in source:
             return [v for v in source.getlist(name) if v != ""]
+    return None
+
+
+def array_param(name: str) -> list[Any] | None:
+    """A parameter Rails' strong parameters permit as an array (``permit(name: [])``):
+    ``name[]`` repeated keys, or a JSON list under ``name``. A scalar or a JSON null under
+    the name is not an array and is dropped, as Rails drops it; None if there is none."""
+    body = _json_body()
+    if name in body:
+        value = body[name]
+        return list(value) if isinstance(value, list) else None
+    for source in (request.form, request.args):
+        if f"{name}[]" in source:
+            return list(source.getlist(f"{name}[]"))
     return None
 
 

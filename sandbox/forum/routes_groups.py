@@ -141,6 +141,10 @@ def delete_group(group_id: int) -> Response:
     if group is None or group["automatic"]:
         raise not_found()
     del forum().table("groups")[group_id]
+    # Group has_many :category_moderation_groups, dependent: :destroy.
+    for category in forum().table("categories").values():
+        if group_id in category.get("moderating_group_ids", []):
+            category["moderating_group_ids"].remove(group_id)
     return json_response({"success": "OK"})
 
 

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 PERMISSION_FULL = 1
 UNCATEGORIZED = 1
+GROUP_MODERATION = "enable_category_group_moderation"
 
 
 def _topics_in(forum: Forum, category: dict[str, Any]) -> list[dict[str, Any]]:
@@ -152,8 +153,19 @@ def featured_topics(forum: Forum, topics: list[dict[str, Any]]) -> list[dict[str
     return featured
 
 
+def moderating_group_ids(forum: Forum, category: dict[str, Any]) -> dict[str, list[int]]:
+    """CategorySerializer's ``moderating_group_ids`` (the category's CategoryModerationGroup
+    rows), as a one-key dict to merge in; empty when enable_category_group_moderation is
+    off, since the serializer then leaves the key out for everyone who asks."""
+    if not forum.site_settings.get(GROUP_MODERATION):
+        return {}
+    return {"moderating_group_ids": list(category.get("moderating_group_ids", []))}
+
+
 def category_detail(forum: Forum, category: dict[str, Any]) -> dict[str, Any]:
-    """CategorySerializer: /c/{id}/show.json, POST and PUT /categories."""
+    """CategorySerializer: /c/{id}/show.json, POST and PUT /categories. Not /categories.json
+    entries (CategoryDetailedSerializer) nor /site.json (SiteCategorySerializer): both stop
+    below CategorySerializer, so neither has ``moderating_group_ids``."""
     groups = {g["name"]: g for g in forum.table("groups").values()}
     data = _common(forum, category) | {
         "form_template_ids": [],
@@ -178,6 +190,7 @@ def category_detail(forum: Forum, category: dict[str, Any]) -> dict[str, Any]:
         "allow_badges": category.get("allow_badges", True),
         "topic_featured_link_allowed": True,
         "search_priority": category.get("search_priority", 0),
+        **moderating_group_ids(forum, category),
         "topic_posting_review_group_ids": [],
         "reply_posting_review_group_ids": [],
         # include_allowed_tags? and the like: tagging is on here. No tag is restricted to
@@ -194,7 +207,8 @@ def category_detail(forum: Forum, category: dict[str, Any]) -> dict[str, Any]:
 
 def webhook_category(forum: Forum, category: dict[str, Any]) -> dict[str, Any]:
     """WebHookCategorySerializer: CategorySerializer without what depends on who looks
-    (app/serializers/web_hook_category_serializer.rb excludes these three)."""
+    (app/serializers/web_hook_category_serializer.rb excludes these three). The rest comes
+    along, ``moderating_group_ids`` too when group moderation is on."""
     hidden = {"can_edit", "notification_level", "available_groups"}
     return {k: v for k, v in category_detail(forum, category).items() if k not in hidden}
 

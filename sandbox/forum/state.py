@@ -31,6 +31,8 @@ DEFAULT_SITE_SETTINGS: dict[str, Any] = {
     "min_first_post_length": 20,
     "max_tag_length": 20,
     "allow_duplicate_topic_titles": False,
+    # Off by default, as in Discourse: categories then neither take nor show moderating groups.
+    "enable_category_group_moderation": False,
 }
 SYSTEM_USER_ID = -1
 

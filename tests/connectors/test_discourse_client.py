@@ -121,6 +121,7 @@ CALLS: dict[str, tuple[Any, ...]] = {
     "categories": (),
     "create_category": ("Name",),
     "update_category": (1,),
+    "set_category_moderators": (1, [3]),
     "tags": (),
     "tag_groups": (),
     "create_tag_group": ("g", ["t"]),
@@ -438,6 +439,27 @@ def test_categories_with_a_parent(client: ForumClient) -> None:
     assert renamed.id == child.id and renamed.name.startswith("Renamed")
     with pytest.raises(InvalidRequest, match="already"):
         client.create_category(parent.name)
+
+
+def test_category_moderators_need_the_site_setting(client: ForumClient) -> None:
+    """Off (Discourse's default) the forum drops the ids: None. On, the ids it then reports;
+    the setting is put back, as the forum is shared by the whole session."""
+    category = client.create_category(unique("Moderated"))
+    lead, other = client.create_group(unique("lead")[:20]), client.create_group(unique("o")[:20])
+    assert client.set_category_moderators(category.id, [lead.id]) is None
+    client.site_settings(enable_category_group_moderation=True)
+    try:
+        assert client.set_category_moderators(category.id, [lead.id, other.id]) == (
+            lead.id,
+            other.id,
+        )
+        assert client.set_category_moderators(category.id, [other.id]) == (other.id,)
+        with pytest.raises(NotFound):
+            client.set_category_moderators(category.id, [other.id, 987654321])
+        assert client.set_category_moderators(category.id, []) == ()
+    finally:
+        client.site_settings(enable_category_group_moderation=False)
+    assert client.set_category_moderators(category.id, [lead.id]) is None
 
 
 def test_tag_groups_create_and_replace_their_tags(client: ForumClient) -> None:
