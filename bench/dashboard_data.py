@@ -38,9 +38,10 @@ from bench.dashboard_logs import add_subscriptions, write_logs
 from bench.health import API_USERNAME, NOW, WIKI_USERNAME, bench_settings
 from bench.health_data import Shape, generate, sqlite_time
 from community.constellations.models import PageTopicLink
-from community.credits.models import CreditEntry, Organisation
+from community.credits.models import CreditEntry
 from community.health.models import HealthAlert, HealthSnapshot
 from community.health.runs import recompute_everything
+from community.partners.models import Partner
 from community.practices.models import (
     Practice,
     PracticeAdoption,
@@ -52,7 +53,7 @@ from core.config import Settings
 from core.migrate import upgrade
 from core.store import Store
 
-DATA_VERSION = 1  # raise when what is generated changes: the cached store is rebuilt
+DATA_VERSION = 2  # raise when what is generated changes: the cached store is rebuilt
 HISTORY_DAYS = 90
 HEALTH_RUNS = 7  # full recomputes, evenly spread over HISTORY_DAYS (the last one at NOW)
 PRACTICES = 300
@@ -231,7 +232,7 @@ def _practices(connection: Connection, now: datetime) -> int:
     """The registry, where each practice is discussed, who adopted it, the suggestions,
     and the ledger rows for authoring and adoption by others."""
     rng = random.Random(11)  # noqa: S311 (made-up data, reproducible on purpose)
-    organisations = list(connection.scalars(select(Organisation.full_name)))
+    organisations = list(connection.scalars(select(Partner.name)))
     constellations = list(connection.scalars(select(PageTopicLink.wiki_title)))
     practices, tags, topics, adoptions, credit = [], [], [], [], []
     for n in range(PRACTICES):

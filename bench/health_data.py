@@ -394,7 +394,7 @@ def _write_constellations(
 ) -> None:
     stamp = sqlite_time(int(now.timestamp()) - 30 * DAY)
     connection.executemany(
-        "INSERT INTO organisations (group_name, full_name, updated_at) VALUES (?, ?, ?)",
+        "INSERT INTO partners (group_name, name, updated_at) VALUES (?, ?, ?)",
         [(group_name(name), name, stamp) for name in organisations],
     )
     links: list[tuple[Any, ...]] = []

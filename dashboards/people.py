@@ -162,7 +162,7 @@ def set_organisation(person_id: int) -> Response:
             session.rollback()
             flash(f"Not changed: {refused}", "error")
             return _back(person_id)
-    flash(f"Person {person_id} is now with {chosen}.", "ok")
+    flash(f"Person {person_id} is now with {found.organisation}.", "ok")
     return _back(person_id)
 
 

@@ -80,6 +80,9 @@ def seed_forum(
 ) -> SeedReport:
     """Fill the forum with the partnership: groups, people, categories, tags, conversations."""
     report = SeedReport()
+    # As the partnership's admin sets it up (README): lead partners' groups moderate
+    # their constellations' categories.
+    client.site_settings(enable_category_group_moderation=True)
     _seed_people(client, data, report)
     _seed_categories(client, data, report)
     _seed_practice_tags(client, data)

@@ -43,6 +43,9 @@ def seed_forum_state(
     report = SeedReport()
     plan = plan_conversations(data, now or forum.now())
     with forum.lock:
+        # As the partnership's admin sets it up (README): lead partners' groups moderate
+        # their constellations' categories.
+        forum.site_settings["enable_category_group_moderation"] = True
         _seed_people(forum, data, report)
         _seed_categories(forum, data, report)
         _seed_practice_tags(forum, data)

@@ -1,6 +1,7 @@
 """The seeded example partnership for end-to-end tests: a forum sandbox with it written
 straight into its state (no API request), its pages on a wiki of the test's own, a
-migrated store, a configuration file, and the constellations and practices synced."""
+migrated store, a configuration file, and the partners, constellations and practices
+synced."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from community.constellations.sync import sync_constellations
+from community.partners.registry import sync_partners
 from community.practices.registry import sync_practices
 from connectors.discourse import ForumClient
 from core.config import Settings, load_config
@@ -65,6 +67,7 @@ def seeded_example(
         config_path.write_text(toml(config))
         settings = load_config(config_path, environ={})
         store = Store(url)
+        sync_partners(store, settings, full=True)
         sync_constellations(store, settings, full=True)
         sync_practices(store, settings, full=True)
         try:

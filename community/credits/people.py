@@ -23,6 +23,7 @@ from community.credits.models import (
     LinkSuggestion,
     Person,
 )
+from community.partners.names import Organisations
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient
 from core import clock
@@ -412,14 +413,24 @@ def unlink(session: Session, platform: str, username: str, moderator: str) -> Ac
 
 
 def set_organisation(session: Session, person: Person, organisation: str, moderator: str) -> None:
-    """A moderator's affiliation; forum groups never overwrite it."""
+    """A moderator's affiliation, to a registered partner named any of its ways; forum
+    groups never overwrite it."""
     name = organisation.strip()
     if not name or len(name) > 255:
         raise PeopleError(f"organisation {organisation!r}: expected 1 to 255 characters")
-    person.organisation = name
+    partners = Organisations.read(session)
+    if not partners.known(name):
+        known = sorted({full for _, full in partners.names.values()}, key=str.casefold)
+        raise PeopleError(
+            f"organisation {organisation!r}: not a registered partner "
+            f"(partners: {', '.join(known) or 'none yet: add partner pages to the wiki'})"
+        )
+    person.organisation = partners.canonical(name)
     person.organisation_source = "moderator"
     session.flush()
-    log.info("people: %s set person %s's organisation to %s", moderator, person.id, name)
+    log.info(
+        "people: %s set person %s's organisation to %s", moderator, person.id, person.organisation
+    )
 
 
 def set_opt_out(session: Session, person: Person, flag: bool) -> None:

@@ -22,7 +22,7 @@ def partner_text(name: str, group: str | None, **more: str) -> str:
 
 
 def make_partner(rig: SyncRig, name: str, group: str | None, **more: str) -> str:
-    title = rig.session_wiki.title("Partner ")
+    title = rig.session_wiki.title("Partner")
     rig.session_wiki.human().edit(
         title, partner_text(name, group, **more), summary="test", mode="create"
     )
@@ -49,9 +49,7 @@ def partners(rig: SyncRig) -> dict[str, Partner]:
 def open_issues(rig: SyncRig, title: str) -> list[tuple[str, str | None, str]]:
     with rig.store.session() as session:
         rows = session.scalars(
-            select(SyncIssue).where(
-                SyncIssue.wiki_title == title, SyncIssue.resolved_at.is_(None)
-            )
+            select(SyncIssue).where(SyncIssue.wiki_title == title, SyncIssue.resolved_at.is_(None))
         )
         return [(row.kind, row.field, row.detail) for row in rows]
 
@@ -60,7 +58,7 @@ def group_creations(rig: SyncRig) -> int:
     return sum(
         1
         for call in rig.session_forum.forum.api_log
-        if call.method == "POST" and call.path == "/admin/groups.json"
+        if call.method == "POST" and call.path.removesuffix(".json") == "/admin/groups"
     )
 
 
@@ -70,7 +68,11 @@ def test_a_partner_page_makes_its_forum_group_once_and_links_an_existing_one(
     made_group, existing_group = rig.session_forum.name("pm"), rig.session_forum.name("pe")
     existing = rig.forum.create_group(existing_group, full_name="Old full name")
     made = make_partner(
-        rig, f"Harbour Trust {made_group}", made_group, website="harbour.example", joined="2024-02-01"
+        rig,
+        f"Harbour Trust {made_group}",
+        made_group,
+        website="harbour.example",
+        joined="2024-02-01",
     )
     linked = make_partner(rig, f"North Pantry {existing_group}", existing_group, short_name="NP")
     before = group_creations(rig)
@@ -102,7 +104,9 @@ def test_bad_partner_pages_are_sync_issues_and_change_nothing_stored(rig: SyncRi
 
     no_group = make_partner(rig, f"No group {group}", None)
     twin = make_partner(rig, f"Twin {group}", group)  # the first's forum group
-    bad_site = make_partner(rig, f"Bad site {group}", rig.session_forum.name("pw"), website="ftp://x")
+    bad_site = make_partner(
+        rig, f"Bad site {group}", rig.session_forum.name("pw"), website="ftp://x"
+    )
     assert sync(rig, [no_group, twin, bad_site]) == {"malformed": 3}
     assert open_issues(rig, no_group) == [("malformed", "forum_group", "missing")]
     [(kind, field, detail)] = open_issues(rig, twin)
@@ -113,7 +117,7 @@ def test_bad_partner_pages_are_sync_issues_and_change_nothing_stored(rig: SyncRi
     # The group renamed on the forum: reported, the partner kept as it was.
     admin = rig.session_forum.client(rig.session_forum.api_username)
     renamed = rig.session_forum.name("pr")
-    admin._put(f"/groups/{kept.group_id}.json", json={"group": {"name": renamed}})
+    admin._put(f"/groups/{kept.group_id}.json", json=True, group={"name": renamed})
     edit(rig, first, partner_text(f"Kitchen {group}", group, website="kitchen.example"))
     assert sync(rig, [first]) == {"partner": 1}
     [(kind, field, detail)] = open_issues(rig, first)
@@ -138,22 +142,25 @@ def test_a_constellation_naming_an_unknown_partner_is_reported_until_it_is_regis
     lead_page = make_partner(rig, lead, rig.session_forum.name("pl"))
     assert sync(rig, [lead_page]) == {"created": 1}
     title = rig.session_wiki.title("Named partners")
-    text = charter_text(rig.session_forum.name("cat-")).replace(
-        "| lead_partner = Harbour Food Bank", f"| lead_partner = {lead}"
-    ).replace(
-        "| partners = Harbour Food Bank, North Pantry, City Kitchen",
-        f"| partners = {lead}, {other}",
+    text = (
+        charter_text(rig.session_forum.name("cat-"))
+        .replace("| lead_partner = Harbour Food Bank", f"| lead_partner = {lead}")
+        .replace(
+            "| partners = Harbour Food Bank, North Pantry, City Kitchen",
+            f"| partners = {lead}, {other}",
+        )
     )
     rig.session_wiki.human().edit(title, text, summary="test", mode="create")
 
     sync_constellations(rig.store, rig.settings, titles=[title], wiki=rig.wiki, forum=rig.forum)
 
-    [(kind, field, detail)] = open_issues(rig, title)
-    assert (kind, field) == ("unknown_partner", "partners")
+    [(field, detail)] = [(f, d) for k, f, d in open_issues(rig, title) if k == "unknown_partner"]
+    assert field == "partners"
     assert f"{other!r} is not a registered partner" in detail
     page = rig.wiki.read_pages([title])[title].text
     assert "Sync issue:" in page and "is not a registered partner" in page
 
     other_page = make_partner(rig, other, rig.session_forum.name("po"))
     assert sync(rig, [other_page]) == {"created": 1}
-    assert open_issues(rig, title) == []  # looked at again when the registry changed
+    # Looked at again when the registry changed.
+    assert [k for k, _, _ in open_issues(rig, title) if k == "unknown_partner"] == []

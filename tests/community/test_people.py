@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 from community.credits import ledger, people
 from community.credits.ledger import Contribution
 from community.credits.models import Account, ConnectLogin, ConnectNonce, LinkSuggestion, Person
+from community.partners.affiliation import refresh_affiliations
+from community.partners.models import Partner
 from connectors.discourse.connect import connect_request, verified_connect_payload
 from core.errors import PermissionDenied
 from dashboards.connect_views import CALLBACK_PATH
@@ -346,8 +348,13 @@ def test_organisations_opt_out_and_naming_people(rig: SyncRig, forum: SessionFor
     forum_user(rig, f"mod{tag}")
     group = rig.forum.create_group(f"g{tag}", full_name=f"Harbour Food Bank {tag}")
     rig.forum.add_group_members(group, [f"org{tag}", f"mod{tag}"])
+    with rig.store.session() as session:  # the group is a registered partner's
+        session.add(
+            Partner(group_name=group.name, name=f"Harbour Food Bank {tag}", group_id=group.id)
+        )
     with rig.store.session() as session:
         assert people.refresh_forum_people(session, rig.forum) >= 2
+        refresh_affiliations(session, rig.forum)
         ola = people.find_person(session, f"org{tag}")
         assert (ola.name, ola.organisation, ola.organisation_source) == (
             "Ola Org",
@@ -355,8 +362,8 @@ def test_organisations_opt_out_and_naming_people(rig: SyncRig, forum: SessionFor
             "forum_group",
         )
         moderated = people.find_person(session, f"forum:mod{tag}")
-        people.set_organisation(session, moderated, "North Pantry", "mod")
-        people.refresh_forum_people(session, rig.forum)
+        people.set_organisation(session, moderated, "north pantry", "mod")
+        refresh_affiliations(session, rig.forum)
         assert (moderated.organisation, moderated.organisation_source) == (
             "North Pantry",
             "moderator",
@@ -370,3 +377,5 @@ def test_organisations_opt_out_and_naming_people(rig: SyncRig, forum: SessionFor
             people.find_person(session, "987654321")
         with pytest.raises(people.PeopleError, match="expected 1 to 255"):
             people.set_organisation(session, ola, "  ", "mod")
+        with pytest.raises(people.PeopleError, match="'Translators': not a registered partner"):
+            people.set_organisation(session, ola, "Translators", "mod")

@@ -28,9 +28,10 @@ from community.constellations.charter import Charter, charter_record
 from community.constellations.leadership import LeadershipChange
 from community.constellations.models import PageTopicLink, record_issue, resolve_issues
 from community.constellations.sync_runs import scope_of, start_run
-from community.credits.models import Organisation, Person
+from community.credits.models import Person
 from community.credits.people import ensure_account
 from community.health.runs import recompute_everything
+from community.partners.models import Partner
 from core.config import Settings
 from core.store import Store
 
@@ -121,8 +122,8 @@ def post(
 def add_people(session: Session) -> None:
     session.add_all(
         [
-            Organisation(group_name="water-trust", full_name=RIVERLANDS),
-            Organisation(group_name="city-lab", full_name="City Lab"),
+            Partner(group_name="water-trust", name=RIVERLANDS),
+            Partner(group_name="city-lab", name="City Lab"),
         ]
     )
     organisations = {"alice": "water-trust", "bob": "City Lab", "erin": "city-lab"}

@@ -23,6 +23,7 @@ from core.store import Store, get_store
 from service import dispatch
 from service.dispatch import HANDLERS
 from service.worker import Worker
+from tests.community.constellations.sync_support import register_partners
 from tests.conftest import SessionForum, SessionWiki
 from tests.dashboards.support import dashboard_app, login
 
@@ -60,6 +61,7 @@ class Site:
         self.app: Flask = dashboard_app(store_url, csrf=False, clock=clock, **sections)
         self.settings: Any = self.app.config["CONSTELLATE"]
         self.store: Store = get_store(self.app)
+        register_partners(self.store)  # the partners the test charters name
         self.client: FlaskClient = self.app.test_client()
         login(self.client)
         self.wiki, self.forum_sandbox = wiki, forum

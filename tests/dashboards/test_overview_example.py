@@ -19,6 +19,7 @@ import dashboards.sync_status
 from community.activity import record_history
 from community.constellations.models import PageTopicLink
 from community.credits.people import refresh_forum_people
+from community.partners.affiliation import refresh_affiliations
 from community.health.runs import recompute_everything
 from core.config import Settings
 from sandbox.example import EXAMPLE
@@ -61,6 +62,7 @@ def example(
     with seeded_example(example_wiki, directory, now) as seeded:
         with seeded.store.session() as session:
             refresh_forum_people(session, seeded.forum)
+            refresh_affiliations(session, seeded.forum)
             record_history(session, seeded.forum)
         with seeded.store.session() as session:
             recompute_everything(session, seeded.settings, now=now)

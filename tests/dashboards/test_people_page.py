@@ -29,6 +29,7 @@ from community.credits.forum_credit import credit_post
 from community.credits.models import Account, LinkSuggestion, Person
 from community.credits.wiki_credit import credit_wiki_change
 from community.handling import HandlerContext
+from community.partners.models import Partner
 from core.store import Store, get_store
 from dashboards.openapi import response_schema
 from tests.conftest import SessionWiki
@@ -39,6 +40,7 @@ from webhooks.incoming.wiki_events import change_event
 
 FORUM_URL = "https://forum.example.org"
 HOSTILE = "<script>alert(1)</script>"
+PARTNERS = {"harbour": "Harbour Food Bank", "pantry": "North Pantry", "hostile": f"Org {HOSTILE}"}
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
@@ -52,6 +54,9 @@ class Site:
         self.store: Store = get_store(self.app)
         self.client: FlaskClient = self.app.test_client()
         login(self.client, "mod_anna")
+        with self.store.session() as session:  # the partners a moderator may choose
+            for group, name in PARTNERS.items():
+                session.add(Partner(group_name=group, name=name))
 
     def page(self, path: str) -> str:
         answer = self.client.get(path)
@@ -236,7 +241,9 @@ def test_the_leaderboard_ranks_by_credit_and_hides_opted_out_people(site: Site) 
     assert [p["name"] for p in only["people"]] == ["rosa"]
     filtered = site.page("/dashboard/people?organisation=Harbour+Food+Bank")
     assert [r.split()[1] for r in rows_of(filtered, "leaderboard")] == ["rosa"]
-    assert rows_of(html, "organisations") == ["Harbour Food Bank set by hand 1"]
+    # Every registered partner is listed, with its forum group, people or not.
+    organisations = rows_of(html, "organisations")
+    assert organisations[:2] == ["Harbour Food Bank harbour 1", "North Pantry pantry 0"]
     assert re.search(r"No organisation</td><td class=\"num\">3<", html)
 
 
@@ -270,6 +277,8 @@ def test_a_moderator_sets_a_persons_organisation(site: Site) -> None:
     assert "set by a moderator" in shown
     refused = site.post(f"/dashboard/people/{person}/organisation", organisation=" ")
     assert "Not changed: organisation '': expected 1 to 255 characters" in refused
+    unknown = site.post(f"/dashboard/people/{person}/organisation", organisation="Translators")
+    assert "Not changed: organisation 'Translators': not a registered partner" in unknown
     with site.store.session() as session:
         assert session.get_one(Person, person).organisation == "North Pantry"
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from community.constellations.charter import parse_charter
 from community.constellations.forum_render import render
+from community.constellations.leadership import with_lead_since
 from community.constellations.requests import (
     apply_resolution,
     resolution_event,
@@ -112,6 +113,8 @@ def test_keep_forum_makes_the_forum_text_the_base(site: Site) -> None:
     assert site.wiki is not None
     wiki_now = parse_charter(title, site.wiki.bot().read_pages([title])[title].text)
     assert wiki_now is not None
+    with site.store.session() as session:  # the charter shows since when its lead leads
+        wiki_now = with_lead_since(session, wiki_now, link.wiki_page_id)
     assert link.rendered_text == render(site.settings, wiki_now).post
     assert f'action="{resolve_path(issue_id)}"' not in site.page()
 

@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
+from community.partners.models import Partner
 from core.config import Settings, load_config
 from core.migrate import upgrade
 from core.store import Store
+from tests.community.constellations.sync_support import PARTNERS
 from tests.conftest import SessionForum, SessionWiki
 from tests.faults.proxy import FaultProxy, Platform
 
@@ -46,6 +48,19 @@ def make_proxy() -> Iterator[MakeProxy]:
         proxy.stop()
 
 
+def partner_groups(store: Store, forum: SessionForum) -> dict[str, int]:
+    """The partners the test charters name, registered with forum groups of their own
+    (made past the proxies): partner name -> group id."""
+    admin = forum.client(forum.api_username)
+    made: dict[str, int] = {}
+    with store.session() as session:
+        for name in PARTNERS.values():
+            group = forum.name("fp")
+            made[name] = admin.create_group(group, full_name=name)["basic_group"]["id"]
+            session.add(Partner(group_name=group, name=name, group_id=made[name]))
+    return made
+
+
 class FaultyService:
     """A migrated SQLite store and settings whose wiki and forum are the proxies."""
 
@@ -61,6 +76,7 @@ class FaultyService:
         url = f"sqlite:///{tmp_path / 'constellate.db'}"
         upgrade(url)
         self.store = Store(url)
+        self.partner_groups = partner_groups(self.store, forum)
         self.wiki_proxy = wiki_proxy
         self.forum_proxy = forum_proxy
         overrides: dict[str, dict[str, Any]] = {

@@ -108,8 +108,12 @@ def rows(forum: SessionForum, table: str) -> list[dict[str, Any]]:
 
 def direct(wiki: SessionWiki, forum: SessionForum) -> tuple[WikiClient, ForumClient]:
     """Clients straight to the wiki and the forum, past the proxies."""
+    return wiki.bot(), direct_forum(forum)
+
+
+def direct_forum(forum: SessionForum) -> ForumClient:
     cfg = {"url": forum.url, "api_key": forum.api_key, "api_username": forum.api_username}
-    return wiki.bot(), ForumClient(cfg)
+    return ForumClient(cfg)
 
 
 def sync_until_clean(service: FaultyService, titles: list[str]) -> int:
@@ -131,9 +135,19 @@ def sync_until_clean(service: FaultyService, titles: list[str]) -> int:
     pytest.fail(f"the sync never ran clean in {RUNS} runs; lately:\n" + "\n".join(said[-10:]))
 
 
+@pytest.fixture
+def category_moderation(forum: SessionForum) -> Iterator[None]:
+    """The forum lets groups moderate categories (Discourse's default is off): on for the
+    test, as the partnership's admin sets it, and off again after."""
+    admin = direct_forum(forum)
+    admin.site_settings(enable_category_group_moderation=True)
+    yield
+    admin.site_settings(enable_category_group_moderation=False)
+
+
 @pytest.mark.timeout(180)
 def test_a_sync_under_faults_makes_each_category_topic_and_section_once(
-    service: FaultyService, wiki: SessionWiki, forum: SessionForum
+    service: FaultyService, wiki: SessionWiki, forum: SessionForum, category_moderation: None
 ) -> None:
     human = wiki.human()
     pages: dict[str, str] = {}
@@ -167,8 +181,18 @@ def test_a_sync_under_faults_makes_each_category_topic_and_section_once(
         named = [c["id"] for c in categories if c["name"] == category]
         assert named == [link.forum_category_id], f"{category}: categories {named}"
         external = [t["id"] for t in topics if t.get("external_id") == link.external_id]
+        # The lead's change announced once (its topic's external id names the revision).
+        announced = [
+            t["id"]
+            for t in topics
+            if str(t.get("external_id") or "").startswith(f"lead-{link.wiki_page_id}-")
+        ]
         inside = [t["id"] for t in topics if t["category_id"] == link.forum_category_id]
-        assert external == inside == [link.forum_topic_id], (title, external, inside)
+        assert external == [link.forum_topic_id], (title, external)
+        assert len(announced) == 1 and sorted(inside) == sorted(external + announced), title
+        [moderated] = [c for c in categories if c["id"] == link.forum_category_id]
+        new_lead = service.partner_groups["North Pantry"]
+        assert moderated["moderating_group_ids"] == [new_lead], title
         charter_posts = [p for p in posts if p["topic_id"] == link.forum_topic_id]
         assert [p["id"] for p in charter_posts] == [link.forum_post_id], title
         assert "**Lead partner:** North Pantry" in charter_posts[0]["raw"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.constellation_sync import MethodCounts
+from community.partners.models import Partner
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient
 from core.config import Settings, load_config
@@ -13,12 +14,27 @@ from core.migrate import upgrade
 from core.store import Store
 from tests.conftest import SessionForum, SessionWiki
 
+# The partners charter_text names, registered as a partner page sync would store them
+# (not linked to forum groups: the registry's own tests make real partner pages).
+PARTNERS = {
+    "harbour-food": "Harbour Food Bank",
+    "north-pantry": "North Pantry",
+    "city-kitchen": "City Kitchen",
+}
+
+
+def register_partners(store: Store) -> None:
+    with store.session() as session:
+        for group, name in PARTNERS.items():
+            session.merge(Partner(group_name=group, name=name))
+
 
 class SyncRig:
     def __init__(self, wiki: SessionWiki, forum: SessionForum, tmp_path: Path) -> None:
         url = f"sqlite:///{tmp_path / 'constellate.db'}"
         upgrade(url)
         self.store = Store(url)
+        register_partners(self.store)
         self.session_wiki = wiki
         self.session_forum = forum
         self.settings: Settings = load_config(
@@ -67,5 +83,6 @@ def on_store(rig: SyncRig, store_url: str) -> SyncRig:
     rig.store.dispose()
     upgrade(store_url)
     rig.store = Store(store_url)
+    register_partners(rig.store)
     rig.settings["store"]["url"] = store_url
     return rig

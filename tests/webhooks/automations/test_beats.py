@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from community.activity import ForumPostActivity
 from community.constellations.models import PageTopicLink
-from community.credits.models import Account, Organisation, Person
+from community.credits.models import Account, Person
+from community.partners.models import Partner
 from connectors.discourse.client import ForumClient
 from core.config import DEFAULTS, Settings
 from core.event_kinds import BEAT_STARTED
@@ -268,7 +269,7 @@ def test_the_summary_speaks_of_one_and_leaves_organisations_out_when_none_known(
 
 def test_an_organisation_named_either_way_is_one(store: Store) -> None:
     with store.session() as session:
-        session.add(Organisation(group_name="harbour-food", full_name="Harbour Food Bank"))
+        session.add(Partner(group_name="harbour-food", name="Harbour Food Bank"))
         link = constellation(session)
         person(session, "harbour-food", "hana")
         person(session, "Harbour Food Bank", "hugo")

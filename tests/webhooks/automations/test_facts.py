@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 from community.activity import ForumPostActivity, WikiChangeActivity, record_post
 from community.constellations.charter import page_url
 from community.constellations.models import PageTopicLink
-from community.credits.models import Organisation, Person
+from community.credits.models import Person
 from community.credits.people import ensure_account
 from community.handling import HandlerContext
+from community.partners.models import Partner
 from community.practices.adoption import adoption_event
 from community.practices.models import Practice, PracticeAdoption
 from connectors.discourse.client import ForumClient
@@ -144,7 +145,7 @@ def link(session: Session, page_id: int = 4242, category_id: int = 77) -> PageTo
         charter_status="active",
     )
     session.add(made)
-    session.add(Organisation(group_name="water-trust", full_name="Riverlands Water Trust"))
+    session.add(Partner(group_name="water-trust", name="Riverlands Water Trust"))
     session.flush()
     return made
 
@@ -290,7 +291,7 @@ def test_the_organisation_of_the_author(store: Store, settings: Settings) -> Non
     with store.session() as session:
         account = ensure_account(session, "forum", "ana")
         session.get_one(Person, account.person_id).organisation = "Riverlands Water Trust"
-        session.add(Organisation(group_name="water-trust", full_name="Riverlands Water Trust"))
+        session.add(Partner(group_name="water-trust", name="Riverlands Water Trust"))
         session.flush()
         facts = gather(post_event(username="ana"), session, settings, forum=CountedForum(settings))
         nobody = gather(post_event(username="bob"), session, settings, forum=CountedForum(settings))
