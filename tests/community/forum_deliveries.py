@@ -58,6 +58,17 @@ def events_about(forum: SessionForum, receiver: Receiver, topics: set[int]) -> l
     return found
 
 
+def events_of(forum: SessionForum, receiver: Receiver, event_type: str) -> list[Event]:
+    """Every event of one ``X-Discourse-Event-Type`` the forum sent, in order."""
+    assert webhooks.drain(forum.forum, timeout=15)
+    return [
+        normalise(request.event, request.json, request.body,
+                  delivery_id=str(request.event_id), received=RECEIVED)
+        for request in sorted(receiver.requests, key=lambda r: r.event_id)
+        if request.headers["x-discourse-event-type"] == event_type
+    ]  # fmt: skip
+
+
 def handle(rig: SyncRig, events: list[Event]) -> None:
     """Each event through every handler the dispatch table names for its kind."""
     for event in events:

@@ -5,6 +5,8 @@ reported on the dashboard's issues and on its page until the partner is register
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import select
 
 from community.constellations.models import SyncIssue
@@ -84,7 +86,7 @@ def test_a_partner_page_makes_its_forum_group_once_and_links_an_existing_one(
     assert group.full_name == f"Harbour Trust {made_group}"
     stored = partners(rig)
     assert (stored[made].group_id, stored[made].website) == (group.id, "https://harbour.example")
-    assert stored[made].joined is not None and stored[made].joined.isoformat() == "2024-02-01"
+    assert stored[made].joined == date(2024, 2, 1)
     assert (stored[linked].group_id, stored[linked].short_name) == (existing.id, "NP")
     with rig.store.session() as session:  # any of its names leads to the partner
         names = Organisations.read(session)

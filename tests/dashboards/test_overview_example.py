@@ -19,8 +19,8 @@ import dashboards.sync_status
 from community.activity import record_history
 from community.constellations.models import PageTopicLink
 from community.credits.people import refresh_forum_people
-from community.partners.affiliation import refresh_affiliations
 from community.health.runs import recompute_everything
+from community.partners.affiliation import refresh_affiliations
 from core.config import Settings
 from sandbox.example import EXAMPLE
 from sandbox.example_conversations import PlannedTopic, plan_conversations

@@ -111,9 +111,9 @@ def test_changed_figures_ask_for_one_refresh_and_unchanged_ones_for_none(rig: Sy
 
     with rig.store.session() as session:  # the first health figures of both
         recompute_everything(session, rig.settings, now=clock.now())
-    due = asked(rig, recompute())
-    assert sorted(row.subject for row in due) == sorted([f"page:{page_id}", f"page:{other_id}"])
-    for row in due:
+    both = asked(rig, recompute())
+    assert sorted(row.subject for row in both) == sorted([f"page:{page_id}", f"page:{other_id}"])
+    for row in both:
         with rig.store.session() as session:
             refresh_section(to_event(row), HandlerContext(session, rig.settings))
     assert "Not measured yet" not in rig.wiki.read_pages([other])[other].text
