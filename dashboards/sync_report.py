@@ -40,7 +40,8 @@ SYNC_EVENT_KINDS = (
     event_kinds.RESYNC_REQUESTED,
     event_kinds.CONFLICT_RESOLVED,
 )
-ERROR_KINDS = ("error", "malformed")
+# What a person must fix on a page or the forum (conflicts have their own table).
+ERROR_KINDS = ("error", "malformed", "partner", "unknown_partner", "moderation")
 WAITING = ("pending", "claimed")
 
 

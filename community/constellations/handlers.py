@@ -64,22 +64,26 @@ def schedule_section_refresh(event: Event, ctx: HandlerContext) -> None:
 
 
 def refresh_sections_behind(event: Event, ctx: HandlerContext) -> None:
-    """health.recompute (every constellation), forum.post_liked and a solution accepted or
-    withdrawn (the post's constellation): a section whose health figures or credit now
-    differ from what it last showed asks for a refresh, coalesced like any other; one
-    whose figures did not change costs nothing."""
+    """health.recompute: every constellation whose section's health figures, credit or
+    issues now differ from what it last showed asks for a refresh (one whose figures did
+    not change costs nothing). forum.post_liked and a solution accepted or withdrawn
+    change the credit of the post's constellation: it asks at once. Coalesced like any
+    other refresh."""
     if not ctx.settings.get("forum", {}).get("url"):
         return
     query = select(PageTopicLink).where(
         PageTopicLink.archived_at.is_(None), PageTopicLink.forum_topic_id.is_not(None)
     )
     if event.kind != event_kinds.HEALTH_RECOMPUTE:
-        item: Mapping[str, Any] = event.payload.get("like", {}).get("post") or event.payload.get(
+        post: Mapping[str, Any] = event.payload.get("like", {}).get("post") or event.payload.get(
             "solved", {}
         )
-        if item.get("category_id") is None:
+        if post.get("category_id") is None:
             return
-        query = query.where(PageTopicLink.forum_category_id == int(item["category_id"]))
+        category = query.where(PageTopicLink.forum_category_id == int(post["category_id"]))
+        for link in ctx.session.scalars(category).all():
+            ask_for_section_refresh(ctx.session, ctx.settings, link.wiki_page_id)
+        return
     for link in ctx.session.scalars(query).all():
         shown = figures_shown(ctx.session, link.wiki_page_id)
         if shown != figures_digest(ctx.session, ctx.settings, link):

@@ -271,8 +271,7 @@ def sync_page(
             session,
             title=page.title,
             page_id=page.pageid,
-            lead=charter.lead_partner,
-            partners=charter.partners,
+            named={"lead_partner": [charter.lead_partner], "partners": charter.partners},
         )
     # A page at the revision its last sync left it at costs only the batched read: its
     # history holds nothing new, and its section's forum inputs come by their own events.

@@ -47,10 +47,13 @@ def refresh_affiliations(session: Session, forum: ForumClient) -> int:
                 members.setdefault(name.casefold(), partner.name)
     for name in members:
         ensure_account(session, "forum", name)
-    accounts = session.scalars(select(Account).where(Account.platform == "forum")).all()
-    for account in accounts:
-        person = session.get_one(Person, account.person_id)
-        wanted = members.get(account.username.casefold())
+    people = session.execute(
+        select(Account.username, Person)
+        .join(Person, Person.id == Account.person_id)
+        .where(Account.platform == "forum")
+    ).all()
+    for username, person in people:
+        wanted = members.get(username.casefold())
         if wanted is None and person.organisation in unread:
             continue  # its group could not be read: keep what we knew
         _affiliate(person, wanted)

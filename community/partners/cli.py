@@ -20,10 +20,13 @@ def partners() -> None:
     "--partner", "titles", multiple=True, metavar="TITLE", help="one partner page (repeatable)"
 )
 def sync(full: bool, titles: tuple[str, ...]) -> None:
-    """Sync partner pages: their forum groups (made or linked), then who belongs to each."""
+    """Sync partner pages: their forum groups (made or linked), then who belongs to each,
+    then the pages' sections."""
     from community.partners.affiliation import refresh_affiliations
     from community.partners.registry import sync_partners
+    from community.partners.section import refresh_partner_sections
     from connectors.discourse import ForumClient
+    from connectors.mediawiki import WikiClient
 
     if not full and not titles:
         raise click.UsageError("name pages with --partner, or use --full")
@@ -34,6 +37,7 @@ def sync(full: bool, titles: tuple[str, ...]) -> None:
         summary = sync_partners(store, settings, titles=titles, full=full, forum=forum)
         with store.session() as session:
             members = refresh_affiliations(session, forum)
+            refresh_partner_sections(session, WikiClient(settings["wiki"]), settings)
     click.echo(summary.headline())
     for line in summary.lines:
         click.echo(f"  {line}")

@@ -1,5 +1,6 @@
 """Pipeline handlers for partners: a wiki change syncs a partner page; the scheduled
-event reads every partner group's members again (membership webhooks are followed by
+event reads every partner group's members again and rewrites the partner sections that
+changed (membership webhooks are followed by
 ``community.partners.affiliation.follow_membership``)."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 from community.handling import HandlerContext
 from community.partners.affiliation import refresh_affiliations
 from community.partners.registry import sync_partner_page
+from community.partners.section import refresh_partner_sections
 from core import event_kinds
 from core.events import Event
 from core.page_titles import main_titles
@@ -22,16 +24,19 @@ def sync_partner(event: Event, ctx: HandlerContext) -> None:
     titles = main_titles(event)
     if not titles:
         return
-    pages = ctx.wiki().read_pages(titles)
+    wiki = ctx.wiki()
+    pages = wiki.read_pages(titles)
     # The moved page (its new title) first, so the old title's redirect finds it done.
     for page in sorted(pages.values(), key=lambda page: not page.exists):
-        sync_partner_page(ctx.session, ctx.forum(), page)
+        sync_partner_page(ctx.session, wiki, ctx.forum(), ctx.settings, page)
 
 
 def refresh_on_schedule(event: Event, ctx: HandlerContext) -> None:
-    """schedule.affiliations: every partner group's members read again."""
+    """schedule.affiliations: every partner group's members read again, and the partner
+    pages' sections written where what they show changed."""
     if ctx.settings.get("forum", {}).get("url"):
         refresh_affiliations(ctx.session, ctx.forum())
+        refresh_partner_sections(ctx.session, ctx.wiki(), ctx.settings)
 
 
 def schedule_event(now: datetime, every_hours: float) -> Event:

@@ -9,7 +9,7 @@ unknown partner are looked at again whenever the registry changes.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -20,6 +20,7 @@ from community.constellations.models import PageTopicLink, record_issue, resolve
 from community.partners.models import Partner
 from community.partners.names import Organisations, normalise
 from community.partners.page import PartnerError, PartnerPage, parse_partner
+from community.partners.section import refresh_partner_section
 from connectors.discourse.client import ForumClient
 from connectors.discourse.records import Group
 from connectors.mediawiki import WikiClient, WikiPage
@@ -72,15 +73,18 @@ def sync_partners(
     for page in bar:
         try:
             with store.session() as session:
-                summary.count(sync_partner_page(session, forum, page), page.title)
+                summary.count(sync_partner_page(session, wiki, forum, settings, page), page.title)
         except ConnectorError as exc:
             summary.count("error", page.title)
             summary.lines[-1] += f": {type(exc).__name__}: {exc}"
     return summary
 
 
-def sync_partner_page(session: Session, forum: ForumClient, page: WikiPage) -> str:
-    """Sync one page as read by ``read_pages``; returns one of OUTCOMES."""
+def sync_partner_page(
+    session: Session, wiki: WikiClient, forum: ForumClient, settings: Settings, page: WikiPage
+) -> str:
+    """Sync one page as read by ``read_pages``; returns one of OUTCOMES. The page's own
+    section is written last (when its text changed)."""
     stored = _stored(session, page)
     if not page.exists or page.pageid is None:
         return _retire(session, stored)
@@ -108,6 +112,8 @@ def sync_partner_page(session: Session, forum: ForumClient, page: WikiPage) -> s
     outcome = _store(session, stored, page, parsed, group)
     if outcome != "unchanged":
         recheck_constellations(session)
+    partner = session.get_one(Partner, group.name)
+    refresh_partner_section(session, wiki, settings, partner, page=page)
     return outcome
 
 
@@ -234,28 +240,32 @@ def _store(
 
 
 def check_named_partners(
-    session: Session, *, title: str, page_id: int, lead: str, partners: Iterable[str]
+    session: Session, *, title: str, page_id: int, named: Mapping[str, Iterable[str]]
 ) -> list[str]:
-    """Record (or resolve) the sync issue of a constellation page whose lead partner or
-    partners name no registered partner; returns the unknown names."""
-    named = [name for name in dict.fromkeys([lead, *partners]) if name.strip()]
-    unknown = Organisations.read(session).unknown(named)
+    """Record (or resolve) the sync issue of a page whose fields (``named``: field ->
+    the names it holds) name no registered partner; returns the unknown names."""
+    partners = Organisations.read(session)
+    unknown: dict[str, str] = {}  # name -> the first field naming it
+    for field_name, names in named.items():
+        for name in names:
+            if name.strip() and not partners.known(name):
+                unknown.setdefault(name, field_name)
     if not unknown:
         resolve_issues(session, kind="unknown_partner", wiki_title=title, wiki_page_id=page_id)
         return []
-    names = ", ".join(repr(name) for name in unknown)
+    listed = ", ".join(repr(name) for name in unknown)
     record_issue(
         session,
         kind="unknown_partner",
         wiki_title=title,
-        field="lead_partner" if lead in unknown else "partners",
+        field=next(iter(unknown.values())),
         detail=(
-            f"{names} {'is' if len(unknown) == 1 else 'are'} not a registered partner: add a "
+            f"{listed} {'is' if len(unknown) == 1 else 'are'} not a registered partner: add a "
             "page with {{Partner}} for each, or write the name of one that has a page"
         ),
         wiki_page_id=page_id,
     )
-    return unknown
+    return list(unknown)
 
 
 def recheck_constellations(session: Session) -> None:
@@ -270,6 +280,8 @@ def recheck_constellations(session: Session) -> None:
             session,
             title=link.wiki_title,
             page_id=link.wiki_page_id,
-            lead=str(charter.get("lead_partner") or ""),
-            partners=[str(p) for p in charter.get("partners") or []],
+            named={
+                "lead_partner": [str(charter.get("lead_partner") or "")],
+                "partners": [str(p) for p in charter.get("partners") or []],
+            },
         )

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from community.bot_section import escape
 from community.credits.forum_credit import cancel_adoption_credit
+from community.partners.names import Organisations
 from community.practices.adopters import adoptions_of, normalise
 from community.practices.models import Practice, PracticeAdoption
 from community.practices.page import TEMPLATE
@@ -52,17 +53,23 @@ def sync_template_adoptions(
 ) -> list[PracticeAdoption]:
     """Make the stored template adoptions match the page's ``adopted_by``.
 
-    New organisations become adoptions (source "template"); organisations no longer in
-    the template are withdrawn (``withdrawn_at``), never deleted, and an adoption made
-    by the "adopt" action stays. Returns the adoptions new to the store; replays
-    return none. ``actor`` is the wiki user whose revision listed them.
+    New partners become adoptions (source "template"), by the partner's name however the
+    page wrote it; names of no registered partner are left out (the page's sync issue
+    names them). Partners no longer in the template are withdrawn (``withdrawn_at``),
+    never deleted, and an adoption made by the "adopt" action stays. Returns the
+    adoptions new to the store; replays return none. ``actor`` is the wiki user whose
+    revision listed them.
     """
+    partners = Organisations.read(session)
     wanted: dict[str, str] = {}
     for name in adopted_by:
-        shown = " ".join(name.split())
-        if shown:
+        if partners.known(name):
+            shown = partners.canonical(name)
             wanted.setdefault(normalise(shown), shown)
-    stored = {normalise(row.organisation): row for row in adoptions_of(session, practice.page_id)}
+    stored = {
+        normalise(partners.canonical(row.organisation)): row
+        for row in adoptions_of(session, practice.page_id)
+    }
     new: list[PracticeAdoption] = []
     for key, shown in wanted.items():
         row = stored.get(key)
@@ -103,6 +110,10 @@ def adopt(
     """
     shown = " ".join(organisation.split())
     check_organisation(shown)
+    partners = Organisations.read(session)
+    if not partners.known(shown):
+        raise AdoptionError(f"organisation {shown!r}: not a registered partner")
+    shown = partners.canonical(shown)
     practice = find_practice(session, practice_title)
     key = normalise(shown)
     current = {normalise(r.organisation): r for r in adoptions_of(session, practice.page_id)}
@@ -231,7 +242,9 @@ def _record_event(
 ) -> None:
     """The adoption's event, when it is by another organisation than the originating one
     (that one adopting its own practice is no event, and credits no one)."""
-    if normalise(row.organisation) != normalise(practice.originating_organisation):
+    partners = Organisations.read(session)
+    adopter = partners.canonical(row.organisation)
+    if normalise(adopter) != normalise(partners.canonical(practice.originating_organisation)):
         inbox.record(session, adoption_event(practice, row, at=at, again=again))
 
 

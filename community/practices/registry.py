@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from community.constellations.models import record_issue, resolve_issues
 from community.credits.forum_credit import credit_practice_author
+from community.partners.registry import check_named_partners
 from community.practices.adoption import sync_template_adoptions
 from community.practices.models import Practice, PracticeTagName
 from community.practices.page import PracticeError, PracticePage, parse_practice
@@ -229,6 +230,15 @@ def _store(
     if outcome != "unchanged":
         practice.updated_at = clock.now()
     session.flush()
+    check_named_partners(
+        session,
+        title=page.title,
+        page_id=page.pageid,
+        named={
+            "originating_organisation": [parsed.originating_organisation],
+            "adopted_by": parsed.adopted_by,
+        },
+    )
     sync_template_adoptions(
         session,
         practice,

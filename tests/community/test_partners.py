@@ -164,5 +164,9 @@ def test_a_constellation_naming_an_unknown_partner_is_reported_until_it_is_regis
 
     other_page = make_partner(rig, other, rig.session_forum.name("po"))
     assert sync(rig, [other_page]) == {"created": 1}
+    # Its page shows it as the partnership sees it: its group, the constellations it is in.
+    shown = rig.wiki.read_pages([other_page])[other_page].text
+    assert "Forum group: [" in shown and "0 people belong to it" in shown
+    assert f"Partner in:\n* [[{title}]]" in shown and "Leads:\n* None at the moment." in shown
     # Looked at again when the registry changed.
     assert [k for k, _, _ in open_issues(rig, title) if k == "unknown_partner"] == []

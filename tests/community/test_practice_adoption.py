@@ -13,8 +13,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from community.bot_section import BEGIN
+from community.constellations.models import open_issues
 from community.credits import ledger
 from community.credits.models import CreditEntry
+from community.partners.models import Partner
 from community.practices.adopters import adoption_lines
 from community.practices.adoption import (
     AdoptionError,
@@ -34,7 +36,7 @@ from core.migrate import upgrade
 from core.models import InboxEvent
 from core.store import Store
 from service.worker import Worker
-from tests.community.constellations.sync_support import SyncRig
+from tests.community.constellations.sync_support import PARTNERS, SyncRig
 from tests.community.test_practice_candidates import write_config
 from tests.conftest import SessionForum, SessionWiki
 from webhooks.incoming.wiki_events import change_event
@@ -291,6 +293,9 @@ def test_template_adoptions_compare_names_loosely_and_replays_add_nothing(
             )
             session.add(practice)
             session.flush()
+            for group, name in PARTNERS.items():
+                session.add(Partner(group_name=group, name=name))
+            session.flush()
             new = sync_template_adoptions(
                 session,
                 practice,
@@ -373,3 +378,33 @@ def test_the_adopt_command(
     )
     with rig.store.session() as session:
         assert [e.actor for e in adopted_events(session)] == ["elif_arslan"]
+
+
+def test_adopters_are_registered_partners_named_any_of_their_ways(rig: SyncRig) -> None:
+    # "north-pantry" is North Pantry's forum group; the guild has no partner page.
+    title = make_practice(rig, adopted_by="north-pantry, Translators Guild")
+    with rig.store.session() as session:
+        assert sorted(adoptions(session, title)) == [OTHER]
+        [issue] = [i for i in open_issues(session) if i.wiki_title == title]
+        assert (issue.kind, issue.field) == ("unknown_partner", "adopted_by")
+        assert "'Translators Guild' is not a registered partner" in issue.detail
+        with pytest.raises(AdoptionError, match="'Translators Guild': not a registered partner"):
+            adopt(
+                session,
+                rig.wiki,
+                rig.settings,
+                practice_title=title,
+                organisation="Translators Guild",
+                actor="ana",
+            )
+    # The originating partner listed by its group adopts nothing of its own: no event.
+    human_edit(
+        rig,
+        title,
+        "| adopted_by = north-pantry, Translators Guild\n",
+        "| adopted_by = harbour-food\n",
+    )
+    assert sync(rig, title) == "updated"
+    with rig.store.session() as session:
+        assert [e.payload["organisation"] for e in adopted_events(session)] == [OTHER]
+        assert [i for i in open_issues(session) if i.wiki_title == title] == []

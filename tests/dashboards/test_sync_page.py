@@ -226,3 +226,22 @@ def test_an_empty_title_resyncs_every_page(site: Site) -> None:
     assert last is not None
     assert (last.trigger, last.scope, last.error) == ("dashboard", "full", None)
     assert last.pages_seen >= 1 and last.pages_changed >= 1
+
+
+def test_a_page_naming_an_unknown_partner_is_on_the_sync_page_and_its_own(site: Site) -> None:
+    assert site.wiki is not None and site.forum_sandbox is not None
+    title = site.wiki.title("Unknown partner")
+    text = charter_text(site.forum_sandbox.name("cat-")).replace("City Kitchen", "Nowhere Co-op")
+    site.write_page(title, text)
+    assert site.sync(title).created == 1
+    [issue] = [i for i in site.open_issues(title) if i.kind == "unknown_partner"]
+
+    html = unescape(site.page())
+    errors = html[html.index('<h2 id="errors">') :]
+    assert title in errors and "unknown_partner" in errors
+    assert "'Nowhere Co-op' is not a registered partner" in errors and "field: partners" in errors
+    page_id = site.link(title).wiki_page_id
+    assert "'Nowhere Co-op' is not a registered partner" in unescape(
+        site.page(f"/dashboard/constellations/{page_id}")
+    )
+    assert issue.resolved_at is None
