@@ -4,7 +4,8 @@ compressed clock for the sandbox, the app and its workers.
 
 1. An initial full sync of N constellation pages (300): the forum requests it needs, the
    floor (those requests at the budget's rate), the time it took on the clock, the ratio.
-2. A busy day replayed through the real pipeline: after the sync, ``--events`` (3,000)
+2. A busy day replayed through the real pipeline: after the sync and a first health
+   recompute with every section showing it (the running service's state), ``--events`` (3,000)
    happenings over ``--hours`` (8) in the first ``--constellations`` (30) constellations'
    categories (bench/forum_day.py), made in the sandbox and delivered as signed webhooks
    to the running service (receiver -> inbox -> worker threads -> handlers -> wiki and
@@ -13,7 +14,8 @@ compressed clock for the sandbox, the app and its workers.
    that shows it, and each goal met or MISSED.
 
 The wiki is a real MediaWiki answering in real time: on a clock running F times faster,
-each of its answers counts F times longer; the output says so.
+each of its answers counts F times longer; the output says so. The clock starts at 01:00
+UTC tomorrow, so the day never crosses midnight whenever the bench runs.
 
 python -m bench forum_budget [--small] [--pages N] [--constellations N] [--events N]
     [--hours H] [--sync-factor F] [--factor F] [--workers N] [--strict]
@@ -47,9 +49,10 @@ from bench.forum_day import Day, plan
 from community.constellations import handlers as section_handlers
 from community.constellations.models import PageTopicLink
 from community.constellations.sync import sync_constellations
+from community.health import handlers as health_handlers
 from connectors.discourse.transport import ForumSession
 from core import clock as clocks
-from core import event_kinds, forum_budget, logs
+from core import event_kinds, forum_budget, inbox, logs
 from core.forum_budget_ledgers import budget_for
 from core.models import InboxEvent
 from core.store import Store
@@ -178,7 +181,7 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 def run(options: Options = Options(), *, echo: Callable[[str], None] = print) -> Report:
-    clock = ScaledClock(datetime.now(UTC), options.sync_factor)
+    clock = ScaledClock(_early_tomorrow(), options.sync_factor)
     overrides: dict[str, dict[str, Any]] = {
         "service": {"log_level": "WARNING"},  # a line per event would drown the figures
         "forum": {"webhook_secret": SECRET},
@@ -346,6 +349,7 @@ def _day(
         _service(there, clock, options.workers) as receiver,
     ):
         _hook(there, receiver)
+        _warm_up(there, clock)
         started = clock()
         with _Sampler(there.store, clock) as sampler:
             for happening in planned:
@@ -380,6 +384,25 @@ def _day(
         states=_states(there.store, started),
         spenders=spenders.counts,
     )
+
+
+def _early_tomorrow() -> datetime:
+    """The bench's clock starts at 01:00 UTC tomorrow, whatever the time now: the replayed
+    day then never crosses midnight (a new date rewrites every page's health line, a burst
+    that would measure the hour the bench ran, not the service)."""
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    return datetime(tomorrow.year, tomorrow.month, tomorrow.day, 1, tzinfo=UTC)
+
+
+def _warm_up(there: World, clock: ScaledClock) -> None:
+    """The service as a running one is before the day: health measured and every section
+    showing it. (The first recompute gives every page its first figures: hundreds of
+    section refreshes at once, which belong to the installation, not to the day.)"""
+    minutes = float(there.settings["health"]["recompute_minutes"])
+    with there.store.session() as session:
+        inbox.record(session, health_handlers.schedule_event(clock(), minutes))
+    now = clock()
+    _drain(there.store, clock, now, now + DRAIN)
 
 
 def _drain(store: Store, clock: ScaledClock, not_before: datetime, give_up: datetime) -> bool:

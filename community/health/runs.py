@@ -8,6 +8,7 @@ post is simply tried again on the next run).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -68,11 +69,16 @@ def update_and_alert(
 
 
 def recompute_everything(
-    session: Session, settings: Settings, *, now: datetime | None = None
+    session: Session,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    between: Callable[[], None] = lambda: None,
 ) -> tuple[list[ScopeHealth], list[HealthAlert]]:
     """Every scope recomputed, every alert rule applied (the forum is told by the caller);
-    returns the scopes' health and the alerts that changed."""
-    healths = recompute_all(session, settings, now=now)
+    returns the scopes' health and the alerts that changed. ``between``: see
+    ``recompute_all``."""
+    healths = recompute_all(session, settings, now=now, between=between)
     thresholds = alerts.load_thresholds(settings)
     changed: list[HealthAlert] = []
     for health in healths:
