@@ -5,6 +5,7 @@ Values may hold links, comments or stray whitespace; only their plain text count
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from mwparserfromhell.wikicode import Wikicode
@@ -34,6 +35,16 @@ def split_list(value: str) -> tuple[str, ...]:
         if item and item not in items:
             items.append(item)
     return tuple(items)
+
+
+def field_date(value: str) -> date | None:
+    """A date field (YYYY-MM-DD); None when empty. Raises ValueError saying what is wrong."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
 def _named(template: Any, wanted: str) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 SOURCES = frozenset({"forum", "wiki", "schedule", "health", "community"})
@@ -35,3 +35,22 @@ class Event:
             raise ValueError("event time must be timezone-aware")
         if not self.event_id or len(self.event_id) > 128:
             raise ValueError("event_id must be 1 to 128 characters")
+
+
+def slot_event(
+    kind: str, subject: str, every: str, now: datetime, seconds: float, payload: Mapping[str, Any]
+) -> Event:
+    """The scheduled event of the slot of ``seconds`` that ``now`` falls in: every worker
+    that fires in the same slot makes the same id (``schedule:<subject>:<every>:<slot>``),
+    so the inbox keeps one; it happened at the slot's start."""
+    slot = int(now.timestamp() // seconds)
+    return Event(
+        event_id=f"schedule:{subject}:{every}:{slot}",
+        kind=kind,
+        source="schedule",
+        subject=subject,
+        actor=None,
+        occurred_at=datetime.fromtimestamp(slot * seconds, UTC),
+        delivery_id=None,
+        payload=dict(payload),
+    )

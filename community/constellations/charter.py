@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import mwparserfromhell
 
-from community.wikitext import split_list, template_fields, top_templates
+from community.wikitext import field_date, split_list, template_fields, top_templates
 
 STATUSES = ("forming", "active", "dormant", "sunset")
 BEATS = ("weekly", "fortnightly", "monthly")
@@ -124,9 +124,7 @@ def page_url(settings: Any, title: str) -> str:
 
 
 def _date(title: str, field: str, value: str) -> date | None:
-    if not value:
-        return None
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise CharterError(title, field, f"not a date (YYYY-MM-DD): {value!r}") from None
+        return field_date(value)
+    except ValueError as error:
+        raise CharterError(title, field, str(error)) from None

@@ -3,7 +3,7 @@ scheduled event recomputes everything (a quiet constellation has no events to te
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -14,7 +14,7 @@ from community.health.first_posts import refresh_first_posts
 from community.health.inputs import scope_of_category
 from community.health.runs import recompute_everything, update_and_alert
 from core import event_kinds
-from core.events import Event
+from core.events import Event, slot_event
 
 
 def update_health(event: Event, ctx: HandlerContext) -> None:
@@ -56,19 +56,15 @@ def recompute_on_schedule(event: Event, ctx: HandlerContext) -> None:
 
 
 def schedule_event(now: datetime, every_minutes: float) -> Event:
-    """The scheduled recompute of the slot ``now`` falls in: every worker that fires in
-    the same slot makes the same event id, so the inbox keeps one."""
+    """The scheduled recompute of the slot ``now`` falls in (one per slot)."""
     seconds = max(every_minutes, 1 / 60) * 60
-    slot = int(now.timestamp() // seconds)
-    return Event(
-        event_id=f"schedule:health:{every_minutes:g}m:{slot}",
-        kind=event_kinds.HEALTH_RECOMPUTE,
-        source="schedule",
-        subject="health",
-        actor=None,
-        occurred_at=datetime.fromtimestamp(slot * seconds, UTC),
-        delivery_id=None,
-        payload={"every_minutes": every_minutes},
+    return slot_event(
+        event_kinds.HEALTH_RECOMPUTE,
+        "health",
+        f"{every_minutes:g}m",
+        now,
+        seconds,
+        {"every_minutes": every_minutes},
     )
 
 

@@ -5,14 +5,14 @@ changed (membership webhooks are followed by
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from community.handling import HandlerContext
 from community.partners.affiliation import refresh_affiliations
 from community.partners.registry import sync_partner_page
 from community.partners.section import refresh_partner_sections
 from core import event_kinds
-from core.events import Event
+from core.events import Event, slot_event
 from core.page_titles import main_titles
 
 
@@ -40,17 +40,13 @@ def refresh_on_schedule(event: Event, ctx: HandlerContext) -> None:
 
 
 def schedule_event(now: datetime, every_hours: float) -> Event:
-    """The affiliation refresh of the slot ``now`` falls in: every worker that fires in
-    the same slot makes the same event id, so the inbox keeps one."""
+    """The affiliation refresh of the slot ``now`` falls in (one per slot)."""
     seconds = max(every_hours, 1 / 3600) * 3600
-    slot = int(now.timestamp() // seconds)
-    return Event(
-        event_id=f"schedule:affiliations:{every_hours:g}h:{slot}",
-        kind=event_kinds.AFFILIATIONS_REFRESH,
-        source="schedule",
-        subject="partners",
-        actor=None,
-        occurred_at=datetime.fromtimestamp(slot * seconds, UTC),
-        delivery_id=None,
-        payload={"every_hours": every_hours},
+    return slot_event(
+        event_kinds.AFFILIATIONS_REFRESH,
+        "affiliations",
+        f"{every_hours:g}h",
+        now,
+        seconds,
+        {"every_hours": every_hours},
     )

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import mwparserfromhell
 
-from community.wikitext import template_fields, top_templates
+from community.wikitext import field_date, template_fields, top_templates
 
 TEMPLATE = "Partner"
 REQUIRED = ("name", "forum_group")
@@ -91,9 +91,7 @@ def _website(title: str, value: str) -> str | None:
 
 
 def _date(title: str, field: str, value: str) -> date | None:
-    if not value:
-        return None
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise PartnerError(title, field, f"not a date (YYYY-MM-DD): {value!r}") from None
+        return field_date(value)
+    except ValueError as error:
+        raise PartnerError(title, field, str(error)) from None
