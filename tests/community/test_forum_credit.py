@@ -25,7 +25,7 @@ from core.events import Event
 from core.models import InboxEvent
 from core.store import Store
 from service.dispatch import handlers_for
-from tests.community.constellations.sync_support import SyncRig
+from tests.community.constellations.sync_support import SyncRig, register_partners
 from tests.community.forum_deliveries import RECEIVED, deliveries, events_about, handle
 from tests.conftest import SessionForum, SessionWiki
 from tests.sandbox.forum.receivers import Receiver
@@ -219,6 +219,7 @@ def test_practices_credit_their_author_when_authored_and_adopted(store: Store) -
     settings: Settings = {name: dict(values) for name, values in DEFAULTS.items()}
     settings["wiki"]["username"] = "ConstellateBot@sync"
     when = datetime(2030, 2, 1, tzinfo=UTC)
+    register_partners(store)  # adopters are registered partners
     with store.session() as session:
         practice = Practice(
             page_id=501, title="Cold chain checklist", tag="cold-chain-checklist",

@@ -136,6 +136,7 @@ CALLS: dict[str, tuple[Any, ...]] = {
     "list_users": (),
     "groups": (),
     "get_group": ("g",),
+    "group_by_id": (5,),
     "create_group": ("g",),
     "group_members": ("g",),
     "badges": (),

@@ -48,7 +48,7 @@ TABLES = {
     "automation_marks",
     "automation_schedule_cursors",
     "automation_wiki_sections",
-    "organisations",
+    "partners",
     "forum_first_posts",
     "dashboard_sessions",
     "api_tokens",

@@ -426,6 +426,10 @@ CASES: dict[str, Any] = {
     "listGroups": lambda w: ("/groups.json", {}),
     "getGroup": lambda w: (f"/groups/{w['group']}.json", {}),
     "getGroupById": lambda w: (f"/groups/by-id/{w['group_id']}.json", {}),
+    "updateGroup": lambda w: (
+        f"/groups/{w['group_id']}.json",
+        {"json": {"group": {"full_name": "A renamed partner"}}},
+    ),
     "listGroupMembers": lambda w: (f"/groups/{w['group']}/members.json", {}),
     "addGroupMembers": lambda w: (
         f"/groups/{w['group_id']}/members.json",
