@@ -27,6 +27,8 @@ DERIVED_KINDS = {
     ("webhooks/automations/dry_run.py", "kind"),
     # a health alert raised or resolved: one of the two catalogue constants, passed in
     ("community/health/alerts.py", "kind"),
+    # a scheduled slot's event: its caller passes a catalogue constant
+    ("core/events.py", "kind"),
     # an automation rule's own outgoing webhook (AUTOMATION_PREFIX), never in the inbox
     ("webhooks/automations/actions.py", "str(params['type'])"),
 }
