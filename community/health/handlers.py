@@ -47,11 +47,8 @@ def update_health(event: Event, ctx: HandlerContext) -> None:
 
 
 def recompute_on_schedule(event: Event, ctx: HandlerContext) -> None:
-    """The periodic full recompute, as of the time the schedule fired; committed scope by
-    scope (done again whole if it fails: snapshots are replaced, alerts keyed)."""
-    recompute_everything(
-        ctx.session, ctx.settings, now=event.occurred_at, between=ctx.commit_so_far
-    )
+    """The periodic full recompute, as of the time the schedule fired."""
+    recompute_everything(ctx.session, ctx.settings, now=event.occurred_at)
     _tell_forum(ctx)
 
 
