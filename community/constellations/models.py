@@ -103,6 +103,19 @@ def record_issue(
     session.flush()
 
 
+def record_malformed(session: Session, *, title: str, page_id: int | None, error: Any) -> None:
+    """The "malformed" issue of a page whose template a parser refused: ``error`` says
+    which field and what is wrong (CharterError, PracticeError, PartnerError)."""
+    record_issue(
+        session,
+        kind="malformed",
+        wiki_title=title,
+        detail=error.problem,
+        field=error.field,
+        wiki_page_id=page_id,
+    )
+
+
 def resolve_issues(
     session: Session, *, kind: str, wiki_title: str, wiki_page_id: int | None = None
 ) -> int:

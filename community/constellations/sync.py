@@ -21,7 +21,12 @@ from tqdm import tqdm
 from community.constellations.charter import Charter, CharterError, parse_charter
 from community.constellations.forum_mirror import forum_link, sync_to_forum
 from community.constellations.leadership import update_timeline, with_lead_since
-from community.constellations.models import PageTopicLink, record_issue, resolve_issues
+from community.constellations.models import (
+    PageTopicLink,
+    record_issue,
+    record_malformed,
+    resolve_issues,
+)
 from community.constellations.revision_mark import left_at, mark, unchanged_since_sync
 from community.constellations.rotation import follow_lead
 from community.constellations.sync_runs import RunRecord, scope_of, start_run
@@ -252,14 +257,7 @@ def sync_page(
         summary.malformed += 1
         summary.lines.append(f"malformed: {error}")
         if not dry_run:
-            record_issue(
-                session,
-                kind="malformed",
-                wiki_title=page.title,
-                detail=error.problem,
-                field=error.field,
-                wiki_page_id=page.pageid,
-            )
+            record_malformed(session, title=page.title, page_id=page.pageid, error=error)
         return summary
     if not dry_run:
         for kind in ("malformed", "error"):

@@ -8,7 +8,6 @@ day's earlier ones, and earlier days stay, so trends can be drawn.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,23 +34,12 @@ class UnknownScope(ConstellateError):
 
 
 def recompute_all(
-    session: Session,
-    settings: Settings,
-    *,
-    now: datetime | None = None,
-    between: Callable[[], None] = lambda: None,
+    session: Session, settings: Settings, *, now: datetime | None = None
 ) -> list[ScopeHealth]:
-    """Every scope's health from scratch (the full recompute command). ``between`` runs
-    after each step (the worker commits there: on SQLite a recompute of hundreds of scopes
-    must not hold the one write lock the webhooks and other events wait for)."""
+    """Every scope's health from scratch (the full recompute command)."""
     moment = now or clock.now()
     rebuild_first_posts(session)
-    between()
-    healths = []
-    for spec in scope_specs(session):
-        healths.append(_update(session, settings, spec, moment))
-        between()
-    return healths
+    return [_update(session, settings, spec, moment) for spec in scope_specs(session)]
 
 
 def update_scope(

@@ -8,7 +8,6 @@ post is simply tried again on the next run).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -69,16 +68,11 @@ def update_and_alert(
 
 
 def recompute_everything(
-    session: Session,
-    settings: Settings,
-    *,
-    now: datetime | None = None,
-    between: Callable[[], None] = lambda: None,
+    session: Session, settings: Settings, *, now: datetime | None = None
 ) -> tuple[list[ScopeHealth], list[HealthAlert]]:
     """Every scope recomputed, every alert rule applied (the forum is told by the caller);
-    returns the scopes' health and the alerts that changed. ``between``: see
-    ``recompute_all``."""
-    healths = recompute_all(session, settings, now=now, between=between)
+    returns the scopes' health and the alerts that changed."""
+    healths = recompute_all(session, settings, now=now)
     thresholds = alerts.load_thresholds(settings)
     changed: list[HealthAlert] = []
     for health in healths:

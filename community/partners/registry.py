@@ -16,7 +16,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from community.constellations.models import PageTopicLink, record_issue, resolve_issues
+from community.constellations.models import (
+    PageTopicLink,
+    record_issue,
+    record_malformed,
+    resolve_issues,
+)
 from community.partners.models import Partner
 from community.partners.names import Organisations, normalise
 from community.partners.page import PartnerError, PartnerPage, parse_partner
@@ -93,14 +98,7 @@ def sync_partner_page(
         if parsed is not None:
             _check_unique(session, page.pageid, parsed)
     except PartnerError as error:
-        record_issue(
-            session,
-            kind="malformed",
-            wiki_title=page.title,
-            detail=error.problem,
-            field=error.field,
-            wiki_page_id=page.pageid,
-        )
+        record_malformed(session, title=page.title, page_id=page.pageid, error=error)
         return "malformed"
     resolve_issues(session, kind="malformed", wiki_title=page.title, wiki_page_id=page.pageid)
     if parsed is None:

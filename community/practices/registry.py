@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from community.constellations.models import record_issue, resolve_issues
+from community.constellations.models import record_malformed, resolve_issues
 from community.credits.forum_credit import credit_practice_author
 from community.partners.registry import check_named_partners
 from community.practices.adoption import sync_template_adoptions
@@ -48,14 +48,7 @@ def sync_practice_page(
         if parsed is not None:
             _check_explicit_tag(session, page.pageid, parsed)
     except PracticeError as error:
-        record_issue(
-            session,
-            kind="malformed",
-            wiki_title=page.title,
-            detail=error.problem,
-            field=error.field,
-            wiki_page_id=page.pageid,
-        )
+        record_malformed(session, title=page.title, page_id=page.pageid, error=error)
         return "malformed"
     resolve_issues(session, kind="malformed", wiki_title=page.title, wiki_page_id=page.pageid)
     practice = session.get(Practice, page.pageid)
