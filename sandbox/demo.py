@@ -86,7 +86,9 @@ def _start_all(directory: Path, wiki_port: int, forum_port: int, service_port: i
         migrate.upgrade(settings["store"]["url"])
         seed_once(directory / "seeded", settings, forum.forum)
         sync_once(settings)
-        hook_forum_to_service(forum_config, service_url)
+        hook_forum_to_service(
+            ForumClient(settings["forum"]), forum_config["webhook_secret"], service_url
+        )
         service = start_service(config_path, service_port)
         try:
             readiness = wait_until_ready(service_url, service)
@@ -112,27 +114,12 @@ def kept_secret(path: Path, size: int) -> str:
     return path.read_text().strip()
 
 
-def hook_forum_to_service(forum: dict[str, Any], service_url: str) -> None:
-    """The forum's webhook for every event, signed, to the service (made once)."""
-    admin = {"Api-Key": forum["api_key"], "Api-Username": forum["api_username"]}
+def hook_forum_to_service(forum: ForumClient, secret: str, service_url: str) -> None:
+    """The forum's webhook for every event, signed, to the service (made once). Through
+    the forum client, so its requests wait their turn in the forum's 60 a minute."""
     target = f"{service_url}/webhooks/discourse"
-    hooks = requests.get(f"{forum['url']}/admin/api/web_hooks.json", headers=admin, timeout=10)
-    hooks.raise_for_status()
-    if any(hook["payload_url"] == target for hook in hooks.json()["web_hooks"]):
-        return
-    made = requests.post(
-        f"{forum['url']}/admin/api/web_hooks.json",
-        headers=admin,
-        data={
-            "web_hook[payload_url]": target,
-            "web_hook[secret]": forum["webhook_secret"],
-            "web_hook[content_type]": "1",
-            "web_hook[wildcard_web_hook]": "true",
-            "web_hook[active]": "true",
-        },
-        timeout=10,
-    )
-    made.raise_for_status()
+    if target not in forum.web_hook_urls():
+        forum.create_web_hook(target, secret)
 
 
 def open_dashboard_login(forum: Forum, connect_secret: str, service_url: str) -> None:

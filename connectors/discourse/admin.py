@@ -311,6 +311,29 @@ class ForumAdmin:
             answer = self._dc.user_badges(username)
         return [user_badge_from(item) for item in answer.get("user_badges", [])]
 
+    # -- webhooks ------------------------------------------------------------------------
+
+    def web_hook_urls(self) -> list[str]:
+        """The payload URLs of the forum's webhooks (the first page: 50, Discourse's)."""
+        with translated():
+            listed = self._dc._get("/admin/api/web_hooks.json")
+        return [str(hook["payload_url"]) for hook in listed.get("web_hooks", [])]
+
+    def create_web_hook(self, payload_url: str, secret: str) -> int:
+        """A signed JSON webhook for every event, sent to ``payload_url``; its id."""
+        with translated():
+            made = self._dc._post(
+                "/admin/api/web_hooks.json",
+                **{
+                    "web_hook[payload_url]": payload_url,
+                    "web_hook[secret]": secret,
+                    "web_hook[content_type]": "1",  # application/json
+                    "web_hook[wildcard_web_hook]": "true",
+                    "web_hook[active]": "true",
+                },
+            )
+        return int(made["web_hook"]["id"])
+
     # -- settings ------------------------------------------------------------------------
 
     def site_settings(self, **settings: Any) -> None:

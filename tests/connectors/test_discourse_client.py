@@ -23,7 +23,9 @@ from core.errors import (
     RateLimited,
     Unavailable,
 )
+from sandbox.demo import hook_forum_to_service
 from sandbox.forum.server import ForumServer
+from sandbox.forum.webhook_admin import HOOKS
 from sandbox.wiki import free_port
 from tests.clocks import forum_time
 from tests.conftest import UNTHROTTLED
@@ -144,6 +146,8 @@ CALLS: dict[str, tuple[Any, ...]] = {
     "grant_badge": ("someone", 1),
     "user_badges": ("someone",),
     "site_settings": (),
+    "web_hook_urls": (),
+    "create_web_hook": ("http://127.0.0.1:9/webhooks/discourse", "a-webhook-secret"),
 }
 KEYWORDS: dict[str, dict[str, Any]] = {
     "create_topic": {"category_id": None, "external_id": "abc"},
@@ -253,6 +257,27 @@ def test_a_zero_budget_never_sleeps(slow_forum: ForumServer) -> None:
         with pytest.raises(RateLimited):
             client.ping()
     assert fake.waits == []
+
+
+def test_the_demo_hooks_the_forum_once_waiting_its_turn(slow_forum: ForumServer) -> None:
+    """The demo's webhook is made through the client, after a sync spent the minute's
+    requests: it waits the forum's pause instead of failing on the 429."""
+    fake = FakeTime()
+    client = limited_client(slow_forum, fake, budget=120)
+    target = "http://127.0.0.1:9/webhooks/discourse"
+    with forum_time(fake.now, fake.sleep):
+        client.ping()
+        client.ping()  # the minute's two requests are spent
+        hook_forum_to_service(client, "a-webhook-secret", "http://127.0.0.1:9")
+        hook_forum_to_service(client, "a-webhook-secret", "http://127.0.0.1:9")
+    assert fake.waits and client.request_counts[429] >= 1
+    assert client.web_hook_urls().count(target) == 1
+    assert slow_forum.forum is not None
+    with slow_forum.forum.lock:
+        hooks = list(slow_forum.forum.table(HOOKS).values())
+    made = next(hook for hook in hooks if hook["payload_url"] == target)
+    assert made["secret"] == "a-webhook-secret"
+    assert made["wildcard_web_hook"] and made["active"]
 
 
 # -- exactly-once topics ----------------------------------------------------------------------
