@@ -84,10 +84,15 @@ def refresh_sections_behind(event: Event, ctx: HandlerContext) -> None:
         for link in ctx.session.scalars(category).all():
             ask_for_section_refresh(ctx.session, ctx.settings, link.wiki_page_id)
         return
-    for link in ctx.session.scalars(query).all():
-        shown = figures_shown(ctx.session, link.wiki_page_id)
-        if shown != figures_digest(ctx.session, ctx.settings, link):
-            ask_for_section_refresh(ctx.session, ctx.settings, link.wiki_page_id)
+    # Compared first, asked after: the asks write, and a write holds SQLite's one lock.
+    behind = [
+        link.wiki_page_id
+        for link in ctx.session.scalars(query).all()
+        if figures_shown(ctx.session, link.wiki_page_id)
+        != figures_digest(ctx.session, ctx.settings, link)
+    ]
+    for page_id in behind:
+        ask_for_section_refresh(ctx.session, ctx.settings, page_id)
 
 
 def ask_for_section_refresh(session: Session, settings: Settings, page_id: int) -> None:

@@ -36,10 +36,18 @@ class UnknownScope(ConstellateError):
 def recompute_all(
     session: Session, settings: Settings, *, now: datetime | None = None
 ) -> list[ScopeHealth]:
-    """Every scope's health from scratch (the full recompute command)."""
+    """Every scope's health from scratch (the full recompute command). Every figure is
+    computed before any is written: on SQLite the writes hold the one write lock, and
+    the other workers and the webhook receiver must not wait for the whole computation."""
     moment = now or clock.now()
     rebuild_first_posts(session)
-    return [_update(session, settings, spec, moment) for spec in scope_specs(session)]
+    healths = [
+        compute(spec, load_inputs(session, settings, spec, now=moment), settings, now=moment)
+        for spec in scope_specs(session)
+    ]
+    for health in healths:
+        store_snapshots(session, health)
+    return healths
 
 
 def update_scope(

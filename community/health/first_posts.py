@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Integer, String, delete, func, insert, select
+from sqlalchemy import ColumnElement, Integer, String, delete, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from community.activity import ForumPostActivity
@@ -66,7 +66,9 @@ def refresh_first_posts(session: Session, usernames: Iterable[str]) -> None:
 
 
 def rebuild_first_posts(session: Session) -> int:
-    """Every account's row, from one ranked pass over the posts; returns how many."""
+    """Every account's row, from one ranked pass over the posts; returns how many. Only
+    rows that differ are written: the repair is usually a no-op and then takes no write
+    lock (SQLite has one, and the full recompute runs while events arrive)."""
     post = ForumPostActivity
     rank = (
         func.row_number()
@@ -81,18 +83,30 @@ def rebuild_first_posts(session: Session) -> int:
         .where(ranked.c.rank <= 2)
         .order_by(ranked.c.username, ranked.c.rank)
     ).all()
-    found: dict[str, dict[str, object]] = {}
+    found: dict[str, tuple[int, datetime, datetime | None]] = {}
     for username, post_id, created_at, position in rows:
         if position == 1:
-            found[username] = {
-                "username": username,
-                "first_post_id": post_id,
-                "first_at": created_at,
-                "second_at": None,
-            }
+            found[username] = (post_id, created_at, None)
         else:
-            found[username]["second_at"] = created_at
-    session.execute(delete(ForumFirstPost))
-    if found:
-        session.execute(insert(ForumFirstPost), list(found.values()))
+            first_id, first_at, _ = found[username]
+            found[username] = (first_id, first_at, created_at)
+    first = ForumFirstPost
+    kept = {
+        username: (post_id, first_at, second_at)
+        for username, post_id, first_at, second_at in session.execute(
+            select(first.username, first.first_post_id, first.first_at, first.second_at)
+        )
+    }
+    gone = [username for username in kept if username not in found]
+    if gone:
+        session.execute(delete(first).where(first.username.in_(gone)))
+    for username, (post_id, first_at, second_at) in found.items():
+        if kept.get(username) == (post_id, first_at, second_at):
+            continue
+        values = {"first_post_id": post_id, "first_at": first_at, "second_at": second_at}
+        session.execute(
+            dialect_insert(session, first)
+            .values(username=username, **values)
+            .on_conflict_do_update(index_elements=["username"], set_=values)
+        )
     return len(found)

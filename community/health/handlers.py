@@ -47,8 +47,11 @@ def update_health(event: Event, ctx: HandlerContext) -> None:
 
 
 def recompute_on_schedule(event: Event, ctx: HandlerContext) -> None:
-    """The periodic full recompute, as of the time the schedule fired."""
+    """The periodic full recompute, as of the time the schedule fired. Its figures are
+    committed at once (a rerun recomputes the same), so the sections' comparison after it
+    does not hold the store's write lock."""
     recompute_everything(ctx.session, ctx.settings, now=event.occurred_at)
+    ctx.commit_so_far()
     _tell_forum(ctx)
 
 
