@@ -167,6 +167,24 @@ def settle(session: Session, held: Claim, **values: Any) -> None:
     telemetry.settled(values.get("state"))  # the outcome of the processing being timed
 
 
+def renew(session: Session, held: Claim, lease_until: datetime) -> bool:
+    """Move the claim's lease to ``lease_until`` while the claim is still ours (a long
+    handler still working); False when it was settled or taken over."""
+    statement = (
+        update(InboxEvent)
+        .where(
+            InboxEvent.id == held.row_id,
+            InboxEvent.state == "claimed",
+            InboxEvent.claimed_by == held.worker_id,
+            InboxEvent.attempts == held.attempt,
+        )
+        .values(lease_until=lease_until)
+        .returning(InboxEvent.id)
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(statement).scalar() is not None
+
+
 def describe(exc: BaseException) -> str:
     """The error as stored: its type and message only (no traceback, no locals)."""
     message = str(exc).strip()

@@ -23,6 +23,7 @@ from core.events import Event
 from core.forum_budget_ledgers import budget_for
 from core.store import Store, get_store
 from service import dispatch
+from service.lease_keeper import LeaseKeeper
 from service.timers import Timers
 from webhooks.automations import engine
 from webhooks.outgoing import delivery, queue
@@ -80,6 +81,7 @@ class Worker:
         self.max_attempts = int(config["max_attempts"])
         self.poll_seconds = float(config["poll_seconds"])
         self.bot_names = _bot_names(settings)
+        self.leases = LeaseKeeper(store, self.clock, self.lease_seconds)
         # Service workers also read the platforms' changes and look for scheduled work;
         # unit tests of the worker leave this off.
         self.timers = Timers(
@@ -147,6 +149,7 @@ class Worker:
             telemetry.processing(held.received_at),
             # Waiting for the forum budget must end well inside the lease.
             forum_budget.deadline(held.lease_until - timedelta(seconds=self.lease_seconds / 4)),
+            self.leases.keeping(held),
         ):
             self._process(held)
 

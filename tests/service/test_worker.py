@@ -29,6 +29,7 @@ from service.app import create_app
 from service.cli import inbox_group
 from service.cli import worker as worker_command
 from service.dispatch import UnknownKind
+from service.lease_keeper import LeaseKeeper
 from service.worker import Worker, wake
 from tests.clocks import FakeClock, chosen
 from tests.conftest import SessionWiki
@@ -264,6 +265,61 @@ def test_an_expired_lease_is_claimed_again_and_the_slow_worker_rolls_back(any_ri
     row = rig.row()
     assert (row.state, row.attempts) == ("done", 2)
     assert rig.effects() == ["effect:forum:test:1"]
+
+
+def lease_of(rig: Rig) -> datetime:
+    until = rig.row().lease_until
+    assert until is not None
+    return until
+
+
+def wait_for(condition: Any, seconds: float = 10.0) -> None:
+    deadline = threading.Event()
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return
+        deadline.wait(0.02)
+    raise AssertionError("the condition never held")
+
+
+def test_a_long_handler_keeps_its_lease_and_no_other_worker_takes_it_over(
+    any_rig: Rig,
+) -> None:
+    """A handler that runs for several leases (a full recompute on a slow day) renews its
+    lease while it works: another worker never claims it, and it is done once."""
+    rig = any_rig
+    rig.add(an_event())
+    refused: list[bool] = []
+
+    def long_work(event: Event, context: HandlerContext) -> None:
+        for _ in range(4):  # 4 x 40 s: past two leases of 60 s
+            rig.clock.advance(seconds=40)
+            wait_for(lambda: lease_of(rig) > rig.clock())
+            refused.append(other.claim() is None)
+        write_effect(event, context)
+
+    other = rig.worker(Table(forum_post_created=(write_effect,)), "other")
+    assert rig.worker(Table(forum_post_created=(long_work,)), "long").run_once() is True
+    assert refused == [True] * 4
+    row = rig.row()
+    assert (row.state, row.attempts, row.last_error) == ("done", 1, None)
+    assert rig.effects() == ["effect:forum:test:1"]
+
+
+def test_a_hung_handler_is_let_go_after_its_last_lease(rig: Rig) -> None:
+    """Renewals stop after a bound: a handler hung for that long is taken over."""
+    rig.add(an_event())
+    keeper = LeaseKeeper(rig.store, rig.clock, LEASE, check_seconds=0.01, max_leases=2)
+    table = Table(forum_post_created=(write_effect,))
+    hung, other = rig.worker(table, "hung"), rig.worker(table, "other")
+    held = hung.claim()
+    assert held is not None
+    with keeper.keeping(held):
+        rig.clock.advance(seconds=LEASE * 0.75)
+        wait_for(lambda: lease_of(rig) > held.lease_until)  # renewed once
+        rig.clock.advance(seconds=LEASE * 1.5)  # past the second lease: not renewed
+        taken = other.claim()
+    assert taken is not None and taken.lapsed
 
 
 def test_an_event_that_keeps_killing_its_worker_goes_dead(rig: Rig) -> None:
