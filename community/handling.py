@@ -17,7 +17,9 @@ from core.events import Event
 @dataclass
 class HandlerContext:
     """``session`` is the session in which the event is finally marked done. Platform
-    clients are made on first use (most handlers need neither).
+    clients are made on first use (most handlers need neither) and kept in ``clients``,
+    which a worker passes from event to event: one login to the wiki per worker, not one
+    per event (a login costs the wiki two requests and a password hash).
 
     Before each platform request the session commits what the handlers wrote so far:
     on SQLite an open write transaction holds the database's only write lock, and
@@ -27,18 +29,18 @@ class HandlerContext:
 
     session: Session
     settings: Settings
-    _clients: dict[str, Any] = field(default_factory=dict)
+    clients: dict[str, Any] = field(default_factory=dict)
 
     def wiki(self) -> WikiClient:
-        if "wiki" not in self._clients:
-            self._clients["wiki"] = self._released(WikiClient(self.settings["wiki"]))
-        client: WikiClient = self._clients["wiki"]
+        if "wiki" not in self.clients:
+            self.clients["wiki"] = WikiClient(self.settings["wiki"])
+        client: WikiClient = self._released(self.clients["wiki"])
         return client
 
     def forum(self) -> ForumClient:
-        if "forum" not in self._clients:
-            self._clients["forum"] = self._released(ForumClient(self.settings["forum"]))
-        client: ForumClient = self._clients["forum"]
+        if "forum" not in self.clients:
+            self.clients["forum"] = ForumClient(self.settings["forum"])
+        client: ForumClient = self._released(self.clients["forum"])
         return client
 
     def commit_so_far(self) -> None:
@@ -46,6 +48,7 @@ class HandlerContext:
             self.session.commit()
 
     def _released(self, client: Any) -> Any:
+        """The client, committing this context's session before each of its requests."""
         client.session.before_request = self.commit_so_far
         return client
 

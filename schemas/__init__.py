@@ -58,11 +58,17 @@ def _document_text(setting: str, path: str, package: str, default: str) -> tuple
     from core.errors import ConfigError  # schemas is imported by core.config
 
     if not path:
-        return resources.files(package).joinpath(default).read_text("utf-8"), f"built-in {default}"
+        return _builtin_text(package, default), f"built-in {default}"
     try:
         return Path(path).read_text("utf-8"), path
     except OSError as exc:
         raise ConfigError(f"{setting} {path}: cannot read ({exc.strerror})") from None
+
+
+@cache
+def _builtin_text(package: str, name: str) -> str:
+    """A document shipped in a package: read once per process (it cannot change)."""
+    return resources.files(package).joinpath(name).read_text("utf-8")
 
 
 def _parsed(setting: str, text: str, source: str) -> Any:

@@ -10,7 +10,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from flask import Flask
 
@@ -82,6 +82,8 @@ class Worker:
         self.poll_seconds = float(config["poll_seconds"])
         self.bot_names = _bot_names(settings)
         self.leases = LeaseKeeper(store, self.clock, self.lease_seconds)
+        # This worker's platform clients, kept from event to event (one wiki login).
+        self.clients: dict[str, Any] = {}
         # Service workers also read the platforms' changes and look for scheduled work;
         # unit tests of the worker leave this off.
         self.timers = Timers(
@@ -173,7 +175,7 @@ class Worker:
             return
         try:
             with self.store.session() as session:
-                context = HandlerContext(session, self.settings)
+                context = HandlerContext(session, self.settings, self.clients)
                 for handler in handlers:
                     handler(event, context)
                 # After the handlers: rules read what they recorded (activity, first posts).

@@ -50,11 +50,17 @@ def credits_block(
     """The block's wikitext lines; the same ledger and contributors give the same lines."""
     rules = load_rules(settings)
     people: dict[tuple[str, str], Credited] = {}
+    # Summed per account first: a busy page has hundreds of entries from a few accounts,
+    # and each account costs queries.
+    totals: dict[tuple[str, str], float] = {}
     for scope in dict.fromkeys(scopes):
         for entry in ledger.active_entries(session, scope=scope):
-            found = _credited(session, settings, rules, people, entry.platform, entry.account)
-            if found is not None:
-                found.weight += entry.weight
+            key = (entry.platform, entry.account)
+            totals[key] = totals.get(key, 0.0) + entry.weight
+    for (platform, account), weight in totals.items():
+        found = _credited(session, settings, rules, people, platform, account)
+        if found is not None:
+            found.weight += weight
     for name in wiki_contributors:
         _credited(session, settings, rules, people, "wiki", name)
     named = sorted(

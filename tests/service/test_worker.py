@@ -322,6 +322,25 @@ def test_a_hung_handler_is_let_go_after_its_last_lease(rig: Rig) -> None:
     assert taken is not None and taken.lapsed
 
 
+def test_a_worker_keeps_its_platform_clients_from_event_to_event(rig: Rig) -> None:
+    """One wiki login per worker, not per event: the same clients serve every event, each
+    committing the session of the event it serves before its requests."""
+    rig.add(an_event(1), an_event(2))
+    seen: list[tuple[object, object, object]] = []
+
+    def use_clients(event: Event, context: HandlerContext) -> None:
+        wiki, forum = context.wiki(), context.forum()
+        hook = wiki.session.before_request
+        assert hook is not None and forum.session.before_request == hook
+        seen.append((wiki, forum, getattr(hook, "__self__", None)))
+
+    worker = rig.worker(Table(forum_post_created=(use_clients,)))
+    assert worker.run_once() and worker.run_once()
+    (wiki1, forum1, context1), (wiki2, forum2, context2) = seen
+    assert wiki1 is wiki2 and forum1 is forum2
+    assert context1 is not context2  # each event's own session is committed
+
+
 def test_an_event_that_keeps_killing_its_worker_goes_dead(rig: Rig) -> None:
     rig.add(an_event())
     table = Table(forum_post_created=(write_effect,))
