@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
+from connectors.mediawiki import WikiChange
 from connectors.mediawiki.feed import MAX_MESSAGE_BYTES
 from core.clock import using
 from core.config import load_config
@@ -24,6 +26,7 @@ from tests.clocks import FakeClock
 from tests.conftest import SessionWiki
 from tests.webhooks.wiki_feed_support import (
     T0,
+    WAIT_SECONDS,
     feed_count,
     feed_settings,
     feed_uri,
@@ -199,3 +202,68 @@ def _bound(feed: str) -> bool:
         except OSError:
             return True
     return False
+
+
+class Replay:
+    """A feed source handing over recorded messages all at once, then nothing."""
+
+    def __init__(self, messages: list[bytes]) -> None:
+        self.messages = messages
+
+    def receive(self, timeout: float) -> list[bytes]:
+        messages, self.messages = self.messages, []
+        return messages
+
+    def close(self) -> None:
+        pass
+
+
+class CountedLookups:
+    """The bot's client, counting the look-ups the listener makes."""
+
+    def __init__(self, wiki: SessionWiki) -> None:
+        self.client = wiki.bot()
+        self.windows: list[str | None] = []
+
+    def changes_between(
+        self, start: datetime, end: datetime, *, title: str | None = None
+    ) -> Iterator[WikiChange]:
+        self.windows.append(title)
+        return self.client.changes_between(start, end, title=title)
+
+    def site_identity(self) -> tuple[str, str]:
+        return self.client.site_identity()
+
+
+def test_a_burst_of_hints_is_confirmed_with_one_look_up_and_a_replay_records_nothing(
+    wiki: SessionWiki, tmp_path: Path
+) -> None:
+    feed = feed_uri("udp")
+    address = urlsplit(feed)
+    titles = [wiki.title("Feed Burst") for _ in range(3)]
+    # What MediaWiki sent for three saves, caught on the feed's address.
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as catcher,
+        served_with_feed(wiki, feed) as server,
+    ):
+        catcher.bind((address.hostname, address.port))
+        catcher.settimeout(WAIT_SECONDS)
+        editor = wiki.human(url=server.url)
+        for title in titles:
+            editor.edit(title, "In a burst.", summary="create", mode="create")
+        sent = [catcher.recv(65536) for _ in titles]
+    store = new_store(tmp_path)
+    lookups = CountedLookups(wiki)
+    listener = wiki_feed.FeedListener(
+        store, feed_settings(wiki, feed), source=Replay(sent * 2), client=lookups
+    )
+
+    listener.step(timeout=0)
+
+    assert lookups.windows == [None]  # one window of the recent changes, no title
+    assert listener.counts == {"recorded": 3, "duplicate": 3}  # the repeats in the batch
+    assert [len(rows_about(store, title)) for title in titles] == [1, 1, 1]
+    listener.source = Replay(sent)
+    listener.step(timeout=0)
+    assert listener.counts == {"recorded": 3, "duplicate": 6}  # the inbox had them
+    assert lookups.windows == [None, None]
