@@ -414,8 +414,9 @@ def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None
         os.killpg(process.pid, sig)
 
 
-def serve(directory: Path, port: int) -> None:
-    """Install if needed, serve the wiki on ``port`` (0: any free one) until SIGINT/SIGTERM."""
+def serve(directory: Path, port: int, *, feed: str | None = None) -> None:
+    """Install if needed, serve the wiki on ``port`` (0: any free one) until SIGINT/SIGTERM,
+    pushing its recent changes to ``feed`` when one is given."""
     ensure_packages()
     sandbox = install(directory)
     stopping = threading.Event()
@@ -425,8 +426,10 @@ def serve(directory: Path, port: int) -> None:
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with WikiServer(sandbox, port=port or None) as server:
+        with WikiServer(sandbox, port=port or None, feed=feed) as server:
             print(f"wiki:     {server.url}/", flush=True)
+            if feed:
+                print(f"feed:     {feed}", flush=True)
             print(f"api:      {server.url}/api.php", flush=True)
             print(f"bot:      {sandbox.bot_username}  password: {sandbox.bot_password}", flush=True)
             print(f"admin:    {sandbox.admin_username}  (password in {STATE_FILE})", flush=True)
