@@ -116,9 +116,8 @@ class FeedListener:
             while not stop.is_set():
                 try:
                     self.step()
-                except Exception as exc:  # a source or store outage: wait, then go on
+                except Exception as exc:  # a source, wiki or store outage: wait, go on
                     self._trouble(exc)
-                    self._close()
                     stop.wait(REOPEN_SECONDS)
         self._close()
         log.info("wiki feed: stopped")
@@ -130,8 +129,13 @@ class FeedListener:
         due = min((w.due for w in self._waiting.values()), default=None)
         if due is not None:
             timeout = min(timeout, max(0.0, due - time.monotonic()))
-        self.handle(source.receive(timeout))
-        self.confirm_due()
+        try:
+            messages = source.receive(timeout)
+        except Exception:
+            self._close()  # opened again at the next step
+            raise
+        self.handle(messages)
+        self.confirm_due()  # a store error leaves the hints waiting: asked again later
         self._last_trouble = ""
 
     def _trouble(self, exc: Exception) -> None:
