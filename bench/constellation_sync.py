@@ -158,13 +158,15 @@ def world(
     *,
     forum_rate_limit: int = FORUM_RATE_LIMIT,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    wiki_feed: str | None = None,
 ) -> Iterator[World]:
     """Both sandboxes running, the settings reaching them (each section of ``overrides``
-    updates the one it names) and the store migrated, all inside ``folder``."""
+    updates the one it names) and the store migrated, all inside ``folder``; the wiki
+    pushes its recent changes to ``wiki_feed`` when one is given."""
     ensure_packages()
     sandbox = install(folder / "wiki")
     forum_server = ForumServer(rate_limit_per_minute=forum_rate_limit)
-    with WikiServer(sandbox) as server, forum_server as forum:
+    with WikiServer(sandbox, feed=wiki_feed) as server, forum_server as forum:
         sections: dict[str, dict[str, Any]] = {
             "service": {"secret_key": uuid.uuid4().hex * 2},
             "store": {"url": f"sqlite:///{folder / 'bench.db'}"},

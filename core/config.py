@@ -40,6 +40,7 @@ DEFAULTS: Settings = {
         "retry_wait": 5,
         "user_agent": "Constellate/0.1 (wiki-forum bridge)",
         "push_secret": "",
+        "feed": "",
     },
     "forum": {
         "url": "",
@@ -281,6 +282,13 @@ def _validate(settings: Settings) -> None:
     if errors:
         more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
         raise ConfigError(_describe(errors[0]) + more)
+    try:  # the pattern admits five digits; the port must also be one
+        _ = urlsplit(settings["wiki"]["feed"]).port
+    except ValueError:
+        raise ConfigError(
+            f"wiki.feed: {_hide_password(settings['wiki']['feed'])!r} names no valid port"
+            " (0 to 65535)"
+        ) from None
     for number, subscription in enumerate(settings["outgoing"]["subscriptions"]):
         try:  # the pattern admits base64 of impossible lengths; the library knows
             Webhook(subscription["secret"])

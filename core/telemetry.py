@@ -1,8 +1,9 @@
 """Telemetry: the process's own Prometheus instruments, counted where the work happens.
 
 Event processing time (claim to settle, by outcome) and latency (received to done),
-platform HTTP requests by status, and the waits the platforms ask for (forum 429s, wiki
-maxlag). ``GET /metrics`` (service/scrape.py) shows them with the store's numbers;
+platform HTTP requests by status, the waits the platforms ask for (forum 429s, wiki
+maxlag), and the wiki's recent-changes feed (messages by outcome, gaps the poll filled).
+``GET /metrics`` (service/scrape.py) shows them with the store's numbers;
 ``constellate worker --metrics-port PORT [--metrics-host ADDR]`` serves a worker
 process's own counts on 127.0.0.1 unless told otherwise; that server has no token
 check, so keep it on a private address.
@@ -88,6 +89,21 @@ RATE_LIMIT_WAIT_SECONDS = Counter(
     registry=LOCAL,
 )
 
+WIKI_FEED_MESSAGES = Counter(
+    "constellate_wiki_feed_messages",
+    "Messages of the wiki's recent-changes feed by outcome: recorded, duplicate (the inbox "
+    "had it), unconfirmed (the wiki's API does not list it), unavailable (the wiki could "
+    "not be asked; the poll fills it), or refused (oversized, not_json, bad_fields, "
+    "other_wiki, unknown_type).",
+    ["outcome"],
+    registry=LOCAL,
+)
+WIKI_FEED_GAPS = Counter(
+    "constellate_wiki_feed_gaps",
+    "Changes the wiki poll recorded that the feed never announced (lost pushes, filled).",
+    registry=LOCAL,
+)
+
 
 # -- counting where the work happens ---------------------------------------------------------
 
@@ -101,6 +117,16 @@ def count_rate_limit_wait(platform: str, seconds: float) -> None:
     """A client is about to sleep ``seconds`` because the platform asked it to."""
     RATE_LIMIT_WAITS.labels(platform).inc()
     RATE_LIMIT_WAIT_SECONDS.labels(platform).inc(max(0.0, seconds))
+
+
+def count_feed_message(outcome: str) -> None:
+    """What became of one message of the wiki's recent-changes feed."""
+    WIKI_FEED_MESSAGES.labels(outcome).inc()
+
+
+def count_feed_gaps(changes: int) -> None:
+    """The poll recorded ``changes`` the feed should have announced and did not."""
+    WIKI_FEED_GAPS.inc(changes)
 
 
 def wiki_wait_callback(

@@ -30,11 +30,17 @@ def directory_option(default: str) -> Callable[[Callable[..., None]], Callable[.
 @sandbox.command("wiki")
 @directory_option("var/sandbox/wiki")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
-def sandbox_wiki(directory: Path, port: int) -> None:
+@click.option(
+    "--feed",
+    metavar="URI",
+    help="push every change to this recent-changes feed (the service's wiki.feed: "
+    "udp://HOST:PORT or redis://HOST:PORT/CHANNEL)",
+)
+def sandbox_wiki(directory: Path, port: int, feed: str | None) -> None:
     """Set up and serve a real MediaWiki on 127.0.0.1 (Ctrl-C stops it)."""
     from sandbox.wiki import serve
 
-    serve(directory, port)
+    serve(directory, port, feed=feed)
 
 
 @sandbox.command("forum")

@@ -2,6 +2,10 @@
 each other and seeded with the example partnership; and the moderator dashboard, with
 the forum as its DiscourseConnect login and a moderator account to log in as.
 
+The wiki pushes its changes to the service through MediaWiki's recent-changes feed (JSON
+over UDP to the listener of the service's worker), so a save reaches the forum within a
+second or so; the wiki poll stays the safety net.
+
 Once the service is ready, headless Chromium logs in through the forum as a person would
 and keeps a screenshot of the overview, so the first run shows the dashboard working.
 """
@@ -12,6 +16,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -68,7 +73,10 @@ def _start_all(directory: Path, wiki_port: int, forum_port: int, service_port: i
         port=forum_port,
         api_key=kept_secret(directory / "forum_api_key", 32),
     )  # at Discourse's default limit: 60 admin API requests a minute
-    with WikiServer(sandbox, port=wiki_port) as wiki, forum_server as forum:
+    # The wiki pushes each change to the service's listener (its recent-changes feed);
+    # the poll stays the safety net.
+    feed = f"udp://127.0.0.1:{free_udp_port()}"
+    with WikiServer(sandbox, port=wiki_port, feed=feed) as wiki, forum_server as forum:
         forum_config = {
             "url": forum.url,
             "api_username": forum.api_username,
@@ -80,7 +88,7 @@ def _start_all(directory: Path, wiki_port: int, forum_port: int, service_port: i
         assert forum.forum is not None  # started
         open_dashboard_login(forum.forum, forum_config["connect_secret"], service_url)
         config_path = write_config(
-            directory, sandbox.wiki_config(wiki.url), forum_config, service_port
+            directory, {**sandbox.wiki_config(wiki.url), "feed": feed}, forum_config, service_port
         )
         settings = load_config(config_path)
         migrate.upgrade(settings["store"]["url"])
@@ -104,6 +112,13 @@ def _start_all(directory: Path, wiki_port: int, forum_port: int, service_port: i
             raise click.ClickException(f"the service stopped with exit code {service.returncode}")
         finally:
             stop(service)
+
+
+def free_udp_port() -> int:
+    """A loopback UDP port that was free a moment ago (the feed listener's)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def kept_secret(path: Path, size: int) -> str:

@@ -30,6 +30,8 @@ PACKAGES = ["mediawiki", "php-cli", "php-sqlite3", "php-intl", "php-mbstring", "
 PHP_MODULES = ["sqlite3", "intl", "mbstring", "xml"]
 # The server starter sets this so LocalSettings.php can name the URL it is served on.
 SERVER_VAR = "MW_SANDBOX_SERVER"
+# ... and this to the service's recent-changes feed listener (udp:// or redis://).
+FEED_VAR = "MW_SANDBOX_RCFEED"
 STATE_FILE = "sandbox.json"
 TEMPLATES_DIR = Path(__file__).with_name("wiki_templates")
 BOT_APP_ID = "constellate"
@@ -61,6 +63,23 @@ $wgAutoConfirmAge = 0;
 $wgGroupPermissions['{trusted}']['autoconfirmed'] = true;
 $wgRateLimits['edit']['newbie'] = [ {newbie_edits}, 60 ];
 $wgGroupPermissions['bot']['noratelimit'] = true;
+"""
+
+# Appended on its own, so a wiki installed before it existed gets it at the next start.
+FEED_MARKER = "# ---- Constellate recent-changes feed ----"
+FEED_SETTINGS = """
+{marker}
+# Each change is pushed as JSON to the service's listener when the server starter names
+# one: MediaWiki's own formatter and engines, no extension.
+$constellateFeed = getenv('{feed_var}');
+if ( $constellateFeed ) {{
+	$wgRCFeeds['constellate'] = [
+		'formatter' => 'JSONRCFeedFormatter',
+		'class' => str_starts_with( $constellateFeed, 'redis:' )
+			? 'RedisPubSubFeedEngine' : 'UDPRCFeedEngine',
+		'uri' => $constellateFeed,
+	];
+}}
 """
 
 
@@ -137,7 +156,9 @@ def install(directory: Path) -> WikiSandbox:
     directory = Path(directory).resolve()
     state = directory / STATE_FILE
     if state.is_file():
-        return WikiSandbox(dir=directory, **json.loads(state.read_text()))
+        sandbox = WikiSandbox(dir=directory, **json.loads(state.read_text()))
+        _add_feed_settings(sandbox)
+        return sandbox
     # Anything here without the state file is a half-finished earlier attempt.
     (directory / "LocalSettings.php").unlink(missing_ok=True)
     shutil.rmtree(directory / "data", ignore_errors=True)
@@ -197,6 +218,14 @@ def _run_installer(sandbox: WikiSandbox) -> None:
     )
     with sandbox.settings_file.open("a") as file:
         file.write(settings)
+    _add_feed_settings(sandbox)
+
+
+def _add_feed_settings(sandbox: WikiSandbox) -> None:
+    if FEED_MARKER in sandbox.settings_file.read_text():
+        return
+    with sandbox.settings_file.open("a") as file:
+        file.write(FEED_SETTINGS.format(marker=FEED_MARKER, feed_var=FEED_VAR))
 
 
 def _create_accounts(sandbox: WikiSandbox) -> None:
@@ -263,10 +292,18 @@ def free_port() -> int:
 
 
 class WikiServer:
-    """PHP's built-in web server serving one sandbox wiki on 127.0.0.1."""
+    """PHP's built-in web server serving one sandbox wiki on 127.0.0.1.
 
-    def __init__(self, sandbox: WikiSandbox, port: int | None = None) -> None:
+    ``feed``: where the wiki pushes its recent changes (``udp://host:port`` or
+    ``redis://host:port/channel``); None sends nothing. Several servers may serve one
+    sandbox at once, each with its own feed.
+    """
+
+    def __init__(
+        self, sandbox: WikiSandbox, port: int | None = None, *, feed: str | None = None
+    ) -> None:
         self.sandbox = sandbox
+        self.feed = feed
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_file = sandbox.dir / "server.log"
@@ -281,6 +318,7 @@ class WikiServer:
             "MW_CONFIG_FILE": str(self.sandbox.settings_file),
             "PHP_CLI_SERVER_WORKERS": "4",
             SERVER_VAR: self.url,
+            FEED_VAR: self.feed or "",
         }
         self._log_start = self.log_file.stat().st_size if self.log_file.exists() else 0
         with self.log_file.open("ab") as log:
@@ -376,8 +414,9 @@ def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None
         os.killpg(process.pid, sig)
 
 
-def serve(directory: Path, port: int) -> None:
-    """Install if needed, serve the wiki on ``port`` (0: any free one) until SIGINT/SIGTERM."""
+def serve(directory: Path, port: int, *, feed: str | None = None) -> None:
+    """Install if needed, serve the wiki on ``port`` (0: any free one) until SIGINT/SIGTERM,
+    pushing its recent changes to ``feed`` when one is given."""
     ensure_packages()
     sandbox = install(directory)
     stopping = threading.Event()
@@ -387,8 +426,10 @@ def serve(directory: Path, port: int) -> None:
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with WikiServer(sandbox, port=port or None) as server:
+        with WikiServer(sandbox, port=port or None, feed=feed) as server:
             print(f"wiki:     {server.url}/", flush=True)
+            if feed:
+                print(f"feed:     {feed}", flush=True)
             print(f"api:      {server.url}/api.php", flush=True)
             print(f"bot:      {sandbox.bot_username}  password: {sandbox.bot_password}", flush=True)
             print(f"admin:    {sandbox.admin_username}  (password in {STATE_FILE})", flush=True)

@@ -2,7 +2,8 @@
 # Prepares this checkout on a Debian machine: Debian packages the Python side
 # cannot install itself, a virtual environment in .venv, and Constellate with
 # its pinned dependencies. Safe to run again; it only installs what is missing.
-# With --services it also starts the local PostgreSQL and Redis the tests use.
+# With --services it also starts the local PostgreSQL and Redis the tests use, and adds
+# PHP's Redis module (MediaWiki publishes its recent-changes feed on Redis with it).
 # Chromium comes from Debian; Playwright drives it and never downloads a browser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,6 +68,12 @@ start_redis() {
   redis-cli -h 127.0.0.1 -p 6379 ping
 }
 
+# MediaWiki's Redis feed engine (RedisPubSubFeedEngine) needs PHP's Redis module: the
+# tests and the wiki_push benchmark have the sandbox wiki publish its changes on Redis.
+install_php_redis() {
+  php -m 2>/dev/null | grep -qx redis || apt_install php-redis
+}
+
 # --clock: what `scripts/test.sh --clock OFFSET` needs (libfaketime is built from source).
 install_clock_mover() {
   command -v cc >/dev/null && command -v make >/dev/null || apt_install gcc make libc6-dev
@@ -75,7 +82,7 @@ install_clock_mover() {
 
 for option in "$@"; do
   case "$option" in
-    --services) start_postgres; start_redis ;;
+    --services) start_postgres; start_redis; install_php_redis ;;
     --clock) install_clock_mover ;;
     *) echo "setup.sh: unknown option $option" >&2; exit 2 ;;
   esac

@@ -9,6 +9,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any, NamedTuple
 
@@ -26,6 +27,7 @@ from service import dispatch
 from service.lease_keeper import LeaseKeeper
 from service.timers import Timers
 from webhooks.automations import engine
+from webhooks.incoming import wiki_feed
 from webhooks.outgoing import delivery, queue
 
 log = logging.getLogger(__name__)
@@ -84,8 +86,9 @@ class Worker:
         self.leases = LeaseKeeper(store, self.clock, self.lease_seconds)
         # This worker's platform clients, kept from event to event (one wiki login).
         self.clients: dict[str, Any] = {}
-        # Service workers also read the platforms' changes and look for scheduled work;
-        # unit tests of the worker leave this off.
+        # Service workers also read the platforms' changes (and hear the wiki's feed) and
+        # look for scheduled work; unit tests of the worker leave this off.
+        self.poll_platforms = poll_platforms
         self.timers = Timers(
             store, settings, self.clock, enabled=poll_platforms, report=self._report
         )
@@ -94,14 +97,21 @@ class Worker:
     def run(self, stop: threading.Event) -> None:
         """Work until ``stop`` is set; the event in hand is always finished first."""
         log.info("worker %s started", self.worker_id)
-        while not stop.is_set():
-            try:
-                worked = self.run_once()
-            except Exception as exc:  # a store hiccup must not end the worker; try again later
-                self._report("cycle failed", exc)
-                worked = False
-            if not worked and not stop.is_set():
-                self.sleep(self.poll_seconds)
+        # The worker that polls the wiki also hears its feed: one listener per poller.
+        feed = (
+            wiki_feed.listening(self.store, self.settings, self.clock)
+            if self.poll_platforms
+            else nullcontext()
+        )
+        with feed:
+            while not stop.is_set():
+                try:
+                    worked = self.run_once()
+                except Exception as exc:  # a store hiccup must not end the worker; try later
+                    self._report("cycle failed", exc)
+                    worked = False
+                if not worked and not stop.is_set():
+                    self.sleep(self.poll_seconds)
         log.info("worker %s stopped", self.worker_id)
 
     def run_once(self) -> bool:

@@ -396,6 +396,38 @@ class WikiClient:
                         continue
                     yield change
 
+    def changes_between(
+        self, start: datetime, end: datetime, *, title: str | None = None
+    ) -> Iterator[WikiChange]:
+        """The recent changes from ``start`` to ``end`` (both included, to the second),
+        oldest first; only those of ``title`` when given. What the wiki's feed announced
+        is looked up here: the entry as the poll reads it, or nothing."""
+        params: dict[str, Any] = {
+            "list": "recentchanges",
+            "rcdir": "newer",
+            "rcstart": format_time(start),
+            "rcend": format_time(end),
+            "rclimit": "max",
+            "rcprop": RC_PROPS,
+        }
+        if title is not None:
+            params["rctitle"] = title
+        with self._boundary():
+            site = self._login()
+            for answer in self._query(site, **params):
+                for entry in answer.get("query", {}).get("recentchanges", []):
+                    yield change_from(entry)
+
+    def site_identity(self) -> tuple[str, str]:
+        """The wiki's server name and wiki id (siteinfo), as its recent-changes feed
+        signs each message (``server_name``, ``wiki``)."""
+        with self._boundary():
+            answer = self._login().get(
+                "query", meta="siteinfo", siprop="general", formatversion=2, maxlag=self._maxlag
+            )
+            general = answer["query"]["general"]
+            return str(general["servername"]), str(general["wikiid"])
+
     def latest_cursor(self) -> str | None:
         """The cursor of the newest change (None on an empty wiki): start from "now"."""
         return self._edge_change("older")

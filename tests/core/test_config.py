@@ -65,6 +65,19 @@ def test_config_path_from_environment(tmp_path: Path) -> None:
             {"CONSTELLATE_STORE_URL": "mysql://u:hunter22@db/x"},
             "store.url: 'mysql://u:********@db/x'",
         ),
+        (
+            {"CONSTELLATE_WIKI_FEED": "udp://127.0.0.1"},
+            "wiki.feed: 'udp://127.0.0.1' is not valid; expected a string (where this service"
+            " hears the wiki's recent-changes feed",
+        ),
+        (
+            {"CONSTELLATE_WIKI_FEED": "redis://:hunter22@127.0.0.1:6379"},  # no channel
+            "wiki.feed: 'redis://:********@127.0.0.1:6379' is not valid",
+        ),
+        (
+            {"CONSTELLATE_WIKI_FEED": "udp://127.0.0.1:99999"},
+            "wiki.feed: 'udp://127.0.0.1:99999' names no valid port (0 to 65535)",
+        ),
     ],
 )
 def test_invalid_value_names_the_key(env: dict[str, str], message: str) -> None:
@@ -75,6 +88,15 @@ def test_invalid_value_names_the_key(env: dict[str, str], message: str) -> None:
     assert text.startswith(message)
     assert "\n" not in text
     assert "hunter22" not in text
+
+
+@pytest.mark.parametrize(
+    "feed", ["", "udp://127.0.0.1:9390", "redis://:secret@queue.internal:6379/constellate-rc"]
+)
+def test_the_wiki_feed_is_off_a_udp_address_or_a_redis_channel(feed: str) -> None:
+    assert (
+        load_config(environ={**REQUIRED_ENV, "CONSTELLATE_WIKI_FEED": feed})["wiki"]["feed"] == feed
+    )
 
 
 def test_unknown_key_in_file_is_refused(tmp_path: Path) -> None:

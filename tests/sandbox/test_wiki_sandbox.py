@@ -44,6 +44,24 @@ def test_installing_again_returns_the_same_wiki_without_touching_it(
     assert settings.stat().st_mtime_ns == before
 
 
+def test_a_wiki_installed_before_the_feed_existed_gets_its_settings_once(
+    wiki: SessionWiki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("LocalSettings.php", "sandbox.json"):
+        (tmp_path / name).write_text((wiki.sandbox.dir / name).read_text())
+    settings = tmp_path / "LocalSettings.php"
+    before_feed = settings.read_text().split(sandbox_wiki.FEED_MARKER)[0]
+    settings.write_text(before_feed)
+    forbid_commands(monkeypatch)
+
+    install(tmp_path)
+    install(tmp_path)
+
+    text = settings.read_text()
+    assert text.startswith(before_feed) and text.count(sandbox_wiki.FEED_MARKER) == 1
+    assert "$wgRCFeeds['constellate']" in text and "JSONRCFeedFormatter" in text
+
+
 def test_the_state_file_records_every_account_and_is_private(wiki: SessionWiki) -> None:
     state = wiki.sandbox.dir / "sandbox.json"
     assert state.stat().st_mode & 0o777 == 0o600

@@ -9,21 +9,27 @@ past is not replayed. If the stored cursor is older than the oldest change the w
 still keeps, changes were lost: the report says so, a warning is logged, every page of
 the reconcile categories is recorded as a ``wiki.reconcile`` event (its latest
 revision), and the cursor moves to the newest change.
+
+With the wiki's feed configured (``wiki.feed``) the poll is its safety net: a change it
+records that was not in the inbox already was never announced, or its message was lost.
+It is recorded as usual (the gap is filled), counted (``constellate_wiki_feed_gaps_total``)
+and logged once per poll. A change younger than ``FEED_GRACE_SECONDS`` may still be on
+its way through the feed, so it is recorded without being judged.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
 from connectors.mediawiki import WikiChange, WikiClient
 from connectors.mediawiki.records import PageHead, read_cursor
-from core import inbox
+from core import clock, inbox, telemetry
 from core.models import SyncCursor
 from core.store import Store
 from webhooks.incoming.wiki_events import change_event, reconcile_event
@@ -40,6 +46,9 @@ class RecentChanges(Protocol):
 
 PageLister = Callable[[Any], Iterable[PageHead]]
 RECONCILE_CATEGORIES = ("Category:Constellations", "Category:Practices")
+# How long the feed may take to bring a change (its message, then the look-ups the
+# listener makes while the wiki's transaction commits) before its absence is a gap.
+FEED_GRACE_SECONDS = 10
 MAX_RECONCILE_PAGES = 5000  # a bound: a reconcile is a recovery, not a crawl
 
 
@@ -59,6 +68,7 @@ class PollReport:
     started_fresh: bool = False  # no cursor was stored: started from the newest change
     cursor_too_old: bool = False  # changes expired before we read them: reconciled
     reconciled: int = 0  # wiki.reconcile events recorded
+    gaps: list[int] = field(default_factory=list)  # rcids the feed should have brought
 
 
 def read_stored_cursor(session: Session) -> str | None:
@@ -87,6 +97,7 @@ def poll_wiki(
     categories through ``category_pages``).
     """
     wiki: RecentChanges = client if client is not None else WikiClient(settings["wiki"])
+    feed = bool(settings["wiki"].get("feed"))
     report = PollReport()
     with store.session() as session:
         cursor = read_stored_cursor(session)
@@ -107,14 +118,25 @@ def poll_wiki(
         )
         return _reconcile(store, wiki, list_pages or category_pages, report)
     report.cursor = cursor
+    # Changes up to this moment had time to come through the feed, when there is one.
+    announced_by = clock.now() - timedelta(seconds=FEED_GRACE_SECONDS)
     for change in wiki.recent_changes(cursor):
         with store.session() as session:
             if inbox.record(session, change_event(change)):
                 report.recorded += 1
+                if feed and change.timestamp <= announced_by:
+                    report.gaps.append(change.rcid)
             else:
                 report.duplicates += 1
             store_cursor(session, change.cursor)
         report.cursor = change.cursor
+    if report.gaps:
+        telemetry.count_feed_gaps(len(report.gaps))
+        log.warning(
+            "wiki poll: %d change(s) never came through the wiki feed, recorded now: rcids %s",
+            len(report.gaps),
+            ", ".join(map(str, report.gaps[:20])) + (" …" if len(report.gaps) > 20 else ""),
+        )
     return report
 
 
