@@ -71,8 +71,8 @@ def directory_items() -> Response:
     rows = [_directory_row(the_forum, u) for u in _listed_users(the_forum)]
     if order in HEADINGS:
         rows.sort(key=lambda row: row[order], reverse=text_param("asc") is None)
-    more = {"period": period, "order": text_param("order"), "asc": text_param("asc")}
-    more = {k: v for k, v in more.items() if v is not None} | {"page": str(page + 1)}
+    asked = {"period": period, "order": text_param("order"), "asc": text_param("asc")}
+    more = {k: v for k, v in asked.items() if v is not None} | {"page": str(page + 1)}
     return json_response(
         {
             "directory_items": rows[page * DIRECTORY_PAGE : (page + 1) * DIRECTORY_PAGE],
