@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from bench import constellation_sync, dashboard, forum_budget, health, ingest, wiki_reads
+from bench import backfill, constellation_sync, dashboard, forum_budget, health, ingest, wiki_reads
 
 
 def _no_options(run: Callable[[], None]) -> Callable[[list[str]], None]:
@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, Callable[[list[str]], None]] = {
     "dashboard": dashboard.main,
     "ingest": ingest.main,
     "forum_budget": forum_budget.main,
+    "backfill": backfill.main,
 }
 
 
