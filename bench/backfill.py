@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +44,7 @@ class ExampleHistory:
     service pointed at them (its store is chosen per run)."""
 
     wiki_config: dict[str, Any]
+    human_config: dict[str, Any]  # a person's wiki account (the example's pages are the bot's)
     forum_config: dict[str, Any]
     server: ForumServer
     directory: Path
@@ -71,17 +72,19 @@ class ExampleHistory:
 
 @contextmanager
 def example_history(
-    directory: Path, *, rate_limit_per_minute: int = 60
+    directory: Path, *, prepare: Callable[[ForumServer], object] | None = None
 ) -> Iterator[ExampleHistory]:
-    """The wiki and the forum with the example written (the forum at Discourse's limit
-    unless told otherwise)."""
+    """The wiki and the forum (at Discourse's 60 a minute) with the example written;
+    ``prepare`` runs on the forum before the example is (a test's web hook)."""
     ensure_packages()
     sandbox = install(directory / "wiki")
     with (
         WikiServer(sandbox) as wiki,
-        ForumServer(rate_limit_per_minute=rate_limit_per_minute) as server,
+        ForumServer() as server,
     ):
         assert server.forum is not None
+        if prepare is not None:
+            prepare(server)
         seed_forum_state(server.forum)
         wiki_config = sandbox.wiki_config(wiki.url)
         seed_wiki(WikiClient(wiki_config))
@@ -90,7 +93,12 @@ def example_history(
             "api_key": server.api_key,
             "api_username": server.api_username,
         }
-        yield ExampleHistory(wiki_config, forum_config, server, directory)
+        human = {
+            **wiki_config,
+            "username": sandbox.human_username,
+            "password": sandbox.human_password,
+        }
+        yield ExampleHistory(wiki_config, human, forum_config, server, directory)
 
 
 def timed_backfill(history: ExampleHistory, name: str) -> tuple[float, int, BackfillReport]:
