@@ -180,7 +180,7 @@ def activity(store: Store) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]
             ).all()
         )
         likes = sorted(session.execute(select(ForumLike.post_id, ForumLike.username)).all())
-    return posts, likes
+    return [tuple(row) for row in posts], [tuple(row) for row in likes]
 
 
 def fresh_figures(store: Store, settings: Settings) -> dict[str, Any]:
