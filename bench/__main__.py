@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 
 from bench import (
+    backfill,
     constellation_sync,
     dashboard,
     forum_budget,
@@ -33,6 +34,7 @@ BENCHMARKS: dict[str, Callable[[list[str]], None]] = {
     "ingest": ingest.main,
     "forum_budget": forum_budget.main,
     "wiki_push": wiki_push.main,
+    "backfill": backfill.main,
 }
 
 

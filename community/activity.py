@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Index, Integer, String, Text, or_, update
+from sqlalchemy import Boolean, Index, Integer, String, Text, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from community.handling import HandlerContext
@@ -134,10 +134,15 @@ def record_history(session: Session, forum: LatestPosts) -> int:
     Returns how many posts were read; safe to repeat (rows only move forward)."""
     read = 0
     for polled in poll_new_posts(forum, 0):
-        post = polled.post.data
-        _keep_post(session, post, bool(post.get("deleted_at")), clock.now())
+        keep_listed_post(session, polled.post.data, clock.now())
         read += 1
     return read
+
+
+def keep_listed_post(session: Session, post: Mapping[str, Any], at: datetime) -> None:
+    """A post as a forum listing shows it (``/posts.json``), kept as a webhook's would
+    be; ``at`` stands in for a missing time."""
+    _keep_post(session, post, bool(post.get("deleted_at")), at)
 
 
 def _keep_post(session: Session, post: Mapping[str, Any], deleted: bool, at: datetime) -> None:
@@ -172,14 +177,22 @@ def record_like(event: Event, ctx: HandlerContext) -> None:
     """forum.post_liked: the like, kept once."""
     like: Mapping[str, Any] = event.payload["like"]
     post: Mapping[str, Any] = like["post"]
-    ctx.session.execute(
-        dialect_insert(ctx.session, ForumLike)
-        .values(
-            post_id=int(post["id"]),
-            username=str(like["user"]["username"]),
-            topic_id=int(post["topic_id"]),
-            created_at=event.occurred_at,
-        )
+    keep_like(
+        ctx.session,
+        post_id=int(post["id"]),
+        username=str(like["user"]["username"]),
+        topic_id=int(post["topic_id"]),
+        at=event.occurred_at,
+    )
+
+
+def keep_like(
+    session: Session, *, post_id: int, username: str, topic_id: int, at: datetime
+) -> None:
+    """One person's like of one post, kept once (a webhook's or one read from history)."""
+    session.execute(
+        dialect_insert(session, ForumLike)
+        .values(post_id=post_id, username=username, topic_id=topic_id, created_at=at)
         .on_conflict_do_nothing(index_elements=["post_id", "username"])
     )
 
@@ -248,6 +261,8 @@ def record_wiki_change(event: Event, ctx: HandlerContext) -> None:
     rcid = data.get("rcid")
     revid = data.get("revid") or None
     key = f"rc:{rcid}" if rcid else f"rev:{revid}"
+    if rcid and revid and _backfilled(ctx.session, int(revid)):
+        return  # the backfill read this revision from the page's history already
     ctx.session.execute(
         dialect_insert(ctx.session, WikiChangeActivity)
         .values(
@@ -261,3 +276,15 @@ def record_wiki_change(event: Event, ctx: HandlerContext) -> None:
         )
         .on_conflict_do_nothing(index_elements=["change_key"])
     )
+
+
+def _backfilled(session: Session, revid: int) -> bool:
+    """Whether the revision has its row from the page's history (an edit or a creation;
+    a reconcile's row names no edit, so the live change still counts)."""
+    found = session.scalar(
+        select(WikiChangeActivity.id).where(
+            WikiChangeActivity.change_key == f"rev:{revid}",
+            WikiChangeActivity.type.in_(("edit", "new")),
+        )
+    )
+    return found is not None

@@ -60,6 +60,7 @@ DEFAULTS: Settings = {
         "poll_seconds": 2,
         "wiki_poll_seconds": 30,
         "forum_poll_seconds": 60,
+        "backfill_on_first_start": True,
     },
     "outgoing": {"timeout": 15, "allow_private_networks": False, "subscriptions": []},
     "constellations": {

@@ -58,6 +58,7 @@ PRACTICE_ADOPTED = "community.practice_adopted"  # payload: community.practices.
 STATUS_CHANGED = "community.constellation_status_changed"  # page_id, title, old/new_status
 SECTION_REFRESH = "schedule.section_refresh"  # payload: page_id
 AFFILIATIONS_REFRESH = "schedule.affiliations"  # payload: every_hours
+BACKFILL_DUE = "schedule.backfill"  # payload: chunk, sources
 
 # -- asked for by moderators on the dashboard, done by the worker ----------------------------
 
@@ -193,6 +194,13 @@ CATALOGUE: tuple[Kind, ...] = (
         "every partner group's members are due to be read again",
         "community.partners.handlers",
         ("community.partners.handlers.refresh_on_schedule",),
+        rules=False,
+    ),
+    Kind(
+        BACKFILL_DUE,
+        "the platforms' history is still to be read (the first start, then chunk by chunk)",
+        "community.backfill.handlers",
+        ("community.backfill.handlers.continue_backfill",),
         rules=False,
     ),
     Kind(

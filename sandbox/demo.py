@@ -26,7 +26,7 @@ from typing import Any
 import click
 import requests
 
-from community.activity import record_history
+from community.backfill.run import run_backfill
 from community.constellations.sync import sync_constellations
 from community.credits.people import refresh_forum_people
 from community.health.runs import recompute_and_alert
@@ -224,8 +224,10 @@ def sync_once(settings: dict[str, Any]) -> None:
         with store.session() as session:
             people = refresh_forum_people(session, forum)
             refresh_affiliations(session, forum)
-            posts = record_history(session, forum)
-        click.echo(f"  people: {people} forum accounts read; {posts} forum posts of history")
+        click.echo(f"  people: {people} forum accounts read")
+        # The history, credited as the live path would have (a restart finds it done).
+        history = run_backfill(store.session, settings, forum=forum)
+        click.echo(f"  {history.headline()}")
         health = recompute_and_alert(store, settings, forum=forum)
         click.echo(f"  health: {health.scopes} scopes measured, {health.open} alert(s) open")
     finally:

@@ -14,6 +14,7 @@ from typing import Any
 import click
 from flask import Flask
 
+from community.backfill.cli import backfill
 from community.constellations.cli import sync
 from community.credits.cli import credits_group, people_group
 from community.health.cli import health
@@ -200,6 +201,7 @@ COMMANDS = (
     sync,
     partners,
     practices,
+    backfill,
     credits_group,
     people_group,
     health,

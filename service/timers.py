@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from community.backfill import handlers as backfill
 from community.health import handlers as health
 from community.partners import handlers as partners
 from connectors.discourse.client import ForumClient
@@ -65,10 +66,25 @@ class Timers:
             }
         self._last: dict[str, datetime] = {}
         self._forum_read: datetime | None = None
+        # The first start reads the platforms' history (once per process, then the inbox
+        # holds it; see community.backfill.handlers).
+        self._backfill_asked = not enabled
 
     def run_due(self) -> None:
+        if not self._backfill_asked:
+            self._backfill_asked = True
+            try:
+                self._ask_for_backfill()
+            except Exception as exc:  # like any duty: reported, never stopping the rest
+                self.report("backfill scheduling failed", exc)
         with forum_budget.priority("scan"):  # after the work that events and people cause
             self._run_due()
+
+    def _ask_for_backfill(self) -> None:
+        with self.store.session() as session:
+            event = backfill.first_start_event(session, self.settings, self.clock())
+            if event is not None:
+                inbox.record(session, event)
 
     def _run_due(self) -> None:
         self._when_due("wiki", self._poll_wiki)

@@ -72,7 +72,13 @@ def service(tmp_path: Path, forum: SessionForum) -> Iterator[Service]:
             "api_key": forum.api_key,
         },
         # The wiki above does not answer, so its poller is off (tests/webhooks covers it).
-        "worker": {"embedded": True, "poll_seconds": 0.2, "wiki_poll_seconds": 0},
+        # Its own reading of the shared forum's history is not what this test is about.
+        "worker": {
+            "embedded": True,
+            "poll_seconds": 0.2,
+            "wiki_poll_seconds": 0,
+            "backfill_on_first_start": False,
+        },
     }
     upgrade(settings["store"]["url"])
     app = create_app(settings)

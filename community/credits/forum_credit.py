@@ -8,7 +8,8 @@ hidden post's credit is cancelled by counter-entries; a recovered post earns it 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -55,13 +56,23 @@ def credit_post(event: Event, ctx: HandlerContext) -> None:
         return
     if event.kind != event_kinds.FORUM_POST_CREATED:
         return  # an edit of a post we never credited (written before Constellate ran)
-    rules = load_rules(ctx.settings)
-    if not _creditable_reply(rules, ctx.settings, post):
-        return
-    at = parse_time(post.get("created_at")) or event.occurred_at
-    ledger.credit(
-        ctx.session,
-        _contribution(rules, post, kind="forum_reply", ref=str(post["id"]), at=at),
+    credit_reply(ctx.session, ctx.settings, post, at=event.occurred_at)
+
+
+def credit_reply(
+    session: Session, settings: Settings, post: Mapping[str, Any], *, at: datetime
+) -> bool:
+    """Reply credit for a post the forum shows, when the guards allow it (a new post's
+    webhook, or a post read from the forum's history); True when new. Dated by the
+    post's creation (``at`` when it has none)."""
+    if post.get("hidden") or post.get("deleted_at"):
+        return False
+    rules = load_rules(settings)
+    if not _creditable_reply(rules, settings, post):
+        return False
+    when = parse_time(post.get("created_at")) or at
+    return ledger.credit(
+        session, _contribution(rules, post, kind="forum_reply", ref=str(post["id"]), at=when)
     )
 
 
@@ -120,18 +131,29 @@ def _gone(ctx: HandlerContext, post: Mapping[str, Any]) -> bool:
 def credit_like(event: Event, ctx: HandlerContext) -> None:
     """forum.post_liked: one credit per distinct liker, never a self-like."""
     like: Mapping[str, Any] = event.payload["like"]
-    post: Mapping[str, Any] = like["post"]
-    liker = str(like["user"]["username"])
-    rules = load_rules(ctx.settings)
-    if normalise(liker) == normalise(str(post["username"])) or _in_private_message(post):
-        return
-    if is_excluded(rules, ctx.settings, "forum", liker, is_bot=_is_bot(like["user"])):
-        return
-    if not _creditable_author(rules, ctx.settings, post):
-        return
-    ledger.credit(
-        ctx.session,
-        _contribution(rules, post, kind="like_received", ref=f"like:{liker}", at=event.occurred_at),
+    credit_liked(ctx.session, ctx.settings, like["post"], like["user"], at=event.occurred_at)
+
+
+def credit_liked(
+    session: Session,
+    settings: Settings,
+    post: Mapping[str, Any],
+    liker: Mapping[str, Any],
+    *,
+    at: datetime,
+) -> bool:
+    """like_received for the post's author from ``liker`` (``username`` and ``id``), when
+    the guards allow it (a like's webhook, or a like read from history); True when new."""
+    name = str(liker["username"])
+    rules = load_rules(settings)
+    if normalise(name) == normalise(str(post["username"])) or _in_private_message(post):
+        return False
+    if is_excluded(rules, settings, "forum", name, is_bot=_is_bot(liker)):
+        return False
+    if not _creditable_author(rules, settings, post):
+        return False
+    return ledger.credit(
+        session, _contribution(rules, post, kind="like_received", ref=f"like:{name}", at=at)
     )
 
 
@@ -142,26 +164,51 @@ def credit_solution(event: Event, ctx: HandlerContext) -> None:
     answer and no solution credit of the post is active; numbered by the post's earlier
     solution credits, so a re-accept after an unaccept is credited again."""
     post: Mapping[str, Any] = event.payload["solved"]
+
+    def asked() -> TopicFacts | None:
+        try:
+            topic = ctx.forum().get_topic(int(post["topic_id"]))
+        except NotFound:
+            return None  # the topic is gone: a deleted topic's solution earns nothing
+        return TopicFacts(_topic_author(topic, post), _accepted_now(topic, post))
+
+    credit_accepted(ctx.session, ctx.settings, post, asked, at=event.occurred_at)
+
+
+@dataclass(frozen=True)
+class TopicFacts:
+    """What the solution guards need of a solved post's topic, as the forum shows it now."""
+
+    author: str  # who started the topic
+    accepted: bool  # whether the post is the topic's accepted answer
+
+
+def credit_accepted(
+    session: Session,
+    settings: Settings,
+    post: Mapping[str, Any],
+    facts: Callable[[], TopicFacts | None],
+    *,
+    at: datetime,
+) -> bool:
+    """accepted_solution credit to the post's author, when the guards allow it; True
+    when new. ``facts`` tells of the topic (None: it is gone), asked only when the cheap
+    guards pass: the live path reads the topic from the forum, the backfill from what it
+    read already."""
     obj = f"post:{int(post['id'])}"
-    rules = load_rules(ctx.settings)
-    if _in_private_message(post) or not _creditable_author(rules, ctx.settings, post):
-        return
-    if ledger.active_entries(ctx.session, platform="forum", object=obj, kind=SOLUTION):
-        return
-    try:
-        topic = ctx.forum().get_topic(int(post["topic_id"]))
-    except NotFound:
-        return  # the topic is gone: a deleted topic's solution earns nothing
-    if normalise(str(post["username"])) == normalise(_topic_author(topic, post)):
-        return
-    if not _accepted_now(topic, post):
-        return  # a late or replayed accept: the solution was unaccepted since
-    earlier = [e for e in _entries(ctx.session, obj, SOLUTION) if not e.cancels_key]
-    ledger.credit(
-        ctx.session,
-        _contribution(
-            rules, post, kind=SOLUTION, ref=f"solution:{len(earlier)}", at=event.occurred_at
-        ),
+    rules = load_rules(settings)
+    if _in_private_message(post) or not _creditable_author(rules, settings, post):
+        return False
+    if ledger.active_entries(session, platform="forum", object=obj, kind=SOLUTION):
+        return False
+    topic = facts()
+    if topic is None or normalise(str(post["username"])) == normalise(topic.author):
+        return False
+    if not topic.accepted:
+        return False  # a late or replayed accept: the solution was unaccepted since
+    earlier = [e for e in _entries(session, obj, SOLUTION) if not e.cancels_key]
+    return ledger.credit(
+        session, _contribution(rules, post, kind=SOLUTION, ref=f"solution:{len(earlier)}", at=at)
     )
 
 

@@ -40,6 +40,7 @@ TOPIC_CHUNK = 20  # posts per /t/{id}.json page and per posts.json?post_ids[] fe
 CREATE_ATTEMPTS = 3
 DEFAULT_WAIT_BUDGET = 120.0
 TOPIC_STATUSES = {"closed", "pinned", "pinned_globally", "archived", "visible"}
+LIKE_ACTION = 1  # UserAction::LIKE: the likes a user gave
 
 
 class ForumClient(ForumAdmin):
@@ -286,6 +287,32 @@ class ForumClient(ForumAdmin):
         with translated():
             answer = self._dc.latest_posts(before=before)
         return [post_from(item) for item in answer.get("latest_posts", [])]
+
+    def directory_page(self, page: int = 0, *, order: str = "likes_given") -> dict[str, Any]:
+        """One page (50 people) of the user directory over all time, ``order`` descending:
+        ``directory_items`` (each with its counts and ``user``) and ``meta`` (the total).
+        Discourse refreshes the directory on a schedule, so its counts may lag a little."""
+        with translated():
+            answer: dict[str, Any] = self._dc._get(
+                "/directory_items.json", period="all", order=order, page=int(page)
+            )
+        return answer
+
+    def likes_given(
+        self, username: str, *, offset: int = 0, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """One page of ``username``'s likes, newest first (``/user_actions.json``, action
+        type 1): each names the post (``post_id``, ``topic_id``, ``post_number``, its
+        author as ``username``/``user_id``) and when it was liked (``created_at``)."""
+        with translated():
+            answer = self._dc._get(
+                "/user_actions.json",
+                username=username,
+                filter=LIKE_ACTION,
+                offset=int(offset),
+                limit=int(limit),
+            )
+        return list(answer.get("user_actions") or [])
 
     def like(self, post_id: int) -> None:
         with translated():

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from sandbox.forum import (
     routes_actions,
+    routes_activity,
     routes_badges,
     routes_groups,
     routes_lists,
@@ -138,6 +139,7 @@ def create_forum_app(
         routes_search,
         routes_tags,
         routes_actions,
+        routes_activity,
         routes_badges,
     ):
         module.register(app)

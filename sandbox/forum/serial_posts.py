@@ -239,6 +239,9 @@ def post_json(
     elif variant == "action":
         data |= {"badges_granted": []}
     elif variant == "latest":
+        # PostSerializer, which the plugin's fields are added to (plugin.rb
+        # add_to_serializer(:post, ...)): /posts.json carries them too.
+        data |= _solved(forum, post, viewer)
         data |= {
             "topic_title": topic["title"],
             "topic_html_title": html.escape(topic["title"]),

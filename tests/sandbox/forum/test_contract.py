@@ -80,8 +80,22 @@ RECORDED_FIXES: list[tuple[str, tuple[str, ...], dict[str, Any]]] = [
             ("getTopic", ("post_stream", "posts", "items")),
         ]
     ),
-    # discourse-solved keys, recorded on every post of payloads/sourcecred_t_26.json.
+    # discourse-solved keys, recorded on every post of payloads/sourcecred_t_26.json; the
+    # plugin adds them to PostSerializer, which /posts.json renders too.
     ("getTopic", ("post_stream", "posts", "items"), SOLVED_POST_KEYS),
+    ("listPosts", ("latest_posts", "items"), SOLVED_POST_KEYS),
+    # UserActionSerializer: post_id, hidden and post_type are the posts' integer and
+    # boolean columns (UserAction.stream selects p.id, p.hidden, p.post_type); the spec
+    # types them as strings.
+    (
+        "listUserActions",
+        ("user_actions", "items"),
+        {
+            "post_id": INTEGER_OR_NULL,
+            "hidden": {"type": ["boolean", "null"]},
+            "post_type": INTEGER_OR_NULL,
+        },
+    ),
     # Recorded in sourcecred_t_26.json; the plugin adds accepted_answer to solved topics.
     ("getTopic", (), {"tags_disable_ads": {"type": "boolean"}, "accepted_answer": {}}),
     ("getTopic", ("details", "participants", "items"), POSTER_EXTRA),
@@ -414,6 +428,14 @@ CASES: dict[str, Any] = {
         },
     ),
     "getUser": lambda w: (f"/u/{w['member']}.json", {}),
+    "listUsersPublic": lambda w: (
+        "/directory_items.json",
+        {"params": {"period": "all", "order": "likes_given"}},
+    ),
+    "listUserActions": lambda w: (
+        "/user_actions.json",
+        {"params": {"username": w["member"], "filter": "1,2", "offset": 0}},
+    ),
     "adminGetUser": lambda w: (f"/admin/users/{w['reply']['user_id']}.json", {}),
     "adminListUsersFlag": lambda w: (
         "/admin/users/list/active.json",
