@@ -7,14 +7,9 @@ from datetime import datetime
 
 import click
 
-from community.activity import record_history
-from community.credits.people import refresh_forum_people
 from community.health.report import latest_reports, render_text
 from community.health.runs import recompute_and_alert
-from community.partners.affiliation import refresh_affiliations
-from connectors.discourse import ForumClient
 from core.command_context import configured_store
-from core.errors import ConfigError
 
 
 @click.group("health")
@@ -38,23 +33,6 @@ def recompute(at: datetime | None) -> None:
         f"health: {outcome.scopes} scope(s) computed; alerts raised {outcome.raised}, "
         f"resolved {outcome.resolved}, open {outcome.open}"
     )
-
-
-@health.command("backfill")
-def backfill() -> None:
-    """Read the forum's public history and people into the store, then recompute (a new
-    installation knows only the posts made since it started)."""
-    with configured_store() as (settings, store):
-        if not settings["forum"].get("url"):
-            raise ConfigError("[forum] url is not set: there is no forum to read")
-        forum = ForumClient(settings["forum"])
-        with store.session() as session:
-            people = refresh_forum_people(session, forum)
-            refresh_affiliations(session, forum)
-            posts = record_history(session, forum)
-        outcome = recompute_and_alert(store, settings, forum=forum)
-    click.echo(f"history: {posts} posts and {people} people read")
-    click.echo(f"health: {outcome.scopes} scope(s) computed, {outcome.open} alert(s) open")
 
 
 @health.command("report")

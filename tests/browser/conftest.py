@@ -140,7 +140,8 @@ def forum_account(forum: ForumClient, username: str) -> int:
 
 
 def measure_health(store: Store, settings: Settings, forum: ForumClient, now: datetime) -> None:
-    """What `constellate health backfill` does, with a snapshot a week for the last weeks."""
+    """The forum's history in the store (as `constellate backfill` reads it, without the
+    credit), with a health snapshot a week for the last weeks."""
     with store.session() as session:
         refresh_forum_people(session, forum)
         refresh_affiliations(session, forum)

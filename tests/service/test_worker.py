@@ -331,7 +331,7 @@ def test_a_worker_keeps_its_platform_clients_from_event_to_event(rig: Rig) -> No
     def use_clients(event: Event, context: HandlerContext) -> None:
         wiki, forum = context.wiki(), context.forum()
         hook = wiki.session.before_request
-        assert hook is not None and forum.session.before_request == hook
+        assert hook is not None and getattr(forum.session, "before_request", None) == hook
         seen.append((wiki, forum, getattr(hook, "__self__", None)))
 
     worker = rig.worker(Table(forum_post_created=(use_clients,)))
