@@ -3,8 +3,8 @@
 A lease lapses so that a killed or hung worker's event is taken over; but a handler that
 is merely long (the full health recompute of hundreds of scopes) must not be taken over
 while it works, or several workers end up doing the same work and all but one throw it
-away. While a worker handles an event, a small thread renews the lease whenever half of
-it has passed on the worker's clock. A killed process renews nothing, so its events are
+away. While a worker handles an event, a small thread renews the lease whenever a third of
+it has passed on the worker's clock (two chances before it lapses, should the store be busy). A killed process renews nothing, so its events are
 still taken over; a handler that runs past ``MAX_LEASES`` leases is left to lapse.
 """
 
@@ -58,7 +58,7 @@ class LeaseKeeper:
     def _renew(self, held: inbox.Claim, done: threading.Event) -> None:
         until = held.lease_until
         for _ in range(self.max_leases - 1):
-            while self.clock() < until - self.lease / 2:
+            while self.clock() < until - self.lease * 2 / 3:
                 if done.wait(self.check_seconds):
                     return
             if done.is_set():
