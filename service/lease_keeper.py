@@ -3,9 +3,10 @@
 A lease lapses so that a killed or hung worker's event is taken over; but a handler that
 is merely long (the full health recompute of hundreds of scopes) must not be taken over
 while it works, or several workers end up doing the same work and all but one throw it
-away. While a worker handles an event, a small thread renews the lease whenever a third of
-it has passed on the worker's clock (two chances before it lapses, should the store be busy). A killed process renews nothing, so its events are
-still taken over; a handler that runs past ``MAX_LEASES`` leases is left to lapse.
+away. While a worker handles an event, a small thread renews the lease whenever a third
+of it has passed on the worker's clock (two chances before it lapses, should the store be
+busy). A killed process renews nothing, so its events are still taken over; a handler
+that runs past ``MAX_LEASES`` leases is left to lapse.
 """
 
 from __future__ import annotations
