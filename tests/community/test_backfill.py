@@ -9,6 +9,7 @@ changes from its first one, handled by the real handlers; the leadership timelin
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from community.activity import (
     record_wiki_change,
 )
 from community.backfill import cursors
+from community.backfill.handlers import first_start_event
 from community.backfill.run import run_backfill
 from community.backfill.wiki import categories
 from community.constellations.leadership import LeadershipChange, update_timeline
@@ -41,13 +43,15 @@ from community.health.metrics import freshness
 from community.health.scope import CONSTELLATION
 from connectors.discourse import ForumClient
 from connectors.mediawiki import WikiClient
-from core import event_kinds, forum_budget
+from core import clock, event_kinds, forum_budget, inbox
 from core.config import Settings
 from core.events import Event
 from core.forum_budget import Budget, MemoryLedger, limits_of
+from core.models import InboxEvent
 from core.store import Store
 from sandbox.forum import webhooks
 from sandbox.forum.server import ForumServer
+from service.worker import Worker
 from tests.sandbox.forum.receivers import Receiver
 from webhooks.incoming.discourse_events import READ, normalise
 from webhooks.incoming.wiki_events import change_event
@@ -278,3 +282,39 @@ def test_a_stopped_backfill_resumes_without_duplicates_and_a_rerun_changes_nothi
         assert run_backfill(store.session, settings).complete
     assert row_counts(store) == row_counts(whole)
     assert ledger_rows(store) == ledger_rows(whole)
+
+
+def test_the_first_start_backfills_through_the_inbox_in_chunks(
+    world: tuple[ExampleHistory, list[Event]],
+) -> None:
+    """What a service's first start records is worked off by a worker chunk by chunk,
+    each inside its lease, and ends with an uninterrupted run's rows; then nothing more
+    is asked for. (The real clock: the forum sandbox counts its 60 a minute on it.)"""
+    history, _events = world
+    _settings, whole = backfilled(history, "whole-for-chunks")
+    settings, store = history.fresh_store("chunks")
+    settings["worker"]["lease_seconds"] = 3  # a chunk reads for one second
+    with store.session() as session:
+        first = first_start_event(session, settings, clock.now())
+        assert first is not None
+        inbox.record(session, first)
+    worker = Worker(store, settings, sleep=lambda _seconds: None)
+    deadline = time.monotonic() + 120
+    while waiting(store) and time.monotonic() < deadline:
+        if not worker.run_once():
+            time.sleep(0.1)  # a chunk put back until the forum budget has room
+    with store.session() as session:
+        chunks = session.scalars(
+            select(InboxEvent).where(InboxEvent.kind == event_kinds.BACKFILL_DUE)
+        ).all()
+        assert len(chunks) > 1 and {c.state for c in chunks} == {"done"}
+        assert cursors.completed(session)
+        assert first_start_event(session, settings, clock.now()) is None
+    assert ledger_rows(store) == ledger_rows(whole)
+    assert row_counts(store) == row_counts(whole)
+
+
+def waiting(store: Store) -> int:
+    with store.session() as session:
+        pending = InboxEvent.state.in_(("pending", "claimed"))
+        return session.scalar(select(func.count()).where(pending)) or 0

@@ -147,6 +147,8 @@ CALLS: dict[str, tuple[Any, ...]] = {
     "user_badges": ("someone",),
     "site_settings": (),
     "web_hook_urls": (),
+    "directory_page": (),
+    "likes_given": ("someone",),
     "create_web_hook": ("http://127.0.0.1:9/webhooks/discourse", "a-webhook-secret"),
 }
 KEYWORDS: dict[str, dict[str, Any]] = {
