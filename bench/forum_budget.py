@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
 from sqlalchemy import func, or_, select
 from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -50,6 +49,7 @@ from community.constellations import handlers as section_handlers
 from community.constellations.models import PageTopicLink
 from community.constellations.sync import sync_constellations
 from community.health import handlers as health_handlers
+from connectors.discourse import ForumClient
 from connectors.discourse.transport import ForumSession
 from core import clock as clocks
 from core import event_kinds, forum_budget, inbox, logs
@@ -271,18 +271,7 @@ def _service(there: World, clock: ScaledClock, workers: int) -> Iterator[str]:
 def _hook(there: World, url: str) -> None:
     """Discourse's webhook for every event, signed; made through the admin API before the
     day starts (its request is not the service's)."""
-    answer = requests.post(
-        f"{there.forum.url}/admin/api/web_hooks.json",
-        data={
-            "web_hook[payload_url]": url,
-            "web_hook[secret]": SECRET,
-            "web_hook[wildcard_web_hook]": "true",
-            "web_hook[active]": "true",
-        },
-        headers={"Api-Key": there.forum.api_key, "Api-Username": there.forum.api_username},
-        timeout=30,
-    )
-    answer.raise_for_status()
+    ForumClient(there.settings["forum"]).create_web_hook(url, SECRET)
 
 
 def _backlog(store: Store, now: datetime) -> int:
