@@ -45,6 +45,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from bench.constellation_sync import World, create_pages, world
 from bench.forum_day import Day, plan
+from bench.goals import Goal, percentile
 from community.constellations import handlers as section_handlers
 from community.constellations.models import PageTopicLink
 from community.constellations.sync import sync_constellations
@@ -86,17 +87,6 @@ class Options:
 
 
 SMALL = Options(pages=12, constellations=4, events=120, hours=1.0)
-
-
-@dataclass(frozen=True)
-class Goal:
-    name: str
-    value: float
-    limit: float
-
-    @property
-    def met(self) -> bool:
-        return self.value <= self.limit
 
 
 @dataclass
@@ -147,7 +137,7 @@ class DayFigures:
     @property
     def p95(self) -> float:
         """A post never shown counts as an endless lag."""
-        return _percentile(self.lags + [math.inf] * self.unshown, 0.95)
+        return percentile(self.lags + [math.inf] * self.unshown, 0.95)
 
 
 @dataclass
@@ -171,13 +161,6 @@ class Report:
     @property
     def met(self) -> bool:
         return all(goal.met for goal in self.goals())
-
-
-def _percentile(values: list[float], share: float) -> float:
-    if not values:
-        return math.inf
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)]
 
 
 def run(options: Options = Options(), *, echo: Callable[[str], None] = print) -> Report:

@@ -45,6 +45,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bench.constellation_sync import World, constellation_text, world
+from bench.goals import Goal, percentile
 from community.constellations.models import PageTopicLink
 from community.constellations.sync import sync_constellations
 from connectors.mediawiki import WikiClient
@@ -73,17 +74,6 @@ class Options:
 SMALL = Options(edits=4, poll_edits=2, poll_seconds=4.0)
 
 
-@dataclass(frozen=True)
-class Goal:
-    name: str
-    value: float
-    limit: float
-
-    @property
-    def met(self) -> bool:
-        return self.value <= self.limit
-
-
 @dataclass
 class Report:
     options: Options
@@ -105,13 +95,6 @@ class Report:
     @property
     def met(self) -> bool:
         return all(goal.met for goal in self.goals())
-
-
-def percentile(values: list[float], share: float) -> float:
-    if not values:
-        return math.inf
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)]
 
 
 def run(options: Options = Options(), *, echo: Callable[[str], None] = print) -> Report:

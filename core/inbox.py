@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import String, and_, case, or_, select, update
+from sqlalchemy import ColumnElement, String, and_, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from core import clock, telemetry
@@ -148,16 +148,21 @@ class LeaseLost(Exception):
     """Another worker took the event (our lease lapsed); our work must not commit."""
 
 
+def _still_held(held: Claim) -> tuple[ColumnElement[bool], ...]:
+    """The claim's row, while this claim holds it (not settled, not taken over)."""
+    return (
+        InboxEvent.id == held.row_id,
+        InboxEvent.state == "claimed",
+        InboxEvent.claimed_by == held.worker_id,
+        InboxEvent.attempts == held.attempt,
+    )
+
+
 def settle(session: Session, held: Claim, **values: Any) -> None:
     """Write the claim's outcome, only if the claim is still ours; LeaseLost otherwise."""
     statement = (
         update(InboxEvent)
-        .where(
-            InboxEvent.id == held.row_id,
-            InboxEvent.state == "claimed",
-            InboxEvent.claimed_by == held.worker_id,
-            InboxEvent.attempts == held.attempt,
-        )
+        .where(*_still_held(held))
         .values(lease_until=None, claimed_by=None, **values)
         .returning(InboxEvent.id)
         .execution_options(synchronize_session=False)
@@ -172,12 +177,7 @@ def renew(session: Session, held: Claim, lease_until: datetime) -> bool:
     handler still working); False when it was settled or taken over."""
     statement = (
         update(InboxEvent)
-        .where(
-            InboxEvent.id == held.row_id,
-            InboxEvent.state == "claimed",
-            InboxEvent.claimed_by == held.worker_id,
-            InboxEvent.attempts == held.attempt,
-        )
+        .where(*_still_held(held))
         .values(lease_until=lease_until)
         .returning(InboxEvent.id)
         .execution_options(synchronize_session=False)

@@ -41,7 +41,15 @@ from core.times import parse_time
 LIKES_PAGE = 100  # /user_actions.json's largest page
 DIRECTORY_PAGE = 50
 # What a solved post keeps in the cursor until the solutions are credited.
-SOLVED_FIELDS = ("id", "topic_id", "post_number", "username", "user_id", "category_id")
+SOLVED_FIELDS = (
+    "id",
+    "topic_id",
+    "post_number",
+    "username",
+    "user_id",
+    "category_id",
+    "created_at",  # the stand-in for when it was accepted
+)
 Progress = Callable[[int, int | None], None]  # (done, in all when known)
 
 

@@ -162,6 +162,20 @@ def ledger_rows(store: Store) -> list[tuple[str, float]]:
         return sorted((key, round(weight, 9)) for key, weight in rows)
 
 
+def solution_dates(store: Store) -> list[tuple[datetime, datetime]]:
+    """Each accepted solution's credit date beside its answer's time."""
+    with store.session() as session:
+        answered = dict(
+            session.execute(select(ForumPostActivity.post_id, ForumPostActivity.created_at)).all()
+        )
+        credits = session.execute(
+            select(CreditEntry.object, CreditEntry.occurred_at).where(
+                CreditEntry.kind == "accepted_solution"
+            )
+        )
+        return [(at, answered[int(obj.split(":")[1])]) for obj, at in credits]
+
+
 def timeline(store: Store) -> list[tuple[Any, ...]]:
     with store.session() as session:
         return sorted(
@@ -227,6 +241,9 @@ def test_backfill_writes_what_the_live_path_writes_and_later_events_add_nothing(
         "wiki_text",
         "page_created",
     } <= kinds
+    assert solution_dates(store) and all(
+        credited == answered for credited, answered in solution_dates(store)
+    )  # /posts.json does not say when an answer was accepted: its own time stands in
     assert timeline(store) == timeline(live_store)
     assert len({change[0] for change in timeline(store)}) == 4  # every constellation
     assert activity(store) == activity(live_store)
