@@ -24,6 +24,7 @@ from community.constellations.charter import Charter
 from community.constellations.models import PageTopicLink, SyncIssue
 from community.credits.credits_section import credits_block, page_contributors
 from community.credits.models import Account, Person
+from community.credits.rules import is_excluded, load_rules
 from community.health.scope import CONSTELLATION
 from community.health.summary import health_lines
 from connectors.discourse import ForumClient
@@ -189,7 +190,8 @@ def active_participants(
     session: Session, forum: ForumClient, settings: Any, link: PageTopicLink
 ) -> list[Participant]:
     """Everyone who posted in the category within ``participant_days``, by name, with
-    the organisation the store holds for them."""
+    the organisation the store holds for them. Bots, our own accounts and the credit
+    rules' excluded accounts are left out, as the health metrics leave them out."""
     if link.forum_category_id is None:
         return []
     days = int(settings["constellations"]["participant_days"])
@@ -204,9 +206,29 @@ def active_participants(
         .distinct()
     )
     ours = {name.lower() for name in SYSTEM_USERS | {forum.username}}
-    names = sorted({n for n in session.scalars(query) if n.lower() not in ours}, key=str.lower)
+    posters = {n for n in session.scalars(query) if n.lower() not in ours}
+    bots = _bots(session, posters)
+    rules = load_rules(settings)
+    names = sorted(
+        (n for n in posters if not is_excluded(rules, settings, "forum", n, is_bot=n in bots)),
+        key=str.lower,
+    )
     known = organisations(session, names)
     return [Participant(name, known.get(name.casefold(), ())) for name in names]
+
+
+def _bots(session: Session, usernames: set[str]) -> set[str]:
+    """The forum accounts among ``usernames`` that the store knows to be bots."""
+    if not usernames:
+        return set()
+    found = session.scalars(
+        select(Account.username).where(
+            Account.platform == "forum",
+            Account.is_bot.is_(True),
+            Account.username.in_(sorted(usernames)),
+        )
+    )
+    return set(found)
 
 
 def organisations(session: Session, usernames: Sequence[str]) -> dict[str, tuple[str, ...]]:

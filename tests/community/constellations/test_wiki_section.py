@@ -282,6 +282,21 @@ def test_participants_show_their_partner_organisation(
                 deleted=False,
             )
         )
+        # A bot that posts here (a gauge's readings) is no participant, as in the metrics.
+        session.add(
+            ForumPostActivity(
+                post_id=20_000_001,
+                topic_id=scene.topics[0].id,
+                category_id=scene.category_id,
+                username="river_gauge",
+                post_number=99,
+                reply_to_post_number=None,
+                created_at=datetime.now(UTC) - timedelta(hours=1),
+                updated_at=datetime.now(UTC) - timedelta(hours=1),
+                deleted=False,
+            )
+        )
+        ensure_account(session, "forum", "river_gauge").is_bot = True
         # The organisation the store holds (from the forum's groups, or a moderator);
         # the section reads it there, never asking the forum per participant.
         member = ensure_account(session, "forum", scene.member)
