@@ -12,6 +12,7 @@ import pytest
 
 from bench import forum_budget
 from bench.forum_budget import DayFigures, Options, Report, SyncFigures
+from tests.bench.strict_support import exit_code_of
 
 TINY = Options(pages=6, constellations=2, events=40, hours=0.5, factor=120.0)
 
@@ -94,21 +95,7 @@ def test_the_goals_and_their_limits() -> None:
 def test_strict_exits_1_exactly_when_a_goal_is_missed(
     monkeypatch: pytest.MonkeyPatch, report: Report, strict: bool, code: int | None
 ) -> None:
-    seen: list[Options] = []
-
-    def run(options: Options) -> Report:
-        seen.append(options)
-        return report
-
-    monkeypatch.setattr(forum_budget, "run", run)
-    argv = ["--small", *(["--strict"] if strict else [])]
-    if code is None:
-        forum_budget.main(argv)
-    else:
-        with pytest.raises(SystemExit) as exit_info:
-            forum_budget.main(argv)
-        assert exit_info.value.code == code
-    assert seen == [forum_budget.SMALL]
+    assert exit_code_of(monkeypatch, forum_budget, report, strict=strict) == code
 
 
 @pytest.mark.parametrize(

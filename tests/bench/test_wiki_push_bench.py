@@ -11,6 +11,7 @@ import pytest
 
 from bench import wiki_push
 from bench.wiki_push import Options, Report
+from tests.bench.strict_support import exit_code_of
 
 TINY = Options(edits=2, poll_edits=1, poll_seconds=2.0)
 
@@ -64,21 +65,7 @@ def test_the_goals_and_their_limits() -> None:
 def test_strict_exits_1_exactly_when_a_goal_is_missed(
     monkeypatch: pytest.MonkeyPatch, report: Report, strict: bool, code: int | None
 ) -> None:
-    seen: list[Options] = []
-
-    def run(options: Options) -> Report:
-        seen.append(options)
-        return report
-
-    monkeypatch.setattr(wiki_push, "run", run)
-    argv = ["--small", *(["--strict"] if strict else [])]
-    if code is None:
-        wiki_push.main(argv)
-    else:
-        with pytest.raises(SystemExit) as exit_info:
-            wiki_push.main(argv)
-        assert exit_info.value.code == code
-    assert seen == [wiki_push.SMALL]
+    assert exit_code_of(monkeypatch, wiki_push, report, strict=strict) == code
 
 
 @pytest.mark.parametrize(

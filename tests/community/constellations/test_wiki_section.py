@@ -268,34 +268,24 @@ def test_no_change_makes_no_wiki_write_and_text_around_the_markers_stays(
 def test_participants_show_their_partner_organisation(
     wiki: Any, forum: Any, scene: Scene, store: Store
 ) -> None:
+    def posted(post_id: int, username: str, number: int, ago: timedelta) -> ForumPostActivity:
+        at = datetime.now(UTC) - ago
+        return ForumPostActivity(
+            post_id=post_id,
+            topic_id=scene.topics[0].id,
+            category_id=scene.category_id,
+            username=username,
+            post_number=number,
+            reply_to_post_number=None,
+            created_at=at,
+            updated_at=at,
+            deleted=False,
+        )
+
     with store.session() as session:  # someone who posted long ago is no longer active
-        session.add(
-            ForumPostActivity(
-                post_id=20_000_000,
-                topic_id=scene.topics[0].id,
-                category_id=scene.category_id,
-                username="long_gone",
-                post_number=98,
-                reply_to_post_number=None,
-                created_at=datetime.now(UTC) - timedelta(days=200),
-                updated_at=datetime.now(UTC) - timedelta(days=200),
-                deleted=False,
-            )
-        )
+        session.add(posted(20_000_000, "long_gone", 98, timedelta(days=200)))
         # A bot that posts here (a gauge's readings) is no participant, as in the metrics.
-        session.add(
-            ForumPostActivity(
-                post_id=20_000_001,
-                topic_id=scene.topics[0].id,
-                category_id=scene.category_id,
-                username="river_gauge",
-                post_number=99,
-                reply_to_post_number=None,
-                created_at=datetime.now(UTC) - timedelta(hours=1),
-                updated_at=datetime.now(UTC) - timedelta(hours=1),
-                deleted=False,
-            )
-        )
+        session.add(posted(20_000_001, "river_gauge", 99, timedelta(hours=1)))
         ensure_account(session, "forum", "river_gauge").is_bot = True
         # The organisation the store holds (from the forum's groups, or a moderator);
         # the section reads it there, never asking the forum per participant.
