@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -25,15 +26,20 @@ from typing import Any
 
 import click
 import requests
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from community.backfill.run import run_backfill
+from community.backfill.sections import refresh_every_section
+from community.constellations.models import PageTopicLink
 from community.constellations.sync import sync_constellations
-from community.credits.people import refresh_forum_people
+from community.credits.people import SAME_USERNAME, link, suggest_links
 from community.health.runs import recompute_and_alert
 from community.partners.affiliation import refresh_affiliations
 from community.partners.registry import sync_partners
 from community.practices.registry import sync_practices
 from connectors.discourse import ForumClient
+from connectors.mediawiki import WikiClient
 from core import migrate
 from core.config import CONFIG_PATH_VAR, load_config
 from core.store import Store
@@ -46,6 +52,8 @@ from sandbox.seeding import seed_configured
 from sandbox.wiki import WikiServer, ensure_packages, install
 
 READY_WAIT_SECONDS = 60
+WEB_PROCESSES = 2
+WORKER_THREADS = 2
 MODERATOR = "moderator"  # the forum account a person (or the browser) logs in as
 BROWSER_TIMEOUT_MS = 20_000
 
@@ -97,21 +105,26 @@ def _start_all(directory: Path, wiki_port: int, forum_port: int, service_port: i
         hook_forum_to_service(
             ForumClient(settings["forum"]), forum_config["webhook_secret"], service_url
         )
-        service = start_service(config_path, service_port)
+        processes = start_service(config_path, service_port, directory)
         try:
-            readiness = wait_until_ready(service_url, service)
+            readiness = wait_until_ready(service_url, processes)
             shown = show_dashboard(service_url, directory / "dashboard.png")
             click.echo(f"wiki:      {wiki.url}/  (accounts: {sandbox.dir / 'sandbox.json'})")
             click.echo(f"forum:     {forum.url}/latest.json  (API key: {config_path})")
-            click.echo(f"service:   {service_url}/readyz")
+            click.echo(
+                f"service:   {service_url}/readyz  (gunicorn, {WEB_PROCESSES} web processes, "
+                f"pid {processes[0].pid}; worker process `constellate worker`, "
+                f"pid {processes[1].pid})"
+            )
             click.echo(f"dashboard: {service_url}/dashboard/  ({shown})")
             click.echo(f"config:    {config_path}")
             click.echo(f"readiness: {json.dumps(readiness)}")
+            for line in tour_lines(settings, wiki.url, service_url):
+                click.echo(line)
             click.echo("Constellate demo is running; press Ctrl-C to stop.")
-            service.wait()
-            raise click.ClickException(f"the service stopped with exit code {service.returncode}")
+            wait_for_any(processes)
         finally:
-            stop(service)
+            stop(processes)
 
 
 def free_udp_port() -> int:
@@ -209,8 +222,9 @@ def seed_once(marker: Path, settings: dict[str, Any], forum: Forum) -> None:
 
 
 def sync_once(settings: dict[str, Any]) -> None:
-    """Bring every constellation and practice page to the forum (and back), and read the
-    forum's people and their organisations; a restart changes nothing."""
+    """Bring every partner, constellation and practice page to the forum (and back), read
+    the forum's people, their organisations and the partnership's history, and write every
+    page's section from it; a restart changes nothing."""
     click.echo(
         "Syncing the service with the wiki and the forum (the forum allows 60 requests a "
         "minute; the first start needs more, so it waits)..."
@@ -220,18 +234,72 @@ def sync_once(settings: dict[str, Any]) -> None:
         click.echo(f"  {sync_partners(store, settings, full=True).headline()}")
         click.echo(f"  {sync_constellations(store, settings, full=True).headline()}")
         click.echo(f"  {sync_practices(store, settings, full=True).headline()}")
-        forum = ForumClient(settings["forum"])
+        forum, wiki = ForumClient(settings["forum"]), WikiClient(settings["wiki"])
         with store.session() as session:
-            people = refresh_forum_people(session, forum)
+            linked = link_example_people(session, wiki, forum)
             refresh_affiliations(session, forum)
-        click.echo(f"  people: {people} forum accounts read")
+        click.echo(f"  people: {linked} wiki accounts linked to their forum accounts")
         # The history, credited as the live path would have (a restart finds it done).
-        history = run_backfill(store.session, settings, forum=forum)
+        history = run_backfill(store.session, settings, wiki=wiki, forum=forum)
         click.echo(f"  {history.headline()}")
         health = recompute_and_alert(store, settings, forum=forum)
         click.echo(f"  health: {health.scopes} scopes measured, {health.open} alert(s) open")
+        with store.session() as session:
+            written = refresh_every_section(session, settings, wiki, forum)
+        click.echo(f"  sections: {written} wiki pages show what the history brought")
     finally:
         store.dispose()
+
+
+def link_example_people(session: Session, wiki: WikiClient, forum: ForumClient) -> int:
+    """The example's wiki and forum accounts that share a name are one person: the demo's
+    moderator knows them and approves those suggestions (a real partnership's moderator
+    decides each on the dashboard's People page). Returns how many were linked."""
+    suggestions = suggest_links(session, wiki, forum)  # reads the forum's people first
+    same_name = [s for s in suggestions if SAME_USERNAME in s.reasons]
+    for suggestion in same_name:
+        link(session, suggestion.id, MODERATOR)
+    return len(same_name)
+
+
+def tour_lines(settings: dict[str, Any], wiki_url: str, service_url: str) -> list[str]:
+    """Where to look first, each with what it shows."""
+    store = Store(settings["store"]["url"])
+    try:
+        with store.session() as session:
+            links = {
+                link.wiki_title: link
+                for link in session.scalars(select(PageTopicLink)).all()
+                if link.archived_at is None
+            }
+    finally:
+        store.dispose()
+    flood = links[EXAMPLE.constellations[0].name]
+    forum_url = str(settings["forum"]["url"]).rstrip("/")
+    page = flood.wiki_title.replace(" ", "_")
+    board = f"{service_url}/dashboard"
+    stops = [
+        (f"{wiki_url}/index.php?title={page}",
+         "a constellation's wiki page: its charter, the history of who wrote it, and "
+         "Constellate's section (discussions, participants, credit, health)"),
+        (f"{forum_url}/c/{flood.forum_category_id}.json",
+         f"its forum category; the charter topic is /t/{flood.forum_topic_id}.json (the "
+         "forum sandbox answers as Discourse's API does)"),
+        (f"{board}/",
+         "the overview: every constellation's health, open alerts and lead partner"),
+        (f"{board}/constellations/{flood.wiki_page_id}",
+         "one constellation: figures over time, two-way conversation, who led and when"),
+        (f"{board}/people",
+         "people ranked by credit from both the wiki and the forum, and link suggestions"),
+        (f"{board}/practices",
+         "shared practices: who adopted them, where they are used, candidates to promote"),
+        (f"{board}/automations",
+         "automation rules, with a dry run of what one would do today"),
+    ]  # fmt: skip
+    lines = ["Take the tour (log in to the dashboard through the forum as moderator):"]
+    for number, (url, shows) in enumerate(stops, start=1):
+        lines += [f"  {number}. {url}", f"     {shows}"]
+    return lines
 
 
 def write_config(
@@ -252,6 +320,7 @@ def write_config(
         "constellations": {"parent_category": EXAMPLE.parent_category},
         "credits": {"rules_file": str(write_credit_rules(directory / "credit_rules.json"))},
         "health": {"moderators_category": "Staff", "message_lead_group": True},
+        "worker": {"embedded": False},  # the worker is a process of its own
         "dashboard": {"secure_cookies": False},  # a local http:// address
     }
     lines: list[str] = []
@@ -264,18 +333,32 @@ def write_config(
     return path
 
 
-def start_service(config_path: Path, port: int) -> subprocess.Popen[bytes]:
+def start_service(config_path: Path, port: int, directory: Path) -> list[subprocess.Popen[bytes]]:
+    """The service as production runs it: gunicorn for the web (the worker apart,
+    ``worker.embedded = false``) and one `constellate worker` process."""
     env = {**os.environ, CONFIG_PATH_VAR: str(config_path)}
-    command = [sys.executable, "-m", "service.main", "serve", "--port", str(port)]
-    return subprocess.Popen(command, env=env)
+    metrics = directory / "metrics"  # gunicorn's processes add up their counts here
+    shutil.rmtree(metrics, ignore_errors=True)
+    metrics.mkdir()
+    bin_dir = Path(sys.executable).parent
+    web = [
+        str(bin_dir / "gunicorn"),
+        f"--workers={WEB_PROCESSES}",
+        f"--bind=127.0.0.1:{port}",
+        "service.wsgi:app",
+    ]
+    worker = [str(bin_dir / "constellate"), "worker", f"--threads={WORKER_THREADS}"]
+    return [
+        subprocess.Popen(web, env={**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics)}),
+        subprocess.Popen(worker, env=env),
+    ]
 
 
-def wait_until_ready(base_url: str, service: subprocess.Popen[bytes]) -> dict[str, Any]:
+def wait_until_ready(base_url: str, processes: list[subprocess.Popen[bytes]]) -> dict[str, Any]:
     deadline = time.monotonic() + READY_WAIT_SECONDS
     last: Any = None
     while time.monotonic() < deadline:
-        if service.poll() is not None:
-            raise click.ClickException(f"the service stopped with exit code {service.returncode}")
+        _check_running(processes)
         try:
             response = requests.get(f"{base_url}/readyz", timeout=10)
         except requests.RequestException as exc:
@@ -289,10 +372,28 @@ def wait_until_ready(base_url: str, service: subprocess.Popen[bytes]) -> dict[st
     raise click.ClickException(f"the service did not become ready: {last}")
 
 
-def stop(service: subprocess.Popen[bytes]) -> None:
-    if service.poll() is None:
-        service.terminate()
+def wait_for_any(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Until one of the service's processes stops (then the demo stops, saying which)."""
+    while True:
+        _check_running(processes)
+        time.sleep(0.5)
+
+
+def _check_running(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is not None:
+            name = Path(str(process.args[0])).name  # type: ignore[index]
+            raise click.ClickException(f"{name} stopped with exit code {process.returncode}")
+
+
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each (gunicorn and the worker finish what they hold), then wait."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
         try:
-            service.wait(timeout=10)
+            process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            service.kill()
+            process.kill()
+            process.wait()

@@ -1,9 +1,10 @@
 """A deterministic plan of the example partnership's forum conversations (no I/O).
 
 Timing follows what partnerships look like: topics over the last ~90 days in working
-hours, replies minutes to days apart, regular check-ins at each constellation's beat
-(none lately for a dormant one, only recent ones for a forming one), a few unanswered
-questions, newcomers' first posts (some answered, some not), a bot posting gauge readings
+hours, replies minutes to days apart, opening posters coming back after an answer,
+regular check-ins at each constellation's beat answered from the edge or not at all (none
+lately for a dormant one, only recent ones for a forming one), a few unanswered questions,
+newcomers' first posts (some answered, some not), a bot posting gauge readings
 nobody answers, cross-organisation replies, likes and accepted solutions.
 """
 
@@ -89,6 +90,14 @@ FOLLOW_UPS = (
     "Happy to pair up with someone on this.",
     "Sorry for the slow reply, it has been a busy fortnight.",
     "No rush on this, after the half-term break is fine.",
+)
+# The opening poster coming back after an answer: what makes a conversation two-way.
+RETURNS = (
+    "Thanks {first}, that helps. We will try it on {place} and report back.",
+    "That is what I was missing, {first}. Could you share the checklist you used?",
+    "Good point about {detail}; we had not thought of that.",
+    "Update: we tried this last week and it worked. Thanks all.",
+    "Thanks, {first}. One follow-up: how did you find volunteers for it?",
 )
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
 
@@ -200,7 +209,10 @@ class _Writer:
         count: int,
         cross: float,
         until: datetime,
+        returning: float = 0.0,
     ) -> list[PlannedReply]:
+        """Up to ``count`` replies after ``start``; after another person's reply the
+        opening poster comes back with the chance ``returning``."""
         replies: list[PlannedReply] = []
         moment = start
         for number in range(count):
@@ -215,12 +227,17 @@ class _Writer:
             moment += timedelta(minutes=round(gap))
             if moment > until - timedelta(minutes=10):
                 break
-            people = self.regulars() if self.rng.random() < cross else pool
-            replier = self.rng.choice([p for p in people if p.username != author])
             previous = self.people[replies[-1].author] if replies else self.people[author]
-            raw = self.fill(self.rng.choice(REPLIES), first=previous.name.split()[0])
-            if self.rng.random() < 0.6:
-                raw += " " + self.rng.choice(FOLLOW_UPS)
+            first = previous.name.split()[0]
+            if previous.username != author and self.rng.random() < returning:
+                replier = self.people[author]
+                raw = self.fill(self.rng.choice(RETURNS), first=first)
+            else:
+                people = self.regulars() if self.rng.random() < cross else pool
+                replier = self.rng.choice([p for p in people if p.username != author])
+                raw = self.fill(self.rng.choice(REPLIES), first=first)
+                if self.rng.random() < 0.6:
+                    raw += " " + self.rng.choice(FOLLOW_UPS)
             to_number = number + 1 if number and self.rng.random() < 0.4 else None
             replies.append(
                 PlannedReply(
@@ -266,7 +283,7 @@ class _Writer:
             unanswered = self.rng.random() < 0.15
             count = 0 if unanswered else self.rng.randint(1, 9)
             replies = self.replies(
-                created, author.username, pool, count, 0.2, self.until(constellation)
+                created, author.username, pool, count, 0.2, self.until(constellation), 0.4
             )
             solution = None
             if question and replies and self.rng.random() < 0.45:
@@ -305,8 +322,12 @@ class _Writer:
                 f"Goal reminder: {constellation.goal}. Please reply with what moved, "
                 "what is stuck, and what you need from another partner.",
             )
-            count = self.rng.randint(1, 5)
-            replies = self.replies(created, steward, pool, count, 0.1, self.until(constellation))
+            # Answered from the edge (the pool is the partners' people), or not at all.
+            count = 0 if self.rng.random() < 0.2 else self.rng.randint(1, 5)
+            edge = [person for person in pool if person.username not in constellation.stewards]
+            replies = self.replies(
+                created, steward, edge, count, 0.1, self.until(constellation), 0.25
+            )
             topics.append(
                 PlannedTopic(
                     external_id=f"riverlands-{_slug(constellation.name)}-ci-{len(topics):02d}",
@@ -343,7 +364,9 @@ class _Writer:
             answered = index % 2 == 0
             stewards = [self.people[name] for name in constellation.stewards]
             replies = (
-                self.replies(created, person.username, stewards, 2, 0.0, self.until(constellation))
+                self.replies(
+                    created, person.username, stewards, 3, 0.0, self.until(constellation), 0.6
+                )
                 if answered
                 else []
             )

@@ -21,7 +21,9 @@ from sqlalchemy.orm import Session
 
 from community.backfill import cursors
 from community.backfill.run import run_backfill
+from community.backfill.sections import refresh_every_section
 from community.handling import HandlerContext
+from community.health.runs import recompute_everything
 from core import clock, event_kinds, inbox
 from core.config import Settings
 from core.events import Event
@@ -89,3 +91,10 @@ def continue_backfill(event: Event, ctx: HandlerContext) -> None:
     log.info("chunk %s: %s", event.payload["chunk"], report.headline())
     if not report.complete:
         inbox.record(ctx.session, _chunk(int(event.payload["chunk"]) + 1, sources, clock.now()))
+    elif ctx.settings["forum"].get("url"):
+        # The history is in: the figures and every page's section show it now, not at the
+        # next post in each category.
+        recompute_everything(ctx.session, ctx.settings)
+        ctx.commit_so_far()
+        written = refresh_every_section(ctx.session, ctx.settings, ctx.wiki(), ctx.forum())
+        log.info("history read: %d sections written", written)

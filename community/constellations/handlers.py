@@ -25,6 +25,8 @@ from community.constellations.wiki_section import (
     update_wiki_section,
 )
 from community.handling import HandlerContext
+from connectors.discourse import ForumClient
+from connectors.mediawiki import WikiClient
 from core import clock, event_kinds, forum_budget, inbox
 from core.config import Settings
 from core.events import Event
@@ -136,28 +138,37 @@ def refresh_section(event: Event, ctx: HandlerContext) -> None:
             PageTopicLink.archived_at.is_(None),
         )
     ).first()
-    if link is None or link.forum_topic_id is None:
-        return
-    wiki = ctx.wiki()
+    if link is not None:
+        refresh_constellation_section(ctx.session, ctx.settings, ctx.wiki(), ctx.forum(), link)
+
+
+def refresh_constellation_section(
+    session: Session, settings: Settings, wiki: WikiClient, forum: ForumClient, link: PageTopicLink
+) -> str:
+    """The linked page's bot section from the store: "written", "unchanged" or
+    "conflict"; "unchanged" too when the page is not a readable charter any more (its
+    own sync reports that)."""
+    if link.forum_topic_id is None:
+        return "unchanged"
     page = wiki.read_pages([link.wiki_title])[link.wiki_title]
     if not page.exists or page.pageid != link.wiki_page_id:
-        return  # moved or deleted: the wiki's own events sync it
+        return "unchanged"  # moved or deleted: the wiki's own events sync it
     try:
         charter = parse_charter(page.title, page.text)
     except CharterError:
-        return  # reported by the page sync; the section waits for a fixed page
+        return "unchanged"  # reported by the page sync; the section waits for a fixed page
     if charter is None:
-        return
+        return "unchanged"
     page_id = link.wiki_page_id
     with forum_budget.priority("section"):
-        update_wiki_section(
-            ctx.session,
+        return update_wiki_section(
+            session,
             wiki,
-            ctx.forum(),
-            ctx.settings,
+            forum,
+            settings,
             charter=charter,
             link=link,
             page=page,
             # Our edit is no change to the next resync (it reads no history for it).
-            on_saved=lambda edit: follow_own_edit(ctx.session, page_id, edit),
+            on_saved=lambda edit: follow_own_edit(session, page_id, edit),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient
 from sandbox.example_data import EXAMPLE
 from sandbox.wiki import free_port
+from tests.core.demo_tour import walk_the_tour
 
 CONSTELLATE = [sys.executable, "-m", "service.main"]
 
@@ -142,6 +144,8 @@ def test_demo_starts_the_wiki_and_a_ready_service(
     assert checks["forum"]["ok"] is True and checks["forum"]["detail"] != "not configured"
     assert any(line.strip().startswith("sync: ") and "created" in line for line in output)
     assert_dashboard_shown(output, tmp_path / "demo", port, forum_port)
+    assert_production_shape(demo, output)
+    walk_the_tour(output, f"http://127.0.0.1:{port}")
     key = (tmp_path / "demo" / "forum_api_key").read_text().strip()
     assert_constellations_on_both_sides(wiki_port, forum_port, key)
     latest = requests.get(f"http://127.0.0.1:{forum_port}/latest.json", timeout=10).json()
@@ -163,6 +167,19 @@ def test_demo_starts_the_wiki_and_a_ready_service(
     for dead in (port, wiki_port, forum_port):
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://127.0.0.1:{dead}/", timeout=2)
+
+
+def assert_production_shape(demo: subprocess.Popen[str], output: list[str]) -> None:
+    """The service runs as in production: gunicorn's web processes and a worker process
+    of their own, and nothing warns of a development server."""
+    children = subprocess.run(
+        ["ps", "--ppid", str(demo.pid), "-o", "args="], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert any("gunicorn" in line and "service.wsgi:app" in line for line in children), children
+    assert any(re.search(r"/constellate worker --threads=\d", line) for line in children), children
+    line = next(line for line in output if line.startswith("service: "))
+    assert "gunicorn" in line and "worker process" in line, line
+    assert not [line for line in output if "development server" in line.lower()]
 
 
 def assert_dashboard_shown(output: list[str], demo: Path, port: int, forum_port: int) -> None:
