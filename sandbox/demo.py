@@ -345,6 +345,7 @@ def start_service(config_path: Path, port: int, directory: Path) -> list[subproc
         str(bin_dir / "gunicorn"),
         f"--workers={WEB_PROCESSES}",
         f"--bind=127.0.0.1:{port}",
+        "--no-control-socket",  # nothing here steers it; Ctrl-C and SIGTERM stop it
         "service.wsgi:app",
     ]
     worker = [str(bin_dir / "constellate"), "worker", f"--threads={WORKER_THREADS}"]
