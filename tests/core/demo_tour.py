@@ -62,7 +62,7 @@ def see_the_wiki_section(page: Page, url: str) -> None:
     who took part (by organisation, no bot), credited contributors and health figures."""
     page.goto(url)
     text = page.locator("#mw-content-text").inner_text()
-    section = text[text.index("On the forum") :]
+    section = text[text.rindex("On the forum") :]  # the heading, not the contents box
     assert "No discussions yet" not in section and "No one yet" not in section
     assert "No credited contributors yet" not in section
     participants = section[section.index("Active participants") : section.index("Credit")]

@@ -173,7 +173,10 @@ def assert_production_shape(demo: subprocess.Popen[str], output: list[str]) -> N
     """The service runs as in production: gunicorn's web processes and a worker process
     of their own, and nothing warns of a development server."""
     children = subprocess.run(
-        ["ps", "--ppid", str(demo.pid), "-o", "args="], capture_output=True, text=True, check=True
+        ["ps", "-ww", "--ppid", str(demo.pid), "-o", "args="],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.splitlines()
     assert any("gunicorn" in line and "service.wsgi:app" in line for line in children), children
     assert any(re.search(r"/constellate worker --threads=\d", line) for line in children), children
