@@ -102,7 +102,7 @@ def test_pulse_looks_back_six_beats_whatever_the_window() -> None:
 def test_a_monthly_constellation_missing_beats_raises_the_alert() -> None:
     # Posts per month over the last six months: 3, 4, 3, 4, then two silent months. The
     # 90-day window alone holds only three monthly beats, too few to judge any.
-    days = [1, 5, 9, 31, 35, 39, 45, 61, 65, 69, 91, 95, 99, 105]
+    days: list[float] = [1, 5, 9, 31, 35, 39, 45, 61, 65, 69, 91, 95, 99, 105]
     health = compute(
         constellation_spec(beat="monthly"),
         inputs(posts_on(days).rows),
