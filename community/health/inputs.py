@@ -38,7 +38,7 @@ from community.practices.models import Practice, PracticeAdoption
 from core.config import Settings
 
 PERSON = "person:{}"
-CATEGORY_BEAT = "weekly"
+CATEGORY_BEAT = "weekly"  # the pulse of a category that is no constellation
 # Wiki changes that are edits of a page's text (moves and log entries are not).
 EDIT_TYPES = ("edit", "new")
 
@@ -64,8 +64,7 @@ class ScopeSpec:
 
     @property
     def beat_days(self) -> int:
-        """The constellation's beat; a category that is no constellation has no rhythm of
-        its own: its pulse is weekly."""
+        """The length of the constellation's beat (a category has no rhythm of its own)."""
         return BEAT_DAYS[str(self.charter["beat"]) if self.charter else CATEGORY_BEAT]
 
 

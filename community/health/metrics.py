@@ -472,7 +472,7 @@ def pulse(posts: Sequence[Post], window: Window, beat_days: int, missed_fraction
     """Counted posts per beat (oldest first), their regularity and the missed beats."""
     count = pulse_beats(window.days, beat_days)
     beat = timedelta(days=beat_days)
-    oldest = window.end - count * beat
+    oldest = window.end - count * beat  # older posts (a partial beat) are left out
     beats = [0] * count
     for post in _seen(posts, window):
         if post.created_at >= oldest:

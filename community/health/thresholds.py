@@ -27,11 +27,11 @@ DEFAULT_ALERTS = "default_alerts.json"
 FIGURES: Mapping[str, tuple[str, str]] = MappingProxyType(
     {
         "first_response.km_median_hours": (
-            "the median wait for a first reply, unanswered topics counted",
+            "the median wait for a first reply (topics still waiting counted)",
             "hours",
         ),
         "first_response.km_p90_hours": (
-            "the wait for a first reply of 9 topics in 10, unanswered topics counted",
+            "the wait for a first reply of 9 topics in 10 (topics still waiting counted)",
             "hours",
         ),
         "first_response.median_hours": ("the median wait of the answered topics", "hours"),
