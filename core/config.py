@@ -101,6 +101,7 @@ DEFAULTS: Settings = {
     "health": {
         "windows": [7, 30, 90],
         "unanswered_hours": 48,
+        "edge_answer_hours": 72,
         "newcomer_answer_hours": 48,
         "newcomer_return_days": 30,
         "missed_beat_fraction": 0.25,

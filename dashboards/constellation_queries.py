@@ -64,8 +64,10 @@ CHARTS = (
         "Time to first response",
         "hours",
         (
-            Metric("first_response.median_hours", "median", "hours"),
-            Metric("first_response.p90_hours", "90th percentile", "hours"),
+            Metric("first_response.km_median_hours", "median, waiting topics counted", "hours"),
+            Metric("first_response.km_p90_hours", "90th pct, waiting topics counted", "hours"),
+            Metric("first_response.median_hours", "median of answered topics", "hours"),
+            Metric("first_response.p90_hours", "90th pct of answered topics", "hours"),
         ),
     ),
     Chart(
@@ -75,6 +77,14 @@ CHARTS = (
             Metric("unanswered.rate", "unanswered in time", "share"),
             Metric("two_way.ratio", "two-way (poster came back)", "share"),
             Metric("cross_organisation.rate", "cross-organisation replies", "share"),
+        ),
+    ),
+    Chart(
+        "Centre and edge",
+        "% of announcements or replies",
+        (
+            Metric("announcements.rate", "announcements answered by others in time", "share"),
+            Metric("edge_replies.ratio", "replies to the centre by others", "share"),
         ),
     ),
     Chart(

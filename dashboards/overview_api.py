@@ -3,6 +3,7 @@ the open alerts (described in openapi/constellations.yaml)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -46,11 +47,13 @@ def summary_json(row: ConstellationRow) -> dict[str, Any]:
             "window_days": health.window_days,
             "computed_at": _time(health.computed_at),
             "topics": health.topics,
+            "km_median_first_response_hours": health.km_median_first_response_hours,
             "median_first_response_hours": health.median_first_response_hours,
             "unanswered_rate": health.unanswered_rate,
             "two_way_ratio": health.two_way_ratio,
             "participants": health.participants,
             "posts": health.posts,
+            "centre_edge": None if health.centre_edge is None else asdict(health.centre_edge),
         },
         "pulse": None
         if pulse is None

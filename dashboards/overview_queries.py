@@ -32,6 +32,19 @@ OPEN: ColumnClause[str] = literal_column("'open'", String())
 
 
 @dataclass(frozen=True)
+class CentreEdge:
+    """The centre's announcements answered from the edge, and the replies to the centre."""
+
+    hours: int  # an announcement is answered when someone else replied within these
+    announcements: int
+    eligible: int  # announcements at least ``hours`` old
+    answered_from_edge: int
+    answered_rate: float | None
+    replies_to_centre: int
+    reply_ratio: float | None  # the share of those replies from the edge
+
+
+@dataclass(frozen=True)
 class HealthSummary:
     """The headline figures of one snapshot."""
 
@@ -39,11 +52,15 @@ class HealthSummary:
     window_days: int
     computed_at: datetime
     topics: int
-    median_first_response_hours: float | None
+    # Counting the topics still waiting (Kaplan–Meier); None before the figure existed or
+    # when more than half still wait.
+    km_median_first_response_hours: float | None
+    median_first_response_hours: float | None  # of the answered topics only
     unanswered_rate: float | None
     two_way_ratio: float | None
     participants: int
     posts: int
+    centre_edge: CentreEdge | None  # None in snapshots from before the figure existed
 
 
 @dataclass(frozen=True)
@@ -211,11 +228,29 @@ def _summary(snapshot: HealthSnapshot) -> HealthSummary:
         window_days=snapshot.window_days,
         computed_at=snapshot.computed_at,
         topics=int(figure_at(values, "first_response.topics") or 0),
+        km_median_first_response_hours=figure_at(values, "first_response.km_median_hours"),
         median_first_response_hours=figure_at(values, "first_response.median_hours"),
         unanswered_rate=figure_at(values, "unanswered.rate"),
         two_way_ratio=figure_at(values, "two_way.ratio"),
         participants=int(figure_at(values, "participation.participants") or 0),
         posts=int(figure_at(values, "participation.posts") or 0),
+        centre_edge=_centre_edge(values),
+    )
+
+
+def _centre_edge(values: Mapping[str, Any]) -> CentreEdge | None:
+    announcements = figure_at(values, "announcements")
+    replies = figure_at(values, "edge_replies")
+    if not isinstance(announcements, Mapping) or not isinstance(replies, Mapping):
+        return None
+    return CentreEdge(
+        hours=int(announcements["hours"]),
+        announcements=int(announcements["announcements"]),
+        eligible=int(announcements["eligible"]),
+        answered_from_edge=int(announcements["answered_from_edge"]),
+        answered_rate=announcements["rate"],
+        replies_to_centre=int(replies["replies_to_centre"]),
+        reply_ratio=replies["ratio"],
     )
 
 

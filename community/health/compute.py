@@ -2,8 +2,9 @@
 
 ``update_scope`` is the incremental step (one scope, the one an event touched);
 ``recompute_all`` redoes every scope, and the per-account first posts, from scratch.
-Snapshots are kept one per (scope, window, day): the day's latest values replace that
-day's earlier ones, and earlier days stay, so trends can be drawn.
+Snapshots are kept one per (scope, window, day): the day's latest values (by the moment
+they were computed for) replace that day's earlier ones, and earlier days stay, so trends
+can be drawn.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from community.constellations.charter import BEAT_DAYS
 from community.health import metrics
 from community.health.conversation import Window, counted_posts
 from community.health.first_posts import rebuild_first_posts
@@ -24,9 +24,6 @@ from core import clock
 from core.config import Settings
 from core.errors import ConstellateError
 from core.store import dialect_insert
-
-# A category that is no constellation has no rhythm of its own: its pulse is weekly.
-CATEGORY_BEAT = "weekly"
 
 
 class UnknownScope(ConstellateError):
@@ -72,7 +69,6 @@ def compute(
     """Every metric of docs/metrics.md over each configured window."""
     options = settings["health"]
     posts = counted_posts(inputs.rows, inputs.people)
-    beat = str(spec.charter["beat"]) if spec.charter else CATEGORY_BEAT
     leadership = (
         metrics.leadership(
             inputs.lead_changes,
@@ -100,6 +96,9 @@ def compute(
             "first_response": metrics.first_response(posts, window),
             "unanswered": metrics.unanswered(posts, window, int(options["unanswered_hours"])),
             "two_way": metrics.two_way(posts, window),
+            "announcements": metrics.announcements(
+                posts, window, inputs.centre, int(options["edge_answer_hours"])
+            ),
             "edge_replies": metrics.edge_replies(posts, window, inputs.centre),
             "participation": metrics.participation(posts, window),
             "concentration": metrics.concentration(posts, window),
@@ -113,7 +112,7 @@ def compute(
                 return_days=int(options["newcomer_return_days"]),
             ),
             "pulse": metrics.pulse(
-                posts, window, BEAT_DAYS[beat], float(options["missed_beat_fraction"])
+                posts, window, spec.beat_days, float(options["missed_beat_fraction"])
             ),
             "leadership": leadership,
             "freshness": freshness,
@@ -130,12 +129,20 @@ def compute(
 
 
 def store_snapshots(session: Session, health: ScopeHealth) -> None:
-    """Keep the figures as the day's snapshot of each window (replacing the day's last)."""
+    """Keep the figures as the day's snapshot of each window, replacing the day's last
+    unless that one was computed later: a run that started before an incremental update
+    but finishes after it (or a recompute ``--at`` an earlier moment) must not put older
+    figures over newer ones."""
     day = health.computed_at.astimezone(UTC).date()
     for days, values in health.windows.items():
         fresh = {"label": health.label, "computed_at": health.computed_at, "values": values}
+        insert = dialect_insert(session, HealthSnapshot)
         session.execute(
-            dialect_insert(session, HealthSnapshot)
-            .values(scope=health.scope, window_days=days, day=day, **fresh)
-            .on_conflict_do_update(index_elements=["scope", "window_days", "day"], set_=fresh)
+            insert.values(
+                scope=health.scope, window_days=days, day=day, **fresh
+            ).on_conflict_do_update(
+                index_elements=["scope", "window_days", "day"],
+                set_=fresh,
+                where=HealthSnapshot.computed_at <= insert.excluded.computed_at,
+            )
         )

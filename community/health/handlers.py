@@ -13,7 +13,7 @@ from community.health import alerts
 from community.health.first_posts import refresh_first_posts
 from community.health.inputs import scope_of_category
 from community.health.runs import recompute_everything, update_and_alert
-from core import event_kinds
+from core import clock, event_kinds
 from core.events import Event, slot_event
 
 
@@ -47,10 +47,11 @@ def update_health(event: Event, ctx: HandlerContext) -> None:
 
 
 def recompute_on_schedule(event: Event, ctx: HandlerContext) -> None:
-    """The periodic full recompute, as of the time the schedule fired. Its figures are
-    committed at once (a rerun recomputes the same), so the sections' comparison after it
-    does not hold the store's write lock."""
-    recompute_everything(ctx.session, ctx.settings, now=event.occurred_at)
+    """The periodic full recompute, as of the moment it runs: its windows end then, not
+    at the start of the slot the event names (posts written since would fall in no
+    window). Its figures are committed at once, so the sections' comparison after it does
+    not hold the store's write lock."""
+    recompute_everything(ctx.session, ctx.settings, now=clock.now())
     ctx.commit_so_far()
     _tell_forum(ctx)
 

@@ -17,6 +17,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from community.activity import ForumPostActivity, WikiChangeActivity
+from community.constellations.charter import BEAT_DAYS
 from community.constellations.leadership import LeadershipChange
 from community.constellations.models import PageTopicLink
 from community.credits.models import Account, Person
@@ -30,12 +31,14 @@ from community.health.conversation import (
     RawPost,
 )
 from community.health.first_posts import ForumFirstPost
+from community.health.metrics import pulse_beats
 from community.health.scope import CATEGORY, CONSTELLATION
 from community.partners.names import Organisations
 from community.practices.models import Practice, PracticeAdoption
 from core.config import Settings
 
 PERSON = "person:{}"
+CATEGORY_BEAT = "weekly"  # the pulse of a category that is no constellation
 # Wiki changes that are edits of a page's text (moves and log entries are not).
 EDIT_TYPES = ("edit", "new")
 
@@ -58,6 +61,11 @@ class ScopeSpec:
     @property
     def lead_partner(self) -> str | None:
         return str(self.charter["lead_partner"]) if self.charter else None
+
+    @property
+    def beat_days(self) -> int:
+        """The length of the constellation's beat (a category has no rhythm of its own)."""
+        return BEAT_DAYS[str(self.charter["beat"]) if self.charter else CATEGORY_BEAT]
 
 
 @dataclass(frozen=True)
@@ -152,8 +160,7 @@ def _constellation_spec(link: PageTopicLink) -> ScopeSpec:
 def load_inputs(
     session: Session, settings: Settings, spec: ScopeSpec, *, now: datetime
 ) -> ScopeInputs:
-    health = settings["health"]
-    look_back = max(max(health["windows"]), int(health["stale_days"]))
+    look_back = look_back_days(settings, spec)
     organisations = Organisations.read(session)
     rows, accounts = _posts(session, spec.category_id, now - timedelta(days=look_back), now)
     people = _people(settings, accounts, organisations)
@@ -169,6 +176,15 @@ def load_inputs(
         term_end=date.fromisoformat(charter["term_end"]) if charter.get("term_end") else None,
         lead_group=organisations.group_of(spec.lead_partner),
     )
+
+
+def look_back_days(settings: Settings, spec: ScopeSpec) -> int:
+    """How far back a scope's figures read: the widest window, its pulse's beats (which
+    may reach before the window) and the freshness days."""
+    health = settings["health"]
+    widest = max(int(days) for days in health["windows"])
+    pulse_days = pulse_beats(widest, spec.beat_days) * spec.beat_days
+    return max(widest, pulse_days, int(health["stale_days"]))
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from fractions import Fraction
+from itertools import groupby
 from typing import Any, TypeVar
 
 from community.health.conversation import Adoption, History, LeadChange, PageEdit, Post, Window
@@ -25,6 +27,8 @@ T = TypeVar("T")
 HOUR = timedelta(hours=1)
 CORE_PERCENT = 80
 REGULAR_PERCENT = 95
+MIN_BEATS = 6  # the pulse is judged on at least this many beats, whatever their length
+MISSED_AFTER = 3  # a beat is judged missed only against at least this many earlier beats
 
 
 # --- shared reading of the conversation -------------------------------------------------
@@ -93,6 +97,23 @@ class _Topic:
             return None
         return _hours(response.created_at - self.first.created_at)
 
+    def answered_from_outside(self, centre: Collection[str], within: timedelta) -> bool:
+        """Whether someone not in ``centre`` replied within ``within`` of the first post."""
+        return any(
+            post.number > 1
+            and post.author not in centre
+            and post.created_at - self.first.created_at <= within
+            for post in self.posts
+        )
+
+    def observed_wait(self, window: Window) -> tuple[float, bool]:
+        """(hours, answered): the wait for the first reply, or the topic's age at the
+        window's end while it waits (the silence so far, censored there)."""
+        hours = self.response_hours()
+        if hours is None:
+            return _hours(window.end - self.first.created_at), False
+        return hours, True
+
 
 @_shared
 def _topics_in_window(posts: Sequence[Post], window: Window) -> list[_Topic]:
@@ -136,15 +157,43 @@ def _ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
+def _check_percent(percent: int) -> None:
+    if not 0 < percent <= 100:
+        raise ValueError(f"percentile must be in 1..100, got {percent}")
+
+
 def nearest_rank(values: Sequence[float], percent: int) -> float | None:
     """The value at rank ``ceil(percent / 100 * n)`` (1-based) of the sorted values; the
     rank is worked out in whole numbers, so no float rounding can move it."""
-    if not 0 < percent <= 100:
-        raise ValueError(f"percentile must be in 1..100, got {percent}")
+    _check_percent(percent)
     if not values:
         return None
     rank = -(-percent * len(values) // 100)
     return sorted(values)[rank - 1]
+
+
+def survival_quantile(observed: Sequence[tuple[float, bool]], percent: int) -> float | None:
+    """The Kaplan–Meier quantile of ``(time, event)`` pairs (``event`` False: censored at
+    that time): the smallest event time t at which the estimated survival S(t) is at most
+    ``1 - percent / 100``; None when S never gets that low.
+
+    Events at one time are taken together; a censoring at the time of an event is still
+    at risk then. S is kept as an exact fraction, so a quantile that S meets exactly (1 in
+    10 left, for the 90th percentile) is never missed by float rounding; with no censoring
+    the result is ``nearest_rank`` of the times."""
+    _check_percent(percent)
+    target = Fraction(100 - percent, 100)
+    at_risk = len(observed)
+    survival = Fraction(1)
+    for time, group in groupby(sorted(observed), key=lambda pair: pair[0]):
+        events = [event for _, event in group]
+        ended = sum(events)
+        if ended:
+            survival *= Fraction(at_risk - ended, at_risk)
+            if survival <= target:
+                return time
+        at_risk -= len(events)
+    return None
 
 
 def _fewest_reaching_half(counts: Mapping[str, int]) -> int | None:
@@ -164,15 +213,19 @@ def _fewest_reaching_half(counts: Mapping[str, int]) -> int | None:
 
 
 def first_response(posts: Sequence[Post], window: Window) -> Figures:
-    """Hours from each window topic's first post to its first reply by someone else."""
-    topics = _topics_in_window(posts, window)
-    waits = [hours for topic in topics if (hours := topic.response_hours()) is not None]
+    """Hours from each window topic's first post to its first reply by someone else:
+    over the answered topics only, and counting the silence (unanswered topics censored
+    at their age, Kaplan–Meier)."""
+    observed = [topic.observed_wait(window) for topic in _topics_in_window(posts, window)]
+    waits = [hours for hours, answered in observed if answered]
     return {
-        "topics": len(topics),
+        "topics": len(observed),
         "answered": len(waits),
-        "unanswered": len(topics) - len(waits),
+        "unanswered": len(observed) - len(waits),
         "median_hours": nearest_rank(waits, 50),
         "p90_hours": nearest_rank(waits, 90),
+        "km_median_hours": survival_quantile(observed, 50),
+        "km_p90_hours": survival_quantile(observed, 90),
     }
 
 
@@ -230,6 +283,24 @@ def edge_replies(posts: Sequence[Post], window: Window, centre: Collection[str])
         "replies_to_centre": to_centre,
         "from_edge": from_edge,
         "ratio": _ratio(from_edge, to_centre),
+    }
+
+
+def announcements(
+    posts: Sequence[Post], window: Window, centre: Collection[str], hours: int
+) -> Figures:
+    """The topics the centre started in the window, and the share of those at least
+    ``hours`` old that someone outside the centre answered within ``hours``."""
+    limit = timedelta(hours=hours)
+    started = [topic for topic in _topics_in_window(posts, window) if topic.author in centre]
+    eligible = [topic for topic in started if topic.first.created_at <= window.end - limit]
+    answered = sum(1 for topic in eligible if topic.answered_from_outside(centre, limit))
+    return {
+        "hours": hours,
+        "announcements": len(started),
+        "eligible": len(eligible),
+        "answered_from_edge": answered,
+        "rate": _ratio(answered, len(eligible)),
     }
 
 
@@ -388,33 +459,36 @@ def newcomers(
 # --- pulse ------------------------------------------------------------------------------
 
 
-def pulse(posts: Sequence[Post], window: Window, beat_days: int, missed_fraction: float) -> Figures:
-    """Counted posts per beat (oldest first), their regularity and the missed beats."""
+def pulse_beats(window_days: int, beat_days: int) -> int:
+    """How many beats a window's pulse covers: the whole beats in the window, and never
+    fewer than ``MIN_BEATS`` (a monthly beat fits only three times in 90 days, too few to
+    tell a missed beat); the pulse may so look back before the window's start."""
     if beat_days < 1:
         raise ValueError(f"beat_days must be at least 1, got {beat_days}")
-    count = window.days // beat_days
+    return max(window_days // beat_days, MIN_BEATS)
+
+
+def pulse(posts: Sequence[Post], window: Window, beat_days: int, missed_fraction: float) -> Figures:
+    """Counted posts per beat (oldest first), their regularity and the missed beats."""
+    count = pulse_beats(window.days, beat_days)
     beat = timedelta(days=beat_days)
-    oldest = window.end - count * beat  # a partial oldest beat is dropped
+    oldest = window.end - count * beat  # older posts (a partial beat) are left out
     beats = [0] * count
     for post in _seen(posts, window):
         if post.created_at >= oldest:
             beats[(post.created_at - oldest) // beat] += 1
-    cv = None
-    if count >= 3:
-        mean = statistics.fmean(beats)
-        if mean:
-            cv = statistics.pstdev(beats) / mean
+    mean = statistics.fmean(beats)
     missed = 0
-    for index in range(3, count):
+    for index in range(MISSED_AFTER, count):
         before = statistics.median(beats[:index])
         if before > 0 and beats[index] < missed_fraction * before:
             missed += 1
     return {
         "beat_days": beat_days,
         "beats": beats,
-        "cv": cv,
+        "cv": statistics.pstdev(beats) / mean if mean else None,
         "missed": missed,
-        "last_beat": beats[-1] if beats else None,
+        "last_beat": beats[-1],
     }
 
 

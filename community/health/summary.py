@@ -40,14 +40,12 @@ def health_lines(session: Session, scope: str) -> list[str]:
 
 
 def describe(values: Mapping[str, Any]) -> list[str]:
-    """Short sentences of the figures that matter most to the people of a constellation."""
+    """Short sentences of the figures that matter most to the people of a constellation.
+    A snapshot from before a figure existed simply lacks its sentence."""
     first = values["first_response"]
     lines = [f"{first['topics']} topics started, {first['unanswered']} still without a reply"]
-    if first["median_hours"] is not None:
-        lines.append(
-            f"first reply after {first['median_hours']:.1f} h (median), "
-            f"{first['p90_hours']:.1f} h for 9 in 10 topics"
-        )
+    lines += _first_reply(first)
+    lines += _centre_and_edge(values.get("announcements"), values.get("edge_replies"))
     participation = values["participation"]
     lines.append(f"{participation['posts']} posts by {participation['participants']} participants")
     for label, figure in (
@@ -61,5 +59,54 @@ def describe(values: Mapping[str, Any]) -> list[str]:
         lines.append(
             f"posts per beat, oldest first: {', '.join(str(b) for b in pulse['beats'])}"
             + (f" ({pulse['missed']} missed)" if pulse["missed"] else "")
+        )
+    return lines
+
+
+def _first_reply(first: Mapping[str, Any]) -> list[str]:
+    """The wait for a first reply counting the topics still waiting, then the answered
+    topics' own (which alone would look better than the conversation is)."""
+    lines = []
+    if first["topics"] and "km_median_hours" in first:
+        median, p90 = first["km_median_hours"], first["km_p90_hours"]
+        if median is None:
+            lines.append("first reply: more than half the topics are still waiting")
+        else:
+            tail = (
+                f"{p90:.1f} h for 9 in 10 topics"
+                if p90 is not None
+                else "more than 1 topic in 10 still waiting"
+            )
+            lines.append(
+                f"first reply after {median:.1f} h (median, topics still waiting counted), {tail}"
+            )
+    if first["median_hours"] is not None:
+        lines.append(
+            f"answered topics: first reply after {first['median_hours']:.1f} h (median), "
+            f"{first['p90_hours']:.1f} h for 9 in 10"
+        )
+    return lines
+
+
+def _centre_and_edge(
+    announcements: Mapping[str, Any] | None, replies: Mapping[str, Any] | None
+) -> list[str]:
+    """Announcements by the stewards and the lead partner, answered from the edge or not,
+    and the replies to them from the edge."""
+    lines = []
+    if announcements and announcements["announcements"]:
+        line = (
+            f"{announcements['announcements']} topics started by the stewards and the lead partner"
+        )
+        if announcements["eligible"]:
+            line += (
+                f", {announcements['answered_from_edge']} of {announcements['eligible']} "
+                f"answered by others within {announcements['hours']} h"
+            )
+        lines.append(line)
+    if replies and replies["replies_to_centre"]:
+        lines.append(
+            f"replies to the stewards and the lead partner: {replies['from_edge']} of "
+            f"{replies['replies_to_centre']} by others"
         )
     return lines

@@ -26,11 +26,23 @@ DEFAULT_ALERTS = "default_alerts.json"
 # go into the alert's message, so they read well after "the" is dropped or kept.
 FIGURES: Mapping[str, tuple[str, str]] = MappingProxyType(
     {
-        "first_response.median_hours": ("the median wait for a first reply", "hours"),
-        "first_response.p90_hours": ("the wait for a first reply of 9 topics in 10", "hours"),
+        "first_response.km_median_hours": (
+            "the median wait for a first reply (topics still waiting counted)",
+            "hours",
+        ),
+        "first_response.km_p90_hours": (
+            "the wait for a first reply of 9 topics in 10 (topics still waiting counted)",
+            "hours",
+        ),
+        "first_response.median_hours": ("the median wait of the answered topics", "hours"),
+        "first_response.p90_hours": ("the wait of 9 answered topics in 10", "hours"),
         "first_response.unanswered": ("the number of topics with no reply yet", "count"),
         "unanswered.rate": ("the share of topics left unanswered", "share"),
         "two_way.ratio": ("the share of answered topics whose author wrote again", "share"),
+        "announcements.rate": (
+            "the share of the stewards' and leads' topics answered from the edge in time",
+            "share",
+        ),
         "edge_replies.ratio": (
             "the share of replies to stewards and leads that came from others",
             "share",
@@ -62,6 +74,8 @@ SAMPLE_SIZES = frozenset(
         "first_response.answered",
         "unanswered.eligible",
         "two_way.answered",
+        "announcements.announcements",
+        "announcements.eligible",
         "edge_replies.replies_to_centre",
         "participation.posts",
         "participation.participants",

@@ -53,6 +53,10 @@ def test_config_path_from_environment(tmp_path: Path) -> None:
         ),
         ({"CONSTELLATE_WIKI_MAXLAG": "soon"}, "CONSTELLATE_WIKI_MAXLAG: 'soon' is not an integer"),
         (
+            {"CONSTELLATE_HEALTH_EDGE_ANSWER_HOURS": "0"},
+            "health.edge_answer_hours: 0 is not valid; expected a",
+        ),
+        (
             {"CONSTELLATE_SERVICE_LOG_LEVEL": "LOUD"},
             "service.log_level: 'LOUD' is not valid; expected one of DEBUG",
         ),

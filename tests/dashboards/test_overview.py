@@ -83,7 +83,7 @@ def test_the_overview_shows_each_constellation_with_its_health_pulse_and_alerts(
     # Posts per week over the 90-day window: erin's topic 40 days ago, then topic 1 (three
     # posts, 10 days ago) and topics 2 and 3 (three counted posts in the last week).
     assert page.descriptions() == [
-        "Pulse of Cool Spaces: posts per month, last 3 months: 0, 0, 0",
+        "Pulse of Cool Spaces: posts per month, last 6 months: 0, 0, 0, 0, 0, 0",
         "Pulse of Flood Wardens: posts per week, last 12 weeks: 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 3, 3",
     ]
     # The open alerts, newest first, as the health run left them; Cool Spaces has gone quiet.
@@ -103,24 +103,34 @@ def test_the_constellation_page_shows_figures_over_time_leadership_and_participa
     page = get_page(client, f"/dashboard/constellations/{FLOOD}")
     descriptions = page.descriptions()
     over = "each day over the 30 days before"
-    assert descriptions[:3] == [
+    assert descriptions[:4] == [
+        # With carol's unanswered topic counted (censored at its age): S(2) = 2/3,
+        # S(5) = 1/3, so the median is 5 h and the 90th percentile is not reached.
         f"Time to first response of Flood Wardens, {over} (hours). "
-        "median: 2026-02-28 2, 2026-03-01 2, 2026-03-02 2; "
-        "90th percentile: 2026-02-28 5, 2026-03-01 5, 2026-03-02 5.",
+        "median, waiting topics counted: 2026-02-28 5, 2026-03-01 5, 2026-03-02 5; "
+        "90th pct, waiting topics counted: 2026-02-28 no data, 2026-03-01 no data, "
+        "2026-03-02 no data; "
+        "median of answered topics: 2026-02-28 2, 2026-03-01 2, 2026-03-02 2; "
+        "90th pct of answered topics: 2026-02-28 5, 2026-03-01 5, 2026-03-02 5.",
         # Two days before NOW topic 3 was too young to count as unanswered (1 of 2).
         f"Two-way conversation of Flood Wardens, {over} (% of topics or replies). "
         "unanswered in time: 2026-02-28 50, 2026-03-01 33.33, 2026-03-02 33.33; "
         "two-way (poster came back): 2026-02-28 50, 2026-03-01 50, 2026-03-02 50; "
         "cross-organisation replies: 2026-02-28 100, 2026-03-01 100, 2026-03-02 100.",
+        # alice (steward, lead partner) started topic 1; bob of City Lab answered it.
+        f"Centre and edge of Flood Wardens, {over} (% of announcements or replies). "
+        "announcements answered by others in time: 2026-02-28 100, 2026-03-01 100, "
+        "2026-03-02 100; "
+        "replies to the centre by others: 2026-02-28 100, 2026-03-01 100, 2026-03-02 100.",
         f"People of Flood Wardens, {over} (people). "
         "participants: 2026-02-28 3, 2026-03-01 3, 2026-03-02 3; "
         "newcomers: 2026-02-28 3, 2026-03-01 3, 2026-03-02 3.",
     ]
-    assert descriptions[3].startswith(
+    assert descriptions[4].startswith(
         "Pulse of Flood Wardens: posts per week, oldest first: week to 2025-12-15 0,"
     )
-    assert descriptions[3].endswith("week to 2026-02-23 3, week to 2026-03-02 3.")
-    assert descriptions[4] == (
+    assert descriptions[4].endswith("week to 2026-02-23 3, week to 2026-03-02 3.")
+    assert descriptions[5] == (
         "Lead partners of Flood Wardens. City Lab: 2025-08-14 to 2025-11-22; "
         f"{RIVERLANDS}: 2025-11-22 to now."
     )
@@ -136,6 +146,12 @@ def test_the_constellation_page_shows_figures_over_time_leadership_and_participa
         ["2025-11-22 12:00 UTC", f"{RIVERLANDS} (was City Lab)", partners, "Bob", "15"],
         ["2025-08-14 12:00 UTC", "City Lab", partners, "Alice", "11"],
     ]
+    figures = dict(zip(page.terms, page.definitions, strict=True))
+    assert figures["First reply, median, waiting topics counted"] == "5.0 h"
+    assert figures["First reply, median of answered topics"] == "2.0 h"
+    announced = "Centre → edge: announcements answered by others within 72 h"
+    assert figures[announced] == "100% (1 of 1; 1 started)"
+    assert figures["Centre → edge: replies to the centre by others"] == "100% (of 1)"
     # alice's two accounts are one person; the bot and the deleted post do not count;
     # bob's organisation is named by its full name, alice's by its forum group.
     assert page.body("participants") == [
@@ -143,7 +159,7 @@ def test_the_constellation_page_shows_figures_over_time_leadership_and_participa
         ["City Lab", "1", "2"],
         ["No organisation", "1", "1"],
     ]
-    assert descriptions[5] == (
+    assert descriptions[6] == (
         "Participants of Flood Wardens by organisation, 2026-01-31 to 2026-03-02: "
         f"{RIVERLANDS} 1, City Lab 1, No organisation 1."
     )
@@ -205,11 +221,21 @@ def test_the_api_answers_as_described_with_the_figures_the_pages_show(
         "window_days": 30,
         "computed_at": "2026-03-02T12:00:00+00:00",
         "topics": 3,
+        "km_median_first_response_hours": 5.0,
         "median_first_response_hours": 2.0,
         "unanswered_rate": pytest.approx(1 / 3),
         "two_way_ratio": 0.5,
         "participants": 3,
         "posts": 6,
+        "centre_edge": {
+            "hours": 72,
+            "announcements": 1,
+            "eligible": 1,
+            "answered_from_edge": 1,
+            "answered_rate": 1.0,
+            "replies_to_centre": 1,
+            "reply_ratio": 1.0,
+        },
     }
     assert flood["pulse"]["beats"] == [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 3, 3]
     assert flood["pulse"]["beat_ends"][-2:] == ["2026-02-23", "2026-03-02"]

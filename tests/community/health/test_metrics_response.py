@@ -1,4 +1,5 @@
-"""Time to first response, unanswered rate, two-way ratio and replies from the edge, on
+"""Time to first response, unanswered rate, two-way ratio, announcements and replies from
+the edge, on
 hand-built conversations with the expected figures worked out by hand."""
 
 from __future__ import annotations
@@ -6,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from community.health.metrics import (
+    announcements,
     edge_replies,
     first_response,
     nearest_rank,
@@ -33,6 +35,8 @@ def test_own_bot_and_our_replies_do_not_end_the_wait() -> None:
         "unanswered": 0,
         "median_hours": 6.0,
         "p90_hours": 6.0,
+        "km_median_hours": 6.0,  # one topic, answered: the same
+        "km_p90_hours": 6.0,
     }
 
 
@@ -52,13 +56,16 @@ def test_hidden_posts_whispers_and_small_actions_leave_a_topic_unanswered() -> N
     talk.reply(topic, "carol", at(3, 2), post_type=4)  # whisper
     talk.reply(topic, "dave", at(3, 3), post_type=3)  # small action ("closed this topic")
     figures = first_response(talk.posts(), MONTH)
-    # Still counted as a topic, in "unanswered": not dropped.
+    # Still counted as a topic, in "unanswered": not dropped; censored at its age (27
+    # days), so with the silence counted no quantile is reached either.
     assert figures == {
         "topics": 1,
         "answered": 0,
         "unanswered": 1,
         "median_hours": None,
         "p90_hours": None,
+        "km_median_hours": None,
+        "km_p90_hours": None,
     }
 
 
@@ -89,12 +96,18 @@ def test_median_and_p90_are_nearest_rank_over_the_answered_topics() -> None:
     figures = first_response(talk.posts(), MONTH)
     # Sorted waits [1, 2, 3, 4, 10]: median rank ceil(0.5 * 5) = 3 -> 3;
     # p90 rank ceil(0.9 * 5) = 5 -> 10.
+    # Silence counted (the day-9 topic censored at 21 days = 504 h; 6 at risk first):
+    # S(1) = 5/6, S(2) = 5/6 * 4/5 = 2/3, S(3) = 2/3 * 3/4 = 1/2 -> median 3;
+    # S(4) = 1/2 * 2/3 = 1/3, S(10) = 1/3 * 1/2 = 1/6 > 1/10 and no later answer:
+    # the 90th percentile is not reached.
     assert figures == {
         "topics": 6,
         "answered": 5,
         "unanswered": 1,
         "median_hours": 3.0,
         "p90_hours": 10.0,
+        "km_median_hours": 3.0,
+        "km_p90_hours": None,
     }
 
 
@@ -116,12 +129,15 @@ def test_posts_at_or_after_the_window_end_are_not_seen() -> None:
     talk.topic("carol", at(30, 0))  # starts at the end: not in the window
     early = talk.topic("dave", at(-1, 0))  # before the window
     talk.reply(early, "bob", at(1, 0))
+    # The late topic is censored at its age, 4 hours: answered after the end is not seen.
     assert first_response(talk.posts(), MONTH) == {
         "topics": 1,
         "answered": 0,
         "unanswered": 1,
         "median_hours": None,
         "p90_hours": None,
+        "km_median_hours": None,
+        "km_p90_hours": None,
     }
 
 
@@ -213,3 +229,49 @@ def test_replies_from_the_edge_are_undefined_without_replies_to_the_centre() -> 
     talk.reply(topic, "edge2", at(1, 1))
     figures = edge_replies(talk.posts(), MONTH, {person("steward")})
     assert figures == {"replies_to_centre": 0, "from_edge": 0, "ratio": None}
+
+
+def test_announcements_answered_from_the_edge_in_time() -> None:
+    centre = {person("steward"), person("lead")}
+    who = people(linked={"steward-wiki": "steward"})
+    talk = Conversation()
+    in_time = talk.topic("steward", at(1, 0))
+    talk.reply(in_time, "edge1", at(4, 0))  # exactly 72 hours later: in time
+    too_late = talk.topic("lead", at(2, 0))
+    talk.reply(too_late, "lead", at(2, 1))  # the centre itself does not answer
+    talk.reply(too_late, "steward-wiki", at(2, 2))  # the steward's other account: centre
+    talk.reply(too_late, "edge2", at(5, 1))  # 73 hours: too late
+    not_counted = talk.topic("steward", at(3, 0))
+    talk.reply(not_counted, "gaugebot", at(3, 1))  # a bot
+    talk.reply(not_counted, "edge1", at(3, 2), deleted=True)
+    talk.topic("edge1", at(4, 0))  # the edge's own topic: no announcement
+    young = talk.topic("steward", at(28, 0))  # 48 hours old: counted, not judged yet
+    talk.reply(young, "edge1", at(28, 1))
+    before = talk.topic("steward", at(-2, 0))  # before the window
+    talk.reply(before, "edge1", at(-2, 1))
+    to_a_reply = talk.topic("lead", at(10, 0))
+    talk.reply(to_a_reply, "steward", at(10, 1))
+    talk.reply(to_a_reply, "edge2", at(10, 5), to=2)  # answering the steward's reply
+    figures = announcements(talk.posts(who), MONTH, centre, 72)
+    # Announcements: days 1, 2, 3, 28, 10 = 5; at least 72 hours old: all but day 28 = 4;
+    # answered from the edge in time: days 1 and 10 = 2.
+    assert figures == {
+        "hours": 72,
+        "announcements": 5,
+        "eligible": 4,
+        "answered_from_edge": 2,
+        "rate": 2 / 4,
+    }
+
+
+def test_announcements_are_undefined_without_any_old_enough() -> None:
+    talk = Conversation()
+    talk.topic("edge1", at(1, 0))
+    talk.topic("steward", at(29, 0))  # 24 hours old
+    expected = {"hours": 72, "eligible": 0, "answered_from_edge": 0, "rate": None}
+    assert announcements(talk.posts(), MONTH, {person("steward")}, 72) == {
+        **expected,
+        "announcements": 1,
+    }
+    # A category has no centre: nothing is an announcement.
+    assert announcements(talk.posts(), MONTH, set(), 72) == {**expected, "announcements": 0}

@@ -152,7 +152,7 @@ def test_the_built_in_defaults_load_as_documented() -> None:
     }
     assert shape == {
         "unanswered": ("unanswered.rate", 30, "high", 0.5, 0.25),
-        "slow_first_response": ("first_response.median_hours", 30, "high", 72, 24),
+        "slow_first_response": ("first_response.km_median_hours", 30, "high", 72, 24),
         "quiet": ("pulse.last_beat", 90, "low", 0, 2),
         "missed_beats": ("pulse.missed", 90, "high", 2, 0),
         "single_organisation": ("concentration.elephant_factor", 30, "low", 1, 2),
@@ -163,7 +163,7 @@ def test_the_built_in_defaults_load_as_documented() -> None:
         name: r.minimum and (r.minimum.metric, r.minimum.value) for name, r in rules.items()
     }
     assert minimums["unanswered"] == ("unanswered.eligible", 4)
-    assert minimums["slow_first_response"] == ("first_response.answered", 3)
+    assert minimums["slow_first_response"] == ("first_response.topics", 3)
     assert minimums["single_organisation"] == ("participation.posts", 20)
     assert minimums["newcomers_unanswered"] == ("newcomers.newcomers", 3)
     assert minimums["quiet"] is None
