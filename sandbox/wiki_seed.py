@@ -42,8 +42,10 @@ def seed_wiki(sandbox: WikiSandbox, now: datetime, data: Partnership = EXAMPLE) 
     ]
     if not missing:
         return WikiSeedReport()
-    ensure_accounts(sandbox, _first_edits(missing))
+    ensure_accounts(sandbox, missing)
     sandbox.run_maintenance("importDump.php", stdin=export_xml(missing))
+    # The importer leaves the wiki's statistics alone: they count the history too.
+    sandbox.run_maintenance("initSiteStats.php", "--update")
     made = [page.kind for page in missing]
     return WikiSeedReport(
         constellations_created=made.count("constellation"),
@@ -54,32 +56,29 @@ def seed_wiki(sandbox: WikiSandbox, now: datetime, data: Partnership = EXAMPLE) 
     )
 
 
-def ensure_accounts(sandbox: WikiSandbox, first_edits: dict[str, datetime]) -> None:
-    """Local accounts for these usernames, each registered the day before its first edit
-    (as the wiki would show it). One maintenance run for all: a run each would take
-    seconds. The accounts have no password: nobody logs in as the example's people."""
+def ensure_accounts(sandbox: WikiSandbox, pages: Iterable[PlannedPage]) -> None:
+    """Local accounts for the people who edit ``pages``, as the wiki would show them:
+    registered the day before their first edit, their edits counted (the importer counts
+    none). One maintenance run for all: a run each would take seconds. The accounts have
+    no password: nobody logs in as the example's people."""
+    edits: dict[str, list[datetime]] = {}
+    for page in pages:
+        for revision in page.revisions:
+            edits.setdefault(revision.user, []).append(revision.at)
     registered = _names(sandbox, USERS)
     lines = [
-        f"User::createNew(base64_decode('{_base64(name)}'), "
-        f"['registration' => '{(first - timedelta(days=1)).astimezone(UTC):%Y%m%d%H%M%S}']);"
-        for name, first in sorted(first_edits.items())
+        f"User::createNew(base64_decode('{_base64(name)}'), ['editcount' => {len(times)}, "
+        f"'registration' => '{(min(times) - timedelta(days=1)).astimezone(UTC):%Y%m%d%H%M%S}']);"
+        for name, times in sorted(edits.items())
         if name not in registered
     ]
     if not lines:
         return
     # eval.php runs each line of its input as PHP (a line each keeps under its line limit).
     output = sandbox.run_maintenance("eval.php", stdin="\n".join(lines) + "\n")
-    missing = set(first_edits) - _names(sandbox, USERS)
+    missing = set(edits) - _names(sandbox, USERS)
     if missing:
         raise SandboxError(f"wiki accounts not created: {', '.join(sorted(missing))}\n{output}")
-
-
-def _first_edits(pages: Iterable[PlannedPage]) -> dict[str, datetime]:
-    first: dict[str, datetime] = {}
-    for page in pages:
-        for revision in page.revisions:
-            first[revision.user] = min(first.get(revision.user, revision.at), revision.at)
-    return first
 
 
 def _names(sandbox: WikiSandbox, query: str) -> set[str]:

@@ -9,15 +9,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
+from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
+from click.testing import CliRunner
 
 from community.constellations.charter import parse_charter
+from connectors.mediawiki.records import parse_time
 from sandbox.example_data import EXAMPLE, organisation_name
 from sandbox.wiki_history import PlannedPage, plan_history
 from sandbox.wiki_seed import WikiSeedReport, seed_wiki
-from tests.conftest import SessionWiki, served_wiki
+from service.main import main
+from tests.conftest import SessionWiki, served_wiki, toml
 
 
 @dataclass
@@ -62,8 +67,12 @@ def test_revisions_are_by_the_examples_people_as_local_users_over_eighteen_month
     ]
     editors = {r.user or "" for r in revisions}
     assert len(editors) >= 15 and not any(">" in name for name in editors)
-    # Registered local users: every one is in the implicit "*" group.
-    assert all("*" in groups for groups in bot.user_groups(editors).values())
+    # Local users, registered before their first edit, with their edits counted.
+    users = local_users(seeded.wiki, editors)
+    for name in editors:
+        theirs = [r.timestamp for r in revisions if r.user == name]
+        assert users[name]["editcount"] == len(theirs), name
+        assert parse_time(users[name]["registration"]) < min(theirs), name
     oldest = min(r.timestamp for r in revisions)
     assert timedelta(days=520) < seeded.now - oldest < timedelta(days=570)
 
@@ -101,6 +110,43 @@ def test_a_second_seed_adds_nothing_and_keeps_a_persons_later_edit(seeded: Seede
     assert again == WikiSeedReport()
     assert human.read_pages([flood])[flood].revid == edit.revid
     assert len(list(human.revisions(flood))) == revisions
+
+
+def test_the_seed_command_finds_the_sandbox_wiki_by_its_folder(
+    seeded: Seeded, tmp_path: Path
+) -> None:
+    config = tmp_path / "constellate.toml"
+    sections = {"service": {"secret_key": "s" * 40}, "wiki": seeded.wiki.config(), "forum": {}}
+    config.write_text(toml(sections))
+    command = ["--config", str(config), "sandbox", "seed", "--wiki-dir"]
+    done = CliRunner().invoke(main, [*command, str(seeded.wiki.sandbox.dir)])
+    assert done.exit_code == 0, done.output
+    assert done.output == (
+        "wiki: 0 partner pages, 0 constellation pages, 0 practice pages, 0 revisions by 0 people\n"
+    )
+    nowhere = tmp_path / "no-wiki"
+    refused = CliRunner().invoke(main, [*command, str(nowhere)])
+    assert refused.exit_code == 1
+    assert f"no sandbox wiki in {nowhere}" in refused.output
+    assert f"constellate sandbox wiki --dir {nowhere}" in refused.output
+
+
+def local_users(wiki: SessionWiki, names: set[str]) -> dict[str, dict[str, Any]]:
+    """The wiki's accounts of these names (an unknown name is "missing")."""
+    answer = requests.get(
+        wiki.api,
+        params={
+            "action": "query",
+            "list": "users",
+            "ususers": "|".join(sorted(names)),
+            "usprop": "editcount|registration",
+            "format": "json",
+        },
+        timeout=10,
+    ).json()
+    users = {user["name"]: user for user in answer["query"]["users"]}
+    assert not any("missing" in user for user in users.values()), users
+    return users
 
 
 def category_members(wiki: SessionWiki, category: str) -> set[str]:
