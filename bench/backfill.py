@@ -1,12 +1,13 @@
 """The backfill of the demo's example history (issue 22's goal: under a minute, with the
 forum at Discourse's 60 admin requests a minute and Constellate's budget of 30 of them).
 
-A fresh sandbox MediaWiki with the example's pages and a forum sandbox at the real limit
-with the example's three months written into its state (345 posts, 93 likes, 15
-solutions); the backfill runs into a fresh store through the deployment's forum budget.
-Reference, in the same run and on the same forum: ``record_history``, what the demo's
-first sync read before (the posts only, into activity rows, without credit). Prints
-both times, their ratio, the forum requests and the goal; exits 1 when the goal is missed.
+A fresh sandbox MediaWiki with the example's eighteen months of pages and a forum
+sandbox at the real limit with the example's three months written into its state (345
+posts, 93 likes, 15 solutions); the backfill runs into a fresh store through the
+deployment's forum budget. Reference, in the same run and on the same forum:
+``record_history``, what the demo's first sync read before (the posts only, into activity
+rows, without credit). Prints both times, their ratio, the forum requests and the goal;
+exits 1 when the goal is missed.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ from typing import Any
 from community.activity import record_history
 from community.backfill.run import BackfillReport, run_backfill
 from connectors.discourse import ForumClient
-from connectors.mediawiki import WikiClient
-from core import forum_budget
+from core import clock, forum_budget
 from core.config import Settings, load_config
 from core.forum_budget import Budget, MemoryLedger, limits_of
 from core.migrate import upgrade
@@ -44,7 +44,7 @@ class ExampleHistory:
     service pointed at them (its store is chosen per run)."""
 
     wiki_config: dict[str, Any]
-    human_config: dict[str, Any]  # a person's wiki account (the example's pages are the bot's)
+    human_config: dict[str, Any]  # a wiki account a test can edit as (a person, not the bot)
     forum_config: dict[str, Any]
     server: ForumServer
     directory: Path
@@ -85,9 +85,10 @@ def example_history(
         assert server.forum is not None
         if prepare is not None:
             prepare(server)
-        seed_forum_state(server.forum)
+        now = clock.now()
+        seed_forum_state(server.forum, now=now)
+        seed_wiki(sandbox, now)
         wiki_config = sandbox.wiki_config(wiki.url)
-        seed_wiki(WikiClient(wiki_config))
         forum_config = {
             "url": server.url,
             "api_key": server.api_key,

@@ -10,6 +10,8 @@ import click
 
 from core.config import load_config
 
+WIKI_DIR = "var/sandbox/wiki"  # where `sandbox wiki` keeps its wiki unless told otherwise
+
 
 @click.group("sandbox")
 def sandbox() -> None:
@@ -28,7 +30,7 @@ def directory_option(default: str) -> Callable[[Callable[..., None]], Callable[.
 
 
 @sandbox.command("wiki")
-@directory_option("var/sandbox/wiki")
+@directory_option(WIKI_DIR)
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option(
     "--feed",
@@ -68,11 +70,23 @@ def sandbox_forum(state_file: Path | None, port: int, api_key: str | None, rate_
 
 
 @sandbox.command("seed")
-def sandbox_seed() -> None:
-    """Write the example partnership into the configured forum and wiki."""
+@click.option(
+    "--wiki-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(WIKI_DIR),
+    show_default=True,
+    help="the sandbox wiki's folder (as `sandbox wiki --dir`): its history is imported "
+    "with the wiki's maintenance scripts",
+)
+def sandbox_seed(wiki_dir: Path) -> None:
+    """Write the example partnership into the configured forum and the sandbox wiki."""
+    from core import clock
     from sandbox.seeding import seed_configured
+    from sandbox.wiki import installed
 
-    for line in seed_configured(load_config()):
+    # No sandbox there: the command's group ends with installed()'s one-line error.
+    wiki = installed(wiki_dir)
+    for line in seed_configured(load_config(), wiki=wiki, now=clock.now()):
         click.echo(line)
 
 

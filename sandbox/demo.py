@@ -40,7 +40,7 @@ from community.partners.registry import sync_partners
 from community.practices.registry import sync_practices
 from connectors.discourse import ForumClient
 from connectors.mediawiki import WikiClient
-from core import migrate
+from core import clock, migrate
 from core.config import CONFIG_PATH_VAR, load_config
 from core.store import Store
 from sandbox.browser import launch_chromium
@@ -49,7 +49,7 @@ from sandbox.forum.creation import add_user
 from sandbox.forum.server import ForumServer
 from sandbox.forum.state import Forum
 from sandbox.seeding import seed_configured
-from sandbox.wiki import WikiServer, ensure_packages, install
+from sandbox.wiki import WikiSandbox, WikiServer, ensure_packages, install
 
 READY_WAIT_SECONDS = 60
 WEB_PROCESSES = 2
@@ -100,7 +100,7 @@ def _start_all(directory: Path, wiki_port: int, forum_port: int, service_port: i
         )
         settings = load_config(config_path)
         migrate.upgrade(settings["store"]["url"])
-        seed_once(directory / "seeded", settings, forum.forum)
+        seed_once(directory / "seeded", settings, forum.forum, sandbox)
         sync_once(settings)
         hook_forum_to_service(
             ForumClient(settings["forum"]), forum_config["webhook_secret"], service_url
@@ -209,14 +209,14 @@ def take_dashboard_screenshot(service_url: str, screenshot: Path) -> None:
             browser.close()
 
 
-def seed_once(marker: Path, settings: dict[str, Any], forum: Forum) -> None:
+def seed_once(marker: Path, settings: dict[str, Any], forum: Forum, wiki: WikiSandbox) -> None:
     """The example partnership, written on the first start only: into the forum sandbox's
     state directly (through its API it would take a thousand of the forum's 60 requests a
-    minute) and into the wiki through its API."""
+    minute) and its wiki history imported into the sandbox wiki."""
     if marker.exists():
         return
     click.echo("Seeding the example partnership into the forum and the wiki...")
-    for line in seed_configured(settings, forum_state=forum):
+    for line in seed_configured(settings, wiki=wiki, now=clock.now(), forum_state=forum):
         click.echo(f"  {line}")
     marker.write_text("seeded\n")
 

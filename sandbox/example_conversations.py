@@ -259,7 +259,7 @@ class _Writer:
 
     def discussions(self, constellation: Constellation) -> list[PlannedTopic]:
         pool = self.members(constellation)
-        first_day = min(HISTORY_DAYS, (self.now.date() - constellation.started).days)
+        first_day = min(HISTORY_DAYS, (self.now.date() - constellation.started(self.now)).days)
         topics = []
         for number in range(DISCUSSIONS_PER_CONSTELLATION):
             subject = constellation.topics[number % len(constellation.topics)]
@@ -308,7 +308,7 @@ class _Writer:
         """Regular check-ins at the beat; a dormant constellation stopped ~6 weeks ago."""
         step = BEAT_DAYS[constellation.beat]
         stop = 45 if constellation.status == "dormant" else 1 + constellation.quiet_days
-        start = min(HISTORY_DAYS, (self.now.date() - constellation.started).days)
+        start = min(HISTORY_DAYS, (self.now.date() - constellation.started(self.now)).days)
         pool = self.members(constellation)
         topics: list[PlannedTopic] = []
         days_ago = start - self.rng.uniform(1, step)

@@ -4,12 +4,15 @@ One source for both platforms: the wiki side writes ``{{Constellation}}`` and
 ``{{Practice}}`` pages from ``template_fields()``, the forum side is seeded from the same
 records by ``sandbox.example.seed_forum``. Every name, address and story is invented;
 email addresses use the reserved ``.example`` domain.
+
+Dates are days before the seed's ``now``, never calendar dates, so the example tells the
+same story on any day.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 
 @dataclass(frozen=True)
@@ -32,34 +35,62 @@ class Person:
     def email(self) -> str:
         return f"{self.username.replace('_', '.')}@{ORGANISATION_DOMAINS[self.organisation]}"
 
+    @property
+    def wiki_username(self) -> str:
+        """The wiki account is the person's name ("Maren Okafor"), as people sign up there;
+        link suggestions pair it with the forum's "maren_okafor"."""
+        return self.name
+
+
+@dataclass(frozen=True)
+class Term:
+    """A lead partner's term, in days before the seed's ``now`` (negative: after it)."""
+
+    lead_partner: str  # Organisation.group
+    since: int  # took the lead this many days before now
+    until: int  # the term ends this many days before now (negative: still to come)
+
 
 @dataclass(frozen=True)
 class Constellation:
     name: str
     goal: str  # value created outside the partnership
-    lead_partner: str  # Organisation.group
-    partners: tuple[str, ...]  # Organisation.group, lead included
+    terms: tuple[Term, ...]  # oldest first; the last is the current lead's
+    partners: tuple[str, ...]  # Organisation.group, every lead included
     stewards: tuple[str, ...]  # usernames
     status: str  # forming | active | dormant | sunset
-    started: date
-    term_end: date
     beat: str  # weekly | fortnightly | monthly
     forum_category: str
     topics: tuple[str, ...]  # what its conversations are about (for seeding)
+    # Days since a person last edited its wiki page: the example leaves one active
+    # charter untouched on purpose, so the stale-charter reminder has something to say.
+    charter_untouched_days: int
     # Days without a single post up to now: the example starves one active constellation
     # on purpose, so its health alert shows (and resolves once people post again).
     quiet_days: int = 0
 
-    def template_fields(self) -> dict[str, str]:
-        """The ``{{Constellation}}`` template's fields, organisations by full name."""
+    @property
+    def lead_partner(self) -> str:
+        return self.terms[-1].lead_partner
+
+    def started(self, now: datetime) -> date:
+        """The day its first lead took over: the day its page was made."""
+        return (now - timedelta(days=self.terms[0].since)).date()
+
+    def term_end(self, now: datetime) -> date:
+        return (now - timedelta(days=self.terms[-1].until)).date()
+
+    def template_fields(self, now: datetime) -> dict[str, str]:
+        """The ``{{Constellation}}`` template's fields as of ``now``, organisations by
+        full name."""
         return {
             "goal": self.goal,
             "lead_partner": organisation_name(self.lead_partner),
             "partners": ", ".join(organisation_name(group) for group in self.partners),
             "stewards": ", ".join(self.stewards),
             "status": self.status,
-            "started": self.started.isoformat(),
-            "term_end": self.term_end.isoformat(),
+            "started": self.started(now).isoformat(),
+            "term_end": self.term_end(now).isoformat(),
             "beat": self.beat,
             "forum_category": self.forum_category,
         }
@@ -157,55 +188,67 @@ CONSTELLATIONS = (
     Constellation(
         name="Flood Wardens Network",
         goal="A trained volunteer flood warden on every riverside street in the valley",
-        lead_partner="water-trust",
+        terms=(
+            Term("alder-council", since=520, until=345),
+            Term("lowmoor-libraries", since=345, until=170),
+            Term("water-trust", since=170, until=-95),
+        ),
         partners=("water-trust", "alder-council", "lowmoor-libraries"),
         stewards=("maren_okafor", "hamid_sadeghi"),
         status="active",
-        started=date(2025, 3, 1),
-        term_end=date(2027, 2, 28),
         beat="weekly",
         forum_category="Flood Wardens",
         topics=("warden training", "street flood plans", "sandbag stores", "river levels"),
+        charter_untouched_days=96,  # busy on the forum, its charter stale
     ),
     Constellation(
         name="Cool Spaces",
         goal="Libraries open as safe cool refuges for older residents during heatwaves",
-        lead_partner="lowmoor-libraries",
+        terms=(
+            Term("northbank-energy", since=470, until=330),
+            Term("alder-council", since=330, until=195),
+            # Run past its end on purpose: nobody has rotated the lead yet.
+            Term("lowmoor-libraries", since=195, until=67),
+        ),
         partners=("lowmoor-libraries", "northbank-energy", "alder-council"),
         stewards=("theo_marchetti", "elif_arslan"),
         status="active",
-        started=date(2025, 5, 12),
-        term_end=date(2026, 9, 30),
         beat="fortnightly",
         forum_category="Cool Spaces",
         topics=("heat buddy calls", "opening hours", "fans and shading", "visitor feedback"),
+        charter_untouched_days=9,
         quiet_days=21,
     ),
     Constellation(
         name="Soil and Water Farming",
         goal="Farms upstream that hold more rain in their soil and send less silt downstream",
-        lead_partner="heathfield-growers",
+        terms=(
+            Term("water-trust", since=320, until=150),
+            Term("heathfield-growers", since=150, until=-390),
+        ),
         partners=("heathfield-growers", "water-trust"),
         stewards=("ines_carvalho", "priya_raman"),
         status="forming",
-        started=date(2026, 1, 15),
-        term_end=date(2027, 12, 31),
         beat="monthly",
         forum_category="Soil and Water",
         topics=("cover crops", "rain gardens", "field drains", "silt monitoring"),
+        charter_untouched_days=26,
     ),
     Constellation(
         name="Community Retrofit Circle",
         goal="Damp, draughty homes made warmer and drier by neighbours trained together",
-        lead_partner="northbank-energy",
+        terms=(
+            Term("alder-council", since=540, until=430),
+            Term("heathfield-growers", since=430, until=330),
+            Term("northbank-energy", since=330, until=250),
+        ),
         partners=("northbank-energy", "alder-council", "heathfield-growers"),
         stewards=("callum_breck",),
         status="dormant",
-        started=date(2024, 10, 1),
-        term_end=date(2026, 3, 31),
         beat="monthly",
         forum_category="Retrofit Circle",
         topics=("draught-proofing", "damp surveys", "tool library", "grant applications"),
+        charter_untouched_days=205,  # paused since
     ),
 )
 

@@ -151,14 +151,25 @@ def _packages_present() -> bool:
     return all(module in loaded for module in PHP_MODULES)
 
 
+def installed(directory: Path) -> WikiSandbox:
+    """The wiki set up in ``directory``; SandboxError when there is none."""
+    directory = Path(directory).resolve()
+    state = directory / STATE_FILE
+    if not state.is_file():
+        raise SandboxError(
+            f"no sandbox wiki in {directory}: set one up with "
+            f"`constellate sandbox wiki --dir {directory}`"
+        )
+    sandbox = WikiSandbox(dir=directory, **json.loads(state.read_text()))
+    _add_feed_settings(sandbox)
+    return sandbox
+
+
 def install(directory: Path) -> WikiSandbox:
     """Set up a wiki in ``directory``, or return the one already set up there."""
     directory = Path(directory).resolve()
-    state = directory / STATE_FILE
-    if state.is_file():
-        sandbox = WikiSandbox(dir=directory, **json.loads(state.read_text()))
-        _add_feed_settings(sandbox)
-        return sandbox
+    if (directory / STATE_FILE).is_file():
+        return installed(directory)
     # Anything here without the state file is a half-finished earlier attempt.
     (directory / "LocalSettings.php").unlink(missing_ok=True)
     shutil.rmtree(directory / "data", ignore_errors=True)

@@ -1,100 +1,91 @@
-"""The example partnership on the wiki: a page per partner organisation, per
-constellation and per shared practice.
+"""The example partnership on the sandbox wiki: its eighteen months of history (a page per
+partner organisation, per constellation and per shared practice), imported with
+MediaWiki's own ``importDump.php``.
 
-Pages are created only when missing, so a person's later edits are never
-overwritten. A constellation page is created with an earlier lead partner and
-then handed to its current one, so its history holds a real leadership rotation.
+Only pages that are missing are imported, so a person's later edits are never overwritten
+and seeding again adds nothing. The people who wrote the history get local accounts
+first: the importer gives a revision to the local user of its name, and one with no
+local user only to an ``imported>`` name that nobody can link or credit.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from connectors.mediawiki import WikiClient
-from sandbox.example_data import (
-    EXAMPLE,
-    Constellation,
-    Organisation,
-    Partnership,
-    Practice,
-    organisation_name,
-)
+from sandbox.example_data import EXAMPLE, Partnership
+from sandbox.wiki import SandboxError, WikiSandbox
+from sandbox.wiki_history import PlannedPage, export_xml, plan_history
 
-SUMMARY = "Constellate example partnership"
+# Read with MediaWiki's sql.php; titles as the database keeps them ("_" for spaces).
+TITLES = "SELECT page_title AS name FROM /*_*/page WHERE page_namespace = 0"
+USERS = "SELECT user_name AS name FROM /*_*/user"
 
 
 @dataclass(frozen=True)
 class WikiSeedReport:
-    constellations_created: int
-    practices_created: int
+    constellations_created: int = 0
+    practices_created: int = 0
     partners_created: int = 0
+    revisions: int = 0
+    editors: int = 0
 
 
-def seed_wiki(client: WikiClient, data: Partnership = EXAMPLE) -> WikiSeedReport:
-    titles = [o.name for o in data.organisations]
-    titles += [c.name for c in data.constellations] + [p.name for p in data.practices]
-    existing = {title for title, page in client.read_pages(titles).items() if page.exists}
-    made_partners = 0
-    for organisation in data.organisations:
-        if organisation.name not in existing:
-            page = partner_page(organisation)
-            client.edit(organisation.name, page, summary=SUMMARY, mode="create")
-            made_partners += 1
-    made_constellations = 0
-    for constellation in data.constellations:
-        if constellation.name in existing:
-            continue
-        earlier = previous_lead(constellation)
-        if earlier:
-            first = constellation_page(constellation, data, lead=earlier)
-            client.edit(constellation.name, first, summary=SUMMARY, mode="create")
-            base = client.read_pages([constellation.name])[constellation.name]
-            client.edit(
-                constellation.name,
-                constellation_page(constellation, data),
-                summary=f"Lead partner rotates to {organisation_name(constellation.lead_partner)}",
-                base=base,
-            )
-        else:
-            page = constellation_page(constellation, data)
-            client.edit(constellation.name, page, summary=SUMMARY, mode="create")
-        made_constellations += 1
-    made_practices = 0
-    for practice in data.practices:
-        if practice.name not in existing:
-            client.edit(practice.name, practice_page(practice), summary=SUMMARY, mode="create")
-            made_practices += 1
-    return WikiSeedReport(made_constellations, made_practices, made_partners)
+def seed_wiki(sandbox: WikiSandbox, now: datetime, data: Partnership = EXAMPLE) -> WikiSeedReport:
+    """Import the history of the example's pages the wiki does not have yet, as of ``now``."""
+    existing = _names(sandbox, TITLES)
+    missing = [
+        page for page in plan_history(data, now) if page.title.replace(" ", "_") not in existing
+    ]
+    if not missing:
+        return WikiSeedReport()
+    ensure_accounts(sandbox, missing)
+    sandbox.run_maintenance("importDump.php", stdin=export_xml(missing))
+    # The importer leaves the wiki's statistics alone: they count the history too.
+    sandbox.run_maintenance("initSiteStats.php", "--update")
+    made = [page.kind for page in missing]
+    return WikiSeedReport(
+        constellations_created=made.count("constellation"),
+        practices_created=made.count("practice"),
+        partners_created=made.count("partner"),
+        revisions=sum(len(page.revisions) for page in missing),
+        editors=len({r.user for page in missing for r in page.revisions}),
+    )
 
 
-def previous_lead(constellation: Constellation) -> str | None:
-    """The partner that led before the current lead (the next one in the list)."""
-    others = [p for p in constellation.partners if p != constellation.lead_partner]
-    return others[0] if others else None
+def ensure_accounts(sandbox: WikiSandbox, pages: Iterable[PlannedPage]) -> None:
+    """Local accounts for the people who edit ``pages``, as the wiki would show them:
+    registered the day before their first edit, their edits counted (the importer counts
+    none). One maintenance run for all: a run each would take seconds. The accounts have
+    no password: nobody logs in as the example's people."""
+    edits: dict[str, list[datetime]] = {}
+    for page in pages:
+        for revision in page.revisions:
+            edits.setdefault(revision.user, []).append(revision.at)
+    registered = _names(sandbox, USERS)
+    lines = [
+        f"User::createNew(base64_decode('{_base64(name)}'), ['editcount' => {len(times)}, "
+        f"'registration' => '{(min(times) - timedelta(days=1)).astimezone(UTC):%Y%m%d%H%M%S}']);"
+        for name, times in sorted(edits.items())
+        if name not in registered
+    ]
+    if not lines:
+        return
+    # eval.php runs each line of its input as PHP (a line each keeps under its line limit).
+    output = sandbox.run_maintenance("eval.php", stdin="\n".join(lines) + "\n")
+    missing = set(edits) - _names(sandbox, USERS)
+    if missing:
+        raise SandboxError(f"wiki accounts not created: {', '.join(sorted(missing))}\n{output}")
 
 
-def constellation_page(c: Constellation, data: Partnership, *, lead: str | None = None) -> str:
-    fields = c.template_fields()
-    if lead:
-        fields["lead_partner"] = organisation_name(lead)
-    related = [p.name for p in data.practices if c.name in p.related_constellations]
-    lines = [_template("Constellation", fields), ""]
-    lines.append(f"'''{c.name}''' is a constellation of the {data.name}.")
-    if related:
-        lines += ["", "== Practices it uses ==", *(f"* [[{name}]]" for name in related)]
-    return "\n".join(lines) + "\n"
+def _names(sandbox: WikiSandbox, query: str) -> set[str]:
+    rows = json.loads(sandbox.run_maintenance("sql.php", "--json", "--query", query) or "[]")
+    return {str(row["name"]) for row in rows}
 
 
-def partner_page(o: Organisation) -> str:
-    fields = {"name": o.name, "forum_group": o.group, "website": f"https://{o.domain}"}
-    bold = "'''"  # wikitext for bold
-    intro = f"{bold}{o.name}{bold} is a {o.kind} in the partnership."
-    return f"{_template('Partner', fields)}\n\n{intro}\n"
-
-
-def practice_page(p: Practice) -> str:
-    return f"{_template('Practice', p.template_fields())}\n\n{p.summary}\n"
-
-
-def _template(name: str, fields: dict[str, str]) -> str:
-    return "\n".join([f"{{{{{name}", *(f"| {k} = {v}" for k, v in fields.items()), "}}"])
+def _base64(text: str) -> str:
+    """Text to hand to PHP inside quotes without any escaping question."""
+    return base64.b64encode(text.encode()).decode("ascii")

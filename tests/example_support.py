@@ -1,7 +1,7 @@
 """The seeded example partnership for end-to-end tests: a forum sandbox with it written
-straight into its state (no API request), its pages on a wiki of the test's own, a
-migrated store, a configuration file, and the partners, constellations and practices
-synced."""
+straight into its state (no API request), its wiki history imported into a wiki of the
+test's own, a migrated store, a configuration file, and the partners, constellations and
+practices synced."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def seeded_example(
         }
         assert server.forum is not None
         seed_forum_state(server.forum, now=now)
-        seed_wiki(wiki.bot())
+        seed_wiki(wiki.sandbox, now)
         url = f"sqlite:///{directory / 'constellate.db'}"
         upgrade(url)
         config: dict[str, dict[str, Any]] = {

@@ -2,9 +2,11 @@
 requests a minute (Constellate's budget: 30), over the demo's example history.
 
 The live path is the same history as the platforms deliver it: the forum's webhooks sent
-while the example was written (posts, likes, accepted solutions) and the wiki's recent
-changes from its first one, handled by the real handlers; the leadership timeline by
-``update_timeline``, as the constellation sync calls it on a page's change.
+while the example was written (posts, likes, accepted solutions) and the wiki's changes,
+handled by the real handlers; the leadership timeline by ``update_timeline``, as the
+constellation sync calls it on a page's change. The wiki's eighteen months were imported,
+as a wiki's past is older than its recent changes: they come as the changes a service
+listening all along would have read, one per revision; later edits from the recent changes.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -33,22 +36,26 @@ from community.backfill.handlers import first_start_event
 from community.backfill.run import run_backfill
 from community.backfill.wiki import categories
 from community.constellations.leadership import LeadershipChange, update_timeline
+from community.constellations.leadership import timeline as lead_timeline
 from community.constellations.sync import CATEGORY
+from community.credits import people
 from community.credits.forum_credit import credit_like, credit_post, credit_solution
-from community.credits.models import CreditEntry
+from community.credits.models import Account, CreditEntry, CreditTotal
 from community.credits.wiki_credit import credit_wiki_change
 from community.handling import HandlerContext
 from community.health.inputs import ScopeSpec, _pages
 from community.health.metrics import freshness
 from community.health.scope import CONSTELLATION
 from connectors.discourse import ForumClient
-from connectors.mediawiki import WikiClient
+from connectors.mediawiki import WikiChange, WikiClient
+from connectors.mediawiki.records import PageHead
 from core import clock, event_kinds, forum_budget, inbox
 from core.config import Settings
 from core.events import Event
 from core.forum_budget import Budget, MemoryLedger, limits_of
 from core.models import InboxEvent
 from core.store import Store
+from sandbox.example_data import EXAMPLE, organisation_name
 from sandbox.forum import webhooks
 from sandbox.forum.server import ForumServer
 from service.worker import Worker
@@ -101,16 +108,43 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ExampleHis
         wiki = WikiClient(history.wiki_config)
         settings, _store = history.fresh_store("names")
         edit_as_a_person(history, wiki)
-        titles = {page.title for page in wiki.category_members(categories(settings))}
-        events += [
-            c for c in map(change_event, wiki.recent_changes(None)) if c.payload["title"] in titles
-        ]
+        pages = list(wiki.category_members(categories(settings)))
+        titles = {page.title for page in pages}
+        recent = [c for c in wiki.recent_changes(None) if c.title in titles]
+        changes = recent + imported_changes(wiki, pages, {c.revid for c in recent})
+        events += [change_event(c) for c in sorted(changes, key=lambda c: c.timestamp)]
         yield history, [e for e in events if e.kind in LIVE]
 
 
+def imported_changes(wiki: WikiClient, pages: list[PageHead], recent: set[int]) -> list[WikiChange]:
+    """A change per revision the recent changes do not hold, as the wiki would have told
+    it; a negative rcid keeps each apart from the wiki's own."""
+    return [
+        WikiChange(
+            cursor="",
+            rcid=-revision.revid,
+            type="edit" if revision.parentid else "new",
+            title=page.title,
+            ns=0,
+            pageid=page.pageid,
+            revid=revision.revid,
+            old_revid=revision.parentid,
+            timestamp=revision.timestamp,
+            user=revision.user,
+            comment=revision.comment,
+            bot=False,
+            minor=False,
+            old_size=None,
+            new_size=revision.size,
+        )
+        for page in pages
+        for revision in wiki.revisions(page.title)
+        if revision.revid not in recent
+    ]
+
+
 def edit_as_a_person(history: ExampleHistory, wiki: WikiClient) -> None:
-    """A person adds to one constellation page (the example's own pages are the bot's,
-    which earns nothing) and writes a practice page of their own."""
+    """A person adds to one constellation page and writes a practice page of their own."""
     person = WikiClient(history.human_config, bot=False)
     title = sorted(p.title for p in wiki.category_members([CATEGORY]))[0]
     page = person.read_pages([title])[title]
@@ -335,3 +369,46 @@ def waiting(store: Store) -> int:
     with store.session() as session:
         pending = InboxEvent.state.in_(("pending", "claimed"))
         return session.scalar(select(func.count()).where(pending)) or 0
+
+
+def test_the_example_history_credits_people_apart_and_shows_rotations(
+    world: tuple[ExampleHistory, list[Event]],
+) -> None:
+    """After the backfill each person's wiki credit is their own share of the page text
+    that survives; once a moderator links the suggested accounts, people hold credit from
+    both platforms; each active constellation's timeline shows its leads months apart."""
+    history, _events = world
+    settings, store = backfilled(history, "people")
+    wiki, forum = WikiClient(settings["wiki"]), ForumClient(settings["forum"])
+    with budgeted(settings), store.session() as session:
+        for suggestion in people.suggest_links(session, wiki, forum):
+            people.link(session, suggestion.id, "moderator")
+    with store.session() as session:
+        totals = session.execute(
+            select(Account.person_id, Account.platform, CreditTotal.kind, CreditTotal.points).join(
+                CreditTotal, CreditTotal.account_id == Account.id
+            )
+        ).all()
+        pages = {p.title: p.pageid for p in wiki.category_members([CATEGORY])}
+        leads = {
+            c.name: [
+                (row.lead_partner, row.timestamp) for row in lead_timeline(session, pages[c.name])
+            ]
+            for c in EXAMPLE.constellations
+        }
+    text = sorted(points for _, _, kind, points in totals if kind == "wiki_text")
+    assert len(text) >= 15 and text[-1] > 3 * text[0]
+    assert len({round(points, 2) for points in text}) >= 15  # a share of one's own
+    wiki_people = {
+        person for person, platform, _, points in totals if platform == "wiki" and points > 0
+    }
+    forum_people = {
+        person for person, platform, _, points in totals if platform == "forum" and points > 0
+    }
+    assert len(wiki_people & forum_people) >= 10
+    for constellation in EXAMPLE.constellations:
+        changes = leads[constellation.name]
+        assert changes[-1][0] == organisation_name(constellation.lead_partner)
+        if constellation.status == "active":
+            assert len({lead for lead, _ in changes}) >= 3, changes
+            assert all(b - a > timedelta(days=60) for (_, a), (_, b) in pairwise(changes))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from community.practices.page import PracticeError, parse_practice
 from community.practices.tags import TagError, base36, check_tag, clean_tag, tag_for
 from sandbox.example_data import EXAMPLE
-from sandbox.wiki_seed import practice_page
+from sandbox.wiki_history import plan_history
 
 FULL = """Intro.
 {{practice
@@ -65,10 +67,14 @@ def test_malformed_templates_name_the_field(text: str, field: str, problem: str)
     assert problem in caught.value.problem
 
 
-def test_example_practices_carry_their_seeded_forum_tags() -> None:
-    for practice in EXAMPLE.practices:
-        page = parse_practice(practice.name, practice_page(practice))
-        assert page is not None and page.tag == practice.tag
+def test_example_practices_carry_their_seeded_forum_tags_in_every_revision() -> None:
+    tags = {practice.name: practice.tag for practice in EXAMPLE.practices}
+    pages = [p for p in plan_history(EXAMPLE, datetime(2030, 6, 1, tzinfo=UTC)) if p.title in tags]
+    assert len(pages) == len(tags)
+    for planned in pages:
+        for revision in planned.revisions:
+            page = parse_practice(planned.title, revision.text)
+            assert page is not None and page.tag == tags[planned.title]
 
 
 @pytest.mark.parametrize(

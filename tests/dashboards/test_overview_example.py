@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from flask.testing import FlaskClient
@@ -25,7 +26,6 @@ from core.config import Settings
 from sandbox.example import EXAMPLE
 from sandbox.example_conversations import PlannedTopic, plan_conversations
 from sandbox.example_data import organisation_name
-from sandbox.wiki_seed import previous_lead
 from tests.conftest import SessionWiki, served_wiki
 from tests.dashboards.html_page import Page, get_page, validate
 from tests.dashboards.support import dashboard_app, login
@@ -129,7 +129,7 @@ def test_the_example_partnership_on_the_overview(example: Example) -> None:
 def test_an_example_constellation_page_from_the_wiki_history_and_the_forum(
     example: Example,
 ) -> None:
-    constellation = next(c for c in EXAMPLE.constellations if previous_lead(c))
+    constellation = next(c for c in EXAMPLE.constellations if len(c.terms) > 2)
     page_id = next(
         row["page_id"]
         for row in example.client.get("/api/v1/constellations").get_json()["constellations"]
@@ -139,13 +139,13 @@ def test_an_example_constellation_page_from_the_wiki_history_and_the_forum(
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     page = Page(html)
-    earlier = organisation_name(previous_lead(constellation) or "")
-    current = organisation_name(constellation.lead_partner)
-    # The seed created the page under the earlier lead, then handed it on.
-    leads = [row[1] for row in page.body("leadership")]
-    assert leads == [f"{current} (was {earlier})", earlier]
+    # The page's history hands the lead from term to term; newest first.
+    leads = [organisation_name(term.lead_partner) for term in constellation.terms]
+    shown = [row[1] for row in page.body("leadership")]
+    handed = [f"{lead} (was {before})" for before, lead in pairwise(leads)]
+    assert shown == [*reversed(handed), leads[0]]
     timeline = next(d for d in page.descriptions() if d.startswith("Lead partners of"))
-    assert f"{earlier}: " in timeline and f"{current}: " in timeline
+    assert all(f"{lead}: " in timeline for lead in leads)
     assert timeline.endswith("to now.")
     # Participants by organisation, counted from the plan over the 30 days before now.
     by_organisation: dict[str, tuple[set[str], int]] = {}

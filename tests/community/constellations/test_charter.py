@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -56,7 +56,7 @@ def test_valid_page() -> None:
 
 def test_example_partnership_pages_parse() -> None:
     for constellation in EXAMPLE.constellations:
-        fields = constellation.template_fields()
+        fields = constellation.template_fields(datetime(2030, 6, 1, tzinfo=UTC))
         body = "".join(f"| {name} = {value}\n" for name, value in fields.items())
         charter = parse_charter(constellation.name, "{{Constellation\n" + body + "}}")
         assert charter is not None

@@ -56,7 +56,8 @@ def example(
     wiki = example_wiki
     directory = tmp_path_factory.mktemp("automations-example")
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    # A charter edited a day before counts as stale here (the seeded pages are new).
+    # A charter edited a day before counts as stale here: the store sees only the edits
+    # made after the seed (the wiki's history is not backfilled here).
     with seeded_example(wiki, directory, now, automations={"stale_charter_days": 1}) as seeded:
         result = CliRunner().invoke(
             main, ["--config", str(seeded.config_path), "backfill", "--forum"]
@@ -106,8 +107,9 @@ def test_a_beat_reminder_appears_at_the_start_of_a_beat(example: Example) -> Non
     flood = named("Flood Wardens Network")
     assert flood.status == "active"  # beats are kept by active constellations only
     length = BEAT_DAYS[flood.beat]
-    number = (example.now.date() - flood.started).days // length + 1
-    start = flood.started + timedelta(days=(number - 1) * length)
+    started = flood.started(example.now)
+    number = (example.now.date() - started).days // length + 1
+    start = started + timedelta(days=(number - 1) * length)
     at = datetime.combine(start, time(1, 0), UTC)  # an hour into the beat (zone: UTC)
     assert scan(example, at) >= 1
     work(example)
