@@ -12,7 +12,10 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from connectors.discourse import ForumClient
 from core.errors import ConfigError
+from core.forum_budget import BudgetExhausted
+from sandbox.forum.server import ForumServer
 from sandbox.wiki import free_port
 from service import readiness as health
 from service.app import create_app
@@ -147,3 +150,25 @@ def test_readyz_reuses_platform_answers_for_a_while(
     now[0] += health.PLATFORM_PROBE_TTL + 1
     client.get("/readyz")
     assert asked == ["forum", "forum"]
+
+
+def test_a_spent_forum_budget_is_no_readiness_failure(settings: dict[str, Any]) -> None:
+    """At the forum's limit every request of the minute is spoken for: the probe is not
+    made, and the forum is not reported down for our own pacing."""
+    with ForumServer(rate_limit_per_minute=2) as server:
+        settings["forum"] = {
+            "url": server.url,
+            "api_username": server.api_username,
+            "api_key": server.api_key,
+            "requests_per_minute": 2,
+            "rate_limit_wait_budget": 0,  # no waiting for the next minute: refused at once
+        }
+        app = create_app(settings)
+        with app.app_context():
+            client = ForumClient(app.config["CONSTELLATE"]["forum"])
+            with pytest.raises(BudgetExhausted):
+                for _ in range(3):
+                    client.ping()
+        checks = app.test_client().get("/readyz").get_json()["checks"]
+    assert checks["forum"]["ok"] is True
+    assert checks["forum"]["detail"].startswith("not asked: forum budget: no request free")
