@@ -68,6 +68,7 @@ class LedgerRow:
     ref: str
     weight: float
     rule: str
+    rules_version: str | None
     cancels: bool  # a counter-entry taking back an earlier contribution
     reason: str  # why a counter-entry was written, or why this row was cancelled
     cancelled: bool  # a contribution a later counter-entry took back
@@ -182,6 +183,7 @@ def ledger_page(
             ref=e.ref,
             weight=e.weight,
             rule=e.rule,
+            rules_version=e.rules_version,
             cancels=e.cancels_key is not None,
             reason=(e.reason or "") if e.cancels_key else taken_back.get(e.entry_key, ""),
             cancelled=e.entry_key in taken_back,

@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 from community.credits import people as directory
 from community.credits.models import LinkSuggestion, Person
 from community.credits.rules import load_rules
+from core import clock
 from core.config import Settings
 from core.errors import ConfigError
 from core.store import get_store
@@ -92,10 +93,11 @@ def person(person_id: int) -> str:
 
 
 def _weights(settings: Settings) -> dict[str, float]:
-    """The rules' weight per kind, to explain a score; none when the rules file is broken
-    (the page still shows the ledger, which needs no rules)."""
+    """The weight per kind of the rules version in force now, to explain a score; none
+    when the rules file is broken (the page still shows the ledger, which needs no
+    rules)."""
     try:
-        return dict(load_rules(settings).weights)
+        return dict(load_rules(settings).at(clock.now()).weights)
     except ConfigError:
         return {}
 
@@ -255,6 +257,7 @@ def _entry_json(row: ledgers.LedgerRow) -> dict[str, Any]:
         "ref": row.ref,
         "weight": row.weight,
         "rule": row.rule,
+        "rules_version": row.rules_version,
         "counter_entry": row.cancels,
         "cancelled": row.cancelled,
         "reason": row.reason or None,

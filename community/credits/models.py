@@ -111,10 +111,33 @@ class CreditEntry(Base):
     weight: Mapped[float] = mapped_column(Float)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     rule: Mapped[str] = mapped_column(String(64))
+    # The rules version that scored the row (None: written before rules were dated, or
+    # weighed by an automation rule) and the counted things its weight is for (tokens of
+    # surviving text; 1 for the rest), so a rescore can weigh it again exactly.
+    rules_version: Mapped[str | None] = mapped_column(String(32))
+    units: Mapped[float | None] = mapped_column(Float)
     scope: Mapped[str | None] = mapped_column(String(128), index=True)
     cancels_key: Mapped[str | None] = mapped_column(String(255), unique=True)
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
+class CreditRescore(Base):
+    """A moderator's rescore of a period: every active row that happened in it weighed
+    again by the rules version in force then (counter-entries and new rows, never edits).
+    Kept as the record of who changed past scores, when, and from which versions to
+    which."""
+
+    __tablename__ = "credit_rescores"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    requested_by: Mapped[str] = mapped_column(String(255))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    period_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    period_to: Mapped[datetime] = mapped_column(UTCDateTime)
+    # [{"from": version or null, "to": version, "rows": n, "points": delta}, ...]
+    changes: Mapped[list[Any]] = mapped_column(Payload, default=list)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class CreditTotal(Base):

@@ -40,6 +40,7 @@ TABLES = {
     "connect_nonces",
     "credit_ledger",
     "credit_totals",
+    "credit_rescores",
     "badge_grants",
     "wiki_authorship",
     "health_snapshots",
