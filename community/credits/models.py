@@ -61,6 +61,31 @@ class LinkSuggestion(Base):
     decided_by: Mapped[str | None] = mapped_column(String(255))
 
 
+class IdentityDecision(Base):
+    """A moderator's link or unlink of accounts, kept for good: the history of who decided
+    what, and what a link changed, so unlinking can put everything back as it was.
+
+    A link records the moved account's person as it was (``moved_person``: id, name,
+    organisation, opt-out) and the fields of the person it joined before and after
+    (``joined_before``/``joined_after``); ``undone_by`` is the unlink that reversed it."""
+
+    __tablename__ = "identity_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action: Mapped[str] = mapped_column(String(8))  # link | unlink
+    platform: Mapped[str] = mapped_column(String(8))  # the account that moved
+    username: Mapped[str] = mapped_column(String(255))
+    joined_platform: Mapped[str | None] = mapped_column(String(8))  # the account it joined
+    joined_username: Mapped[str | None] = mapped_column(String(255))
+    person_id: Mapped[int] = mapped_column(Integer)  # the person it joined, or was given
+    moved_person: Mapped[dict[str, Any]] = mapped_column(Payload, default=dict)
+    joined_before: Mapped[dict[str, Any]] = mapped_column(Payload, default=dict)
+    joined_after: Mapped[dict[str, Any]] = mapped_column(Payload, default=dict)
+    undone_by: Mapped[int | None] = mapped_column(Integer)
+    decided_by: Mapped[str] = mapped_column(String(255))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
 class ConnectLogin(Base):
     """The latest verified DiscourseConnect login of one forum account (the forum vouches
     for its name and e-mail) and the wiki account the person said is theirs."""

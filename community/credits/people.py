@@ -16,6 +16,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from community.credits import identity_links
 from community.credits.models import (
     Account,
     ConnectLogin,
@@ -364,7 +365,18 @@ def link(session: Session, target: Pair, moderator: str) -> LinkSuggestion:
     wiki_account = ensure_account(session, "wiki", suggestion.wiki_username)
     forum_account = ensure_account(session, "forum", suggestion.forum_username)
     if wiki_account.person_id != forum_account.person_id:
-        _move(session, wiki_account, session.get_one(Person, forum_account.person_id))
+        joined = session.get_one(Person, forum_account.person_id)
+        was = identity_links.snapshot(session.get_one(Person, wiki_account.person_id))
+        before = identity_links.snapshot(joined)
+        _move(session, wiki_account, joined)
+        identity_links.record_link(
+            session,
+            wiki_account,
+            forum_account,
+            moved_person=was,
+            joined_before=before,
+            moderator=moderator,
+        )
     _decide(suggestion, "linked", moderator)
     session.flush()
     log.info(
@@ -390,8 +402,10 @@ def reject(session: Session, target: Pair, moderator: str) -> LinkSuggestion:
 
 
 def unlink(session: Session, platform: str, username: str, moderator: str) -> Account:
-    """The account gets a person of its own again; the pairs it was linked in count as
-    rejected, so they are not suggested again."""
+    """Undo the links that joined the account to others: each moved account goes back to
+    the person it had, with its credit, and the person it joined gets back what the link
+    changed (``identity_links``). An account linked before links were recorded gets a
+    person of its own. The pairs count as rejected, so they are not suggested again."""
     account = _account(session, platform, username)
     if account is None:
         raise PeopleError(f"{platform}:{username}: no such account")
@@ -399,10 +413,16 @@ def unlink(session: Session, platform: str, username: str, moderator: str) -> Ac
     others = [a for a in accounts_of(session, person) if a.id != account.id]
     if not others:
         raise PeopleError(f"{platform}:{username}: not linked to any other account")
-    alone = Person(name=person.name if platform == "forum" else None)
-    session.add(alone)
-    session.flush()
-    account.person_id = alone.id
+    for standing in identity_links.standing_links(session, account):
+        identity_links.undo(session, standing, moderator)
+    session.refresh(account)
+    if account.person_id == person.id and any(
+        a.id != account.id for a in accounts_of(session, person)
+    ):
+        alone = Person(name=person.name if platform == "forum" else None)
+        session.add(alone)
+        session.flush()
+        account.person_id = alone.id
     column = LinkSuggestion.wiki_username if platform == "wiki" else LinkSuggestion.forum_username
     for suggestion in session.scalars(
         select(LinkSuggestion).where(column == username, LinkSuggestion.state == "linked")

@@ -38,6 +38,7 @@ TABLES = {
     "link_suggestions",
     "connect_logins",
     "connect_nonces",
+    "identity_decisions",
     "credit_ledger",
     "credit_totals",
     "credit_rescores",
