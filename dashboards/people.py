@@ -15,10 +15,11 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
+from community.credits import handlers as credit_duties
 from community.credits import people as directory
 from community.credits.models import LinkSuggestion, Person
 from community.credits.rules import load_rules
-from core import clock
+from core import clock, inbox
 from core.config import Settings
 from core.errors import ConfigError
 from core.store import get_store
@@ -139,6 +140,24 @@ def _decide(suggestion_id: int, state: str) -> Response:
             return _back()
     what = "now one person" if state == "linked" else "not one person; never suggested again"
     flash(f"Suggestion {suggestion_id}: {pair} are {what}.", "ok")
+    return _back()
+
+
+@pages.post("/people/badges/run")
+def run_badges() -> Response:
+    return _queue("badges", "Badges will be granted (and revoked where people opted out)")
+
+
+@pages.post("/people/suggestions/run")
+def run_suggestions() -> Response:
+    return _queue("suggestions", "Identity suggestions will be refreshed from both platforms")
+
+
+def _queue(duty: str, what: str) -> Response:
+    """Queue the duty for the worker: a page never calls the wiki or the forum."""
+    with get_store().session() as session:
+        inbox.record(session, credit_duties.request_event(duty, viewer().username, now=clock.now()))
+    flash(f"{what} by the worker in a moment.", "ok")
     return _back()
 
 

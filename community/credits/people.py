@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
@@ -27,8 +28,9 @@ from community.credits.models import (
 from community.partners.names import Organisations
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient
-from core import clock
+from core import clock, event_kinds, inbox
 from core.errors import ConstellateError, PermissionDenied
+from core.events import Event
 from core.store import dialect_insert
 
 log = logging.getLogger(__name__)
@@ -453,10 +455,30 @@ def set_organisation(session: Session, person: Person, organisation: str, modera
     )
 
 
-def set_opt_out(session: Session, person: Person, flag: bool) -> None:
-    """Opted-out people are left out of leaderboards and person-level exports."""
+def set_opt_out(session: Session, person: Person, flag: bool, by: str = "moderator") -> bool:
+    """Opted-out people are counted but never named (leaderboards, exports, wiki
+    sections, dashboards) and hold no public badge. A change is told to the worker
+    (``community.privacy_changed``), which revokes or grants badges and rewrites the
+    wiki sections; True when it changed anything."""
+    if bool(person.opted_out) == flag:
+        return False
     person.opted_out = flag
     session.flush()
+    inbox.record(
+        session,
+        Event(
+            event_id=f"privacy:{person.id}:{uuid.uuid4().hex}",
+            kind=event_kinds.PRIVACY_CHANGED,
+            source="community",
+            subject=f"person:{person.id}",
+            actor=None,
+            occurred_at=clock.now(),
+            delivery_id=None,
+            payload={"person_id": person.id, "opted_out": flag, "by": by},
+        ),
+    )
+    log.info("people: person %s %s (by %s)", person.id, "opted out" if flag else "opted in", by)
+    return True
 
 
 def _suggestion(session: Session, target: Pair, *, create: bool) -> LinkSuggestion:
