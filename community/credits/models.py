@@ -110,6 +110,9 @@ class ConnectNonce(Base):
 
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
     wiki_username: Mapped[str] = mapped_column(String(255))
+    # link (claims wiki_username) | privacy (a person's own opt-out page): a nonce is
+    # good only for the login it was issued for.
+    purpose: Mapped[str] = mapped_column(String(8), default="link")
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
@@ -192,6 +195,9 @@ class BadgeGrant(Base):
     forum_badge_id: Mapped[int] = mapped_column(Integer)
     user_badge_id: Mapped[int | None] = mapped_column(Integer)
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    # Taken back on the forum when the person opted out; granted again (this row) when
+    # they opt back in.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class WikiAuthorship(Base):

@@ -40,6 +40,7 @@ SAME_USERNAME = "same username"
 SAME_EMAIL = "same e-mail"
 EMAIL_NAME = "e-mail name matches the wiki username"
 CONNECT_LOGIN = "DiscourseConnect login"
+LINK, PRIVACY = "link", "privacy"  # what a DiscourseConnect nonce was issued for
 CONNECT_NONCE_LIFETIME = timedelta(minutes=10)
 # Used and expired nonces are kept a day, so a late or replayed answer gets a clear reason.
 CONNECT_NONCE_KEPT = timedelta(days=1)
@@ -159,26 +160,41 @@ def claimed_wiki_name(text: str) -> str:
 def start_connect_login(session: Session, wiki_username: str) -> str:
     """A new one-use nonce (256 random bits) for a DiscourseConnect login that claims
     ``wiki_username``; it expires after CONNECT_NONCE_LIFETIME."""
-    name = claimed_wiki_name(wiki_username)
+    return _new_nonce(session, claimed_wiki_name(wiki_username), LINK)
+
+
+def start_privacy_login(session: Session) -> str:
+    """A nonce for a DiscourseConnect login to a person's own opt-out page."""
+    return _new_nonce(session, "", PRIVACY)
+
+
+def _new_nonce(session: Session, wiki_username: str, purpose: str) -> str:
     now = clock.now()
     session.execute(delete(ConnectNonce).where(ConnectNonce.expires_at < now - CONNECT_NONCE_KEPT))
     nonce = secrets.token_urlsafe(32)
     session.add(
-        ConnectNonce(nonce=nonce, wiki_username=name, expires_at=now + CONNECT_NONCE_LIFETIME)
+        ConnectNonce(
+            nonce=nonce,
+            wiki_username=wiki_username,
+            purpose=purpose,
+            expires_at=now + CONNECT_NONCE_LIFETIME,
+        )
     )
     session.flush()
     return nonce
 
 
-def claim_connect_nonce(session: Session, nonce: str) -> str:
-    """Use up a nonce we issued and answer the wiki username it claimed; PermissionDenied
-    when it is unknown, used or expired. One conditional UPDATE marks it used, so of two
-    answers racing with the same nonce only one wins."""
+def claim_connect_nonce(session: Session, nonce: str, purpose: str = "link") -> str:
+    """Use up a nonce we issued for ``purpose`` and answer the wiki username it claimed;
+    PermissionDenied when it is unknown, used, expired or for another purpose. One
+    conditional UPDATE marks it used, so of two answers racing with the same nonce only
+    one wins."""
     now = clock.now()
     claimed = session.execute(
         update(ConnectNonce)
         .where(
             ConnectNonce.nonce == nonce,
+            ConnectNonce.purpose == purpose,
             ConnectNonce.used_at.is_(None),
             ConnectNonce.expires_at > now,
         )
@@ -188,8 +204,8 @@ def claim_connect_nonce(session: Session, nonce: str) -> str:
     if claimed is not None:
         return str(claimed)
     known = session.get(ConnectNonce, nonce)
-    if known is None:
-        why = "its nonce was not issued here (or is long gone)"
+    if known is None or known.purpose != purpose:
+        why = "its nonce was not issued here for this page (or is long gone)"
     elif known.used_at is not None:
         why = "its nonce was already used; start the login again"
     else:
