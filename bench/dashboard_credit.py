@@ -122,7 +122,7 @@ def write_people_credit(
 
 
 def settings_weights(settings: Settings) -> dict[str, float]:
-    return dict(load_rules(settings).weights)
+    return dict(load_rules(settings).versions[-1].weights)
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,12 @@ DEFAULTS: Settings = {
             "related_similarity": 60,
         },
     },
-    "credits": {"rules_file": ""},
+    "credits": {
+        "rules_file": "",
+        "badges_hours": 6,
+        "suggestions_hours": 24,
+        "after_event_minutes": 10,
+    },
     "health": {
         "windows": [7, 30, 90],
         "unanswered_hours": 48,

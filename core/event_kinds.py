@@ -59,6 +59,9 @@ STATUS_CHANGED = "community.constellation_status_changed"  # page_id, title, old
 SECTION_REFRESH = "schedule.section_refresh"  # payload: page_id
 AFFILIATIONS_REFRESH = "schedule.affiliations"  # payload: every_hours
 BACKFILL_DUE = "schedule.backfill"  # payload: chunk, sources
+BADGES_DUE = "schedule.badges"  # payload: every_hours | after_event | requested_by
+SUGGESTIONS_DUE = "schedule.identity_suggestions"  # payload: as BADGES_DUE
+PRIVACY_CHANGED = "community.privacy_changed"  # payload: person_id, opted_out, by
 
 # -- asked for by moderators on the dashboard, done by the worker ----------------------------
 
@@ -98,6 +101,7 @@ _CREDIT_POST = "community.credits.forum_credit.credit_post"
 _CREDIT_LIKE = "community.credits.forum_credit.credit_like"
 _SECTION_BEHIND = "community.constellations.handlers.refresh_sections_behind"
 _MEMBERSHIP = "community.partners.affiliation.follow_membership"
+_BADGES_SOON = "community.credits.handlers.badges_soon"
 
 # Activity and credit first: the wiki sections show the activity rows and the credit,
 # including this event's; the candidate check counts the activity rows too. Health after
@@ -168,14 +172,26 @@ CATALOGUE: tuple[Kind, ...] = (
     Kind(FORUM_USER_UPDATED, "an account changed", _DISCOURSE, ignored=_UNREAD),
     Kind(FORUM_BADGE_GRANTED, "a badge was granted", _DISCOURSE, ignored=_UNREAD),
     Kind(FORUM_BADGE_REVOKED, "a badge was revoked", _DISCOURSE, ignored=_UNREAD),
-    Kind(FORUM_USER_ADDED_TO_GROUP, "someone joined a group", _DISCOURSE, (_MEMBERSHIP,)),
-    Kind(FORUM_USER_REMOVED_FROM_GROUP, "someone left a group", _DISCOURSE, (_MEMBERSHIP,)),
+    Kind(
+        FORUM_USER_ADDED_TO_GROUP, "someone joined a group", _DISCOURSE, (_MEMBERSHIP, _BADGES_SOON)
+    ),
+    Kind(
+        FORUM_USER_REMOVED_FROM_GROUP,
+        "someone left a group",
+        _DISCOURSE,
+        (_MEMBERSHIP, _BADGES_SOON),
+    ),
     Kind(WIKI_EDIT, "a page was edited", _WIKI, _WIKI_PAGE),
     Kind(WIKI_NEW, "a page was created", _WIKI, _WIKI_PAGE),
     Kind(WIKI_MOVE, "a page was moved (renamed)", _WIKI, _WIKI_PAGE),
     Kind(WIKI_DELETE, "a page was deleted", _WIKI, _WIKI_PAGE),
     Kind(WIKI_RESTORE, "a deleted page was restored", _WIKI, _WIKI_PAGE),
-    Kind(WIKI_LOG, "any other log entry (uploads, blocks, rights…)", _WIKI, (_ACTIVITY_WIKI,)),
+    Kind(
+        WIKI_LOG,
+        "any other log entry (uploads, blocks, rights, new accounts…)",
+        _WIKI,
+        (_ACTIVITY_WIKI, "community.credits.handlers.suggestions_soon"),
+    ),
     Kind(
         WIKI_RECONCILE,
         "a page's latest revision, found by a full reconcile after changes were lost",
@@ -201,6 +217,29 @@ CATALOGUE: tuple[Kind, ...] = (
         "the platforms' history is still to be read (the first start, then chunk by chunk)",
         "community.backfill.handlers",
         ("community.backfill.handlers.continue_backfill",),
+        rules=False,
+    ),
+    Kind(
+        BADGES_DUE,
+        "badges are due to be granted (and revoked for people who opted out): on schedule,"
+        " after events that can change them, or asked for on the People page",
+        "community.credits.handlers",
+        ("community.credits.handlers.award",),
+        rules=False,
+    ),
+    Kind(
+        SUGGESTIONS_DUE,
+        "identity-link suggestions are due to be refreshed: on schedule, after a new wiki"
+        " account, or asked for on the People page",
+        "community.credits.handlers",
+        ("community.credits.handlers.suggest",),
+        rules=False,
+    ),
+    Kind(
+        PRIVACY_CHANGED,
+        "a person opted out of being named, or back in (their own page or a moderator)",
+        "community.credits.people",
+        ("community.credits.handlers.privacy_changed",),
         rules=False,
     ),
     Kind(
@@ -251,7 +290,7 @@ CATALOGUE: tuple[Kind, ...] = (
         PRACTICE_ADOPTED,
         "an organisation adopted another's practice",
         "community.practices.adoption",
-        ("community.credits.forum_credit.credit_adoption",),
+        ("community.credits.forum_credit.credit_adoption", _BADGES_SOON),
     ),
     Kind(
         STATUS_CHANGED,

@@ -68,6 +68,7 @@ class LedgerRow:
     ref: str
     weight: float
     rule: str
+    rules_version: str | None
     cancels: bool  # a counter-entry taking back an earlier contribution
     reason: str  # why a counter-entry was written, or why this row was cancelled
     cancelled: bool  # a contribution a later counter-entry took back
@@ -99,7 +100,8 @@ def first_username(accounts: list[str]) -> str:
 
 
 def person_view(session: Session, person_id: int) -> PersonView | None:
-    """The person, their accounts and (unless they opted out) their score by kind."""
+    """The person, their accounts and their score by kind; for someone who opted out,
+    none of those (only their id and organisation)."""
     person = session.get(Person, person_id)
     if person is None:
         return None
@@ -112,14 +114,24 @@ def person_view(session: Session, person_id: int) -> PersonView | None:
         )
     ]
     names = [f"{a.platform}:{a.username}" for a in accounts]
+    if person.opted_out:  # counted elsewhere, never named: no name, accounts or figures
+        return PersonView(
+            person_id=person.id,
+            name=f"Person {person.id}",
+            organisation=person.organisation or "",
+            organisation_source=person.organisation_source or "",
+            opted_out=True,
+            accounts=[],
+            score=None,
+        )
     return PersonView(
         person_id=person.id,
         name=person.name or first_username(names),
         organisation=person.organisation or "",
         organisation_source=person.organisation_source or "",
-        opted_out=person.opted_out,
+        opted_out=False,
         accounts=accounts,
-        score=None if person.opted_out else _score(session, accounts),
+        score=_score(session, accounts),
     )
 
 
@@ -182,6 +194,7 @@ def ledger_page(
             ref=e.ref,
             weight=e.weight,
             rule=e.rule,
+            rules_version=e.rules_version,
             cancels=e.cancels_key is not None,
             reason=(e.reason or "") if e.cancels_key else taken_back.get(e.entry_key, ""),
             cancelled=e.entry_key in taken_back,

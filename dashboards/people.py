@@ -15,9 +15,11 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
+from community.credits import handlers as credit_duties
 from community.credits import people as directory
 from community.credits.models import LinkSuggestion, Person
 from community.credits.rules import load_rules
+from core import clock, inbox
 from core.config import Settings
 from core.errors import ConfigError
 from core.store import get_store
@@ -92,10 +94,11 @@ def person(person_id: int) -> str:
 
 
 def _weights(settings: Settings) -> dict[str, float]:
-    """The rules' weight per kind, to explain a score; none when the rules file is broken
-    (the page still shows the ledger, which needs no rules)."""
+    """The weight per kind of the rules version in force now, to explain a score; none
+    when the rules file is broken (the page still shows the ledger, which needs no
+    rules)."""
     try:
-        return dict(load_rules(settings).weights)
+        return dict(load_rules(settings).at(clock.now()).weights)
     except ConfigError:
         return {}
 
@@ -137,6 +140,24 @@ def _decide(suggestion_id: int, state: str) -> Response:
             return _back()
     what = "now one person" if state == "linked" else "not one person; never suggested again"
     flash(f"Suggestion {suggestion_id}: {pair} are {what}.", "ok")
+    return _back()
+
+
+@pages.post("/people/badges/run")
+def run_badges() -> Response:
+    return _queue("badges", "Badges will be granted (and revoked where people opted out)")
+
+
+@pages.post("/people/suggestions/run")
+def run_suggestions() -> Response:
+    return _queue("suggestions", "Identity suggestions will be refreshed from both platforms")
+
+
+def _queue(duty: str, what: str) -> Response:
+    """Queue the duty for the worker: a page never calls the wiki or the forum."""
+    with get_store().session() as session:
+        inbox.record(session, credit_duties.request_event(duty, viewer().username, now=clock.now()))
+    flash(f"{what} by the worker in a moment.", "ok")
     return _back()
 
 
@@ -255,6 +276,7 @@ def _entry_json(row: ledgers.LedgerRow) -> dict[str, Any]:
         "ref": row.ref,
         "weight": row.weight,
         "rule": row.rule,
+        "rules_version": row.rules_version,
         "counter_entry": row.cancels,
         "cancelled": row.cancelled,
         "reason": row.reason or None,

@@ -12,7 +12,7 @@ from core import clock as clocks
 from core import forum_budget_ledgers, logs, store
 from core.clock import Clock
 from core.config import load_config
-from dashboards import connect_views
+from dashboards import connect_views, privacy_views
 from service import cli, readiness, scrape, worker
 from webhooks import incoming
 
@@ -45,6 +45,7 @@ def create_app(
     scrape.init_app(app)
     incoming.init_app(app)
     connect_views.init_app(app)
+    privacy_views.init_app(app)
     dashboards.init_app(app)  # after every blueprint: it exempts the webhooks from CSRF
     worker.init_app(app)
     cli.init_app(app)

@@ -2,7 +2,8 @@
 
 Each duty has its interval (0: off) and runs when that much time has passed since its
 last run: reading the wiki's recent changes and the forum's new posts (missed webhooks),
-scheduling the health recompute and the partner groups' members' refresh, looking for due
+scheduling the health recompute, the partner groups' members' refresh, badges and
+identity-link suggestions, looking for due
 automation schedules, beats, unanswered topics and stale charters, and re-checking
 dashboard roles on the forum. A duty that
 fails is reported and tried again at its next turn; it never stops the others.
@@ -16,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from community.backfill import handlers as backfill
+from community.credits import handlers as credits
 from community.health import handlers as health
 from community.partners import handlers as partners
 from connectors.discourse.client import ForumClient
@@ -54,6 +56,11 @@ class Timers:
         self.health_minutes = float(settings["health"]["recompute_minutes"]) if enabled else 0.0
         # Partner groups' members, read again: the safety net for membership webhooks.
         self.affiliation_hours = float(settings["partners"]["affiliation_refresh_hours"])
+        # Badges and identity suggestions change without a moderator: the worker runs both.
+        self.credit_hours = {
+            "badges": float(settings["credits"]["badges_hours"]),
+            "suggestions": float(settings["credits"]["suggestions_hours"]),
+        }
         if enabled:
             config = settings["worker"]
             self.every = {
@@ -63,6 +70,7 @@ class Timers:
                 "automations": float(settings["automations"]["scan_seconds"]),
                 "roles": float(settings["dashboard"]["recheck_minutes"]) * 60,
                 "affiliations": self.affiliation_hours * 3600,
+                **{duty: hours * 3600 for duty, hours in self.credit_hours.items()},
             }
         self._last: dict[str, datetime] = {}
         self._forum_read: datetime | None = None
@@ -93,6 +101,8 @@ class Timers:
         self._when_due("automations", self._schedule_automations)
         self._when_due("roles", self._recheck_roles)
         self._when_due("affiliations", self._schedule_affiliations)
+        self._when_due("badges", lambda: self._schedule_credit("badges"))
+        self._when_due("suggestions", lambda: self._schedule_credit("suggestions"))
 
     def _when_due(self, duty: str, run: Callable[[], object]) -> None:
         every = self.every.get(duty, 0.0)
@@ -144,6 +154,12 @@ class Timers:
         if self.settings["forum"]["url"]:
             with self.store.session() as session:
                 event = partners.schedule_event(self.clock(), self.affiliation_hours)
+                inbox.record(session, event)
+
+    def _schedule_credit(self, duty: str) -> None:
+        if self.settings["forum"]["url"]:
+            with self.store.session() as session:
+                event = credits.schedule_event(duty, self.clock(), self.credit_hours[duty])
                 inbox.record(session, event)
 
     def _schedule_automations(self) -> None:

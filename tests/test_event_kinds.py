@@ -23,6 +23,8 @@ DERIVED_KINDS = {
     ("webhooks/incoming/wiki_events.py", "kind_of(change)"),
     # an event as the inbox stored it
     ("core/inbox.py", "row.kind"),
+    # a credit duty's kind: DUTIES maps each duty to a catalogue constant
+    ("community/credits/handlers.py", "DUTIES[duty]"),
     # an event file given to a dry run, as its author wrote it
     ("webhooks/automations/dry_run.py", "kind"),
     # a health alert raised or resolved: one of the two catalogue constants, passed in

@@ -58,6 +58,7 @@ class Discussion:
 class Participant:
     username: str
     organisations: tuple[str, ...]
+    opted_out: bool = False  # counted, never named
 
 
 def update_wiki_section(
@@ -214,7 +215,11 @@ def active_participants(
         key=str.lower,
     )
     known = organisations(session, names)
-    return [Participant(name, known.get(name.casefold(), ())) for name in names]
+    hidden = opted_out(session, names)
+    return [
+        Participant(name, known.get(name.casefold(), ()), name.casefold() in hidden)
+        for name in names
+    ]
 
 
 def _bots(session: Session, usernames: set[str]) -> set[str]:
@@ -245,6 +250,22 @@ def organisations(session: Session, usernames: Sequence[str]) -> dict[str, tuple
         )
     )
     return {username.casefold(): (str(organisation),) for username, organisation in rows}
+
+
+def opted_out(session: Session, usernames: Sequence[str]) -> set[str]:
+    """The casefolded forum usernames among ``usernames`` whose person opted out."""
+    if not usernames:
+        return set()
+    rows = session.scalars(
+        select(Account.username)
+        .join(Person, Person.id == Account.person_id)
+        .where(
+            Account.platform == "forum",
+            func.lower(Account.username).in_([name.lower() for name in usernames]),
+            Person.opted_out.is_(True),
+        )
+    )
+    return {username.casefold() for username in rows}
 
 
 def page_issues(session: Session, page_id: int) -> list[str]:
@@ -286,9 +307,15 @@ def render_inside(
         for d in discussions
     ] or ["* No discussions yet."]
     lines += ["", "=== Active participants ===", f"Posted in the last {days} days:"]
-    for person in participants:
+    named = [person for person in participants if not person.opted_out]
+    for person in named:
         where = ", ".join(escape(o) for o in person.organisations) or "no partner organisation"
         lines.append(f"* {escape(person.username)} ({where})")
+    hidden = len(participants) - len(named)
+    if hidden:
+        noun = "person who posted" if hidden == 1 else "people who posted"
+        more = "And " if named else ""
+        lines.append(f"* {more}{hidden} {'more ' if named else ''}{noun} asked not to be listed.")
     if not participants:
         lines.append("* No one yet.")
     lines += ["", *credits]

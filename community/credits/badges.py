@@ -1,5 +1,6 @@
 """Discourse badges for the credit rules' thresholds: created on the forum when missing,
-granted once per (badge, forum account) and recorded in ``BadgeGrant``.
+granted once per (badge, forum account) and recorded in ``BadgeGrant``; taken back from
+people who opted out (and granted again, on the same row, if they opt back in).
 
 Metrics are per person (a person's accounts on both platforms count together); the
 badge goes to the person's forum accounts, so wiki-only people get none.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,7 +24,9 @@ from community.credits.rules import BadgeRule, CreditRules, is_excluded, load_ru
 from connectors.discourse import ForumClient
 from connectors.discourse.records import Badge
 from connectors.mediawiki import WikiClient
+from core import clock
 from core.config import Settings
+from core.errors import NotFound
 from core.store import dialect_insert
 
 Metric = Callable[[Session, Settings, WikiClient | None], Counter[int]]
@@ -31,18 +35,20 @@ Metric = Callable[[Session, Settings, WikiClient | None], Counter[int]]
 def award_badges(
     session: Session, forum: ForumClient, settings: Settings, *, wiki: WikiClient | None = None
 ) -> list[BadgeGrant]:
-    """Grant every badge whose threshold a person reached and that was not granted yet;
-    returns the grants recorded now. A badge the forum already shows is recorded, not
-    granted again. ``wiki`` (made from the settings when needed) reads charters."""
+    """Grant every badge whose threshold a person reached and that is not held yet, and
+    take back on the forum the badges of people who opted out; returns the grants changed
+    now. A badge the forum already shows is recorded, not granted again. ``wiki`` (made
+    from the settings when needed) reads charters."""
     rules = load_rules(settings)
-    recorded: list[BadgeGrant] = []
+    changed = revoke_opted_out(session, forum)
     known: dict[str, Badge] | None = None
     for key, rule in rules.badges.items():
         if rule.metric not in METRICS:
             raise ValueError(f"badge {key}: unknown metric {rule.metric!r}")
         scores = METRICS[rule.metric](session, settings, wiki)
         for username in _forum_accounts(session, settings, rules, scores, rule.threshold):
-            if _granted(session, key, username):
+            grant = _grant_row(session, key, username)
+            if grant is not None and grant.revoked_at is None:
                 continue
             if known is None:
                 known = {badge.name.casefold(): badge for badge in forum.badges()}
@@ -50,10 +56,35 @@ def award_badges(
             held = next((b for b in forum.user_badges(username) if b.badge_id == badge.id), None)
             if held is None:
                 held = forum.grant_badge(username, badge.id)
-            grant = _record(session, key, username, badge.id, held.id)
-            if grant is not None:
-                recorded.append(grant)
-    return recorded
+            if grant is not None:  # opted back in: the same row, granted again
+                grant.forum_badge_id, grant.user_badge_id = badge.id, held.id
+                grant.granted_at, grant.revoked_at = clock.now(), None
+                session.flush()
+                changed.append(grant)
+            elif (made := _record(session, key, username, badge.id, held.id)) is not None:
+                changed.append(made)
+    return changed
+
+
+def revoke_opted_out(session: Session, forum: ForumClient) -> list[BadgeGrant]:
+    """Take back on the forum every badge we granted to someone who opted out (no public
+    badge names them); the grant row is kept, marked revoked."""
+    held_by_opted_out = (
+        select(BadgeGrant)
+        .join(Account, (Account.platform == "forum") & (Account.username == BadgeGrant.username))
+        .join(Person, Person.id == Account.person_id)
+        .where(Person.opted_out.is_(True), BadgeGrant.revoked_at.is_(None))
+        .order_by(BadgeGrant.id)
+    )
+    revoked = []
+    for grant in list(session.scalars(held_by_opted_out)):
+        if grant.user_badge_id is not None:
+            with suppress(NotFound):  # taken back on the forum already
+                forum.revoke_badge(grant.user_badge_id)
+        grant.revoked_at = clock.now()
+        session.flush()
+        revoked.append(grant)
+    return revoked
 
 
 # -- metrics: person id -> value -------------------------------------------------------
@@ -179,8 +210,9 @@ def _forum_accounts(
     accounts left out."""
     names: list[str] = []
     for person_id, value in sorted(scores.items()):
-        if value < threshold:
-            continue
+        person = session.get(Person, person_id)
+        if value < threshold or person is None or person.opted_out:
+            continue  # an opted-out person holds no public badge
         for account in _accounts(session, person_id):
             if account.platform != "forum" or account.is_bot:
                 continue
@@ -189,11 +221,10 @@ def _forum_accounts(
     return names
 
 
-def _granted(session: Session, badge: str, username: str) -> bool:
-    found = session.scalars(
-        select(BadgeGrant.id).where(BadgeGrant.badge == badge, BadgeGrant.username == username)
+def _grant_row(session: Session, badge: str, username: str) -> BadgeGrant | None:
+    return session.scalars(
+        select(BadgeGrant).where(BadgeGrant.badge == badge, BadgeGrant.username == username)
     ).first()
-    return found is not None
 
 
 def _ensure_badge(forum: ForumClient, known: dict[str, Badge], rule: BadgeRule) -> Badge:

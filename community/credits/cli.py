@@ -7,7 +7,9 @@ from __future__ import annotations
 import getpass
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy import select
@@ -16,7 +18,9 @@ from sqlalchemy.orm import Session
 from community.credits import export, people
 from community.credits.authorship import shares, surviving_tokens
 from community.credits.badges import award_badges
-from community.credits.models import LinkSuggestion, Person, WikiAuthorship
+from community.credits.models import CreditRescore, LinkSuggestion, Person, WikiAuthorship
+from community.credits.rescore import RescoreError, rescore
+from community.credits.rules import RulesVersion, load_rules
 from community.credits.wiki_credit import update_page_credit
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient
@@ -24,7 +28,12 @@ from core.command_context import configured_store
 from core.config import Settings
 from core.errors import ConfigError
 
+DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]
 PERSON_HELP = "PERSON is a person id, platform:username (wiki:Ana, forum:ana) or a username."
+moderator_option = click.option(
+    "--by", "moderator", default=getpass.getuser, show_default="your login name",
+    help="the moderator deciding",
+)  # fmt: skip
 
 
 @contextmanager
@@ -66,7 +75,7 @@ def credits_export(fmt: str, output: Path | None) -> None:
 def credits_explain(person: str) -> None:
     """Every ledger row behind PERSON's score, counter-entries with their reason, and the
     total. Works for people who opted out too: it is their own data."""
-    with _session() as (_settings, session):
+    with _session() as (settings, session):
         found = people.find_person(session, person)
         accounts = [f"{a.platform}:{a.username}" for a in people.accounts_of(session, found)]
         lines, total = export.explain(session, found)
@@ -80,10 +89,91 @@ def credits_explain(person: str) -> None:
             f"  {when}  {line.platform}:{line.account}  {line.kind}  {line.object}  "
             f"ref {line.ref}  {line.weight:+g}  rule {line.rule}"
         )
+        if line.rules_version:  # none: written before rules were dated, or by an automation
+            text += f"  rules v{line.rules_version}"
         if line.cancels_key:
             text += f"  cancels an earlier entry: {line.reason}"
         click.echo(text)
     click.echo(f"total: {total:g}")
+    used = {line.rules_version for line in lines if line.rules_version}
+    if used:
+        click.echo("rules versions:")
+        for version in load_rules(settings).versions:
+            if version.label in used:
+                click.echo("  " + _version_line(version))
+
+
+def _version_line(version: RulesVersion) -> str:
+    starts = version.starts.isoformat() if version.starts else "the beginning"
+    weights = ", ".join(f"{k} {v:g}" for k, v in version.weights.items())
+    note = f" ({version.note})" if version.note else ""
+    return f"v{version.label} from {starts}{note}: {weights}"
+
+
+@credits_group.command("rules")
+def credits_rules() -> None:
+    """The credit rules versions, oldest first: when each starts and its weights."""
+    with configured_store() as (settings, _store):
+        versions = load_rules(settings).versions
+    for version in versions:
+        click.echo(_version_line(version))
+
+
+@credits_group.command("rescore")
+@click.option("--from", "start", type=click.DateTime(DATE_FORMATS), required=True)
+@click.option("--to", "end", type=click.DateTime(DATE_FORMATS), help="default: now")
+@click.option("--dry-run", is_flag=True, help="say what would change, change nothing")
+@moderator_option
+def credits_rescore(start: datetime, end: datetime | None, dry_run: bool, moderator: str) -> None:
+    """Weigh again every contribution made from --from to --to (UTC) by the rules version
+    in force when it was made; recorded with who asked. Only this command changes a
+    score written before a rules version was added."""
+    with _session() as (settings, session):
+        try:
+            done = rescore(
+                session,
+                load_rules(settings),
+                period_from=_utc(start),
+                period_to=_utc(end) if end else None,
+                requested_by=moderator,
+                dry_run=dry_run,
+            )
+        except RescoreError as exc:
+            raise click.UsageError(str(exc)) from None
+        lines = [_rescore_line(done)] + [f"  {_change_line(c)}" for c in done.changes]
+        if dry_run:
+            session.rollback()
+    click.echo(("would rescore: " if dry_run else "") + "\n".join(lines))
+
+
+@credits_group.command("rescores")
+def credits_rescores() -> None:
+    """Every rescore a moderator ran, newest first."""
+    with _session() as (_settings, session):
+        found = session.scalars(select(CreditRescore).order_by(CreditRescore.id.desc()))
+        lines = []
+        for done in found:
+            lines.append(_rescore_line(done))
+            lines += [f"  {_change_line(c)}" for c in done.changes]
+    click.echo("\n".join(lines) if lines else "no rescores")
+
+
+def _rescore_line(done: CreditRescore) -> str:
+    who = f"rescore {done.id}" if done.id else "rescore"
+    return (
+        f"{who} by {done.requested_by} at {done.requested_at:%Y-%m-%d %H:%M} UTC: "
+        f"{done.period_from:%Y-%m-%d %H:%M} to {done.period_to:%Y-%m-%d %H:%M}, "
+        f"{done.rows} rows"
+    )
+
+
+def _change_line(change: dict[str, Any]) -> str:
+    old = f"v{change['from']}" if change["from"] else "(before dated rules)"
+    return f"{old} -> v{change['to']}: {change['rows']} rows, {change['points']:+g} points"
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @credits_group.command("leaderboard")
@@ -100,11 +190,6 @@ def credits_leaderboard(limit: int) -> None:
 
 
 # -- people -------------------------------------------------------------------------------
-
-moderator_option = click.option(
-    "--by", "moderator", default=getpass.getuser, show_default="your login name",
-    help="the moderator deciding",
-)  # fmt: skip
 
 
 @credits_group.command("badges")

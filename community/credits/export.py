@@ -70,6 +70,7 @@ class LedgerLine:
     ref: str
     weight: float
     rule: str
+    rules_version: str | None
     cancels_key: str | None
     reason: str | None
 
@@ -190,6 +191,7 @@ def explain(session: Session, person: Person) -> tuple[list[LedgerLine], float]:
                 ref=e.ref,
                 weight=e.weight,
                 rule=e.rule,
+                rules_version=e.rules_version,
                 cancels_key=e.cancels_key,
                 reason=e.reason,
             )

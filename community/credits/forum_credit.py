@@ -263,15 +263,14 @@ def credit_adoption(event: Event, ctx: HandlerContext) -> None:
     earlier = sum(1 for e in entries if not e.cancels_key)
     ledger.credit(
         ctx.session,
-        Contribution(
+        ledger.scored(
+            rules,
             platform=str(platform),
             account=str(author),
             kind=ADOPTED,
             object=f"practice:{page_id}",
             ref=_adoption_ref(organisation, earlier),
-            weight=rules.weights[ADOPTED],
             occurred_at=event.occurred_at,
-            rule=ADOPTED,
             scope=f"page:{page_id}",
         ),
     )
@@ -311,7 +310,7 @@ def _adoption_entries(session: Session, page_id: int, organisation: str) -> list
         )
     )
     refs = {fit_key(_adoption_ref(organisation, n), FIELD_LIMIT) for n in range(len(rows) + 1)}
-    return [row for row in rows if row.ref in refs]
+    return [row for row in rows if ledger.base_ref(row.ref) in refs]
 
 
 def _cancelled(entries: list[CreditEntry]) -> set[str]:
@@ -335,15 +334,14 @@ def credit_practice_author(session: Session, practice: Practice, settings: Setti
         return False
     return ledger.credit(
         session,
-        Contribution(
+        ledger.scored(
+            rules,
             platform=practice.author_platform,
             account=practice.author,
             kind="practice_authored",
             object=f"practice:{practice.page_id}",
             ref="authored",
-            weight=rules.weights["practice_authored"],
             occurred_at=practice.updated_at,
-            rule="practice_authored",
             scope=f"page:{practice.page_id}",
         ),
     )
@@ -390,15 +388,14 @@ def _contribution(
     rules: CreditRules, post: Mapping[str, Any], *, kind: str, ref: str, at: datetime
 ) -> Contribution:
     category = post.get("category_id")
-    return Contribution(
+    return ledger.scored(
+        rules,
         platform="forum",
         account=str(post["username"]),
         kind=kind,
         object=f"post:{int(post['id'])}",
         ref=ref,
-        weight=rules.weights[kind],
         occurred_at=at,
-        rule=kind,
         scope=f"category:{category}" if category is not None else None,
     )
 
@@ -476,9 +473,11 @@ def _restore(
                 kind=entry.kind,
                 object=entry.object,
                 ref=f"{entry.ref.split(RECOVERED)[0]}{RECOVERED}{times}",
-                weight=entry.weight,
+                weight=entry.weight,  # the credit it had: a recovery is no new score
                 occurred_at=at,
                 rule=entry.rule,
                 scope=entry.scope,
+                rules_version=entry.rules_version,
+                units=entry.units,
             ),
         )

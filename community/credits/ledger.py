@@ -19,11 +19,13 @@ from sqlalchemy.orm import Session
 
 from community.credits import people
 from community.credits.models import Account, CreditEntry, CreditTotal
+from community.credits.rules import CreditRules
 from core.store import dialect_insert
 
 KEY_LIMIT = 255
 FIELD_LIMIT = 128  # the object and ref columns
 CANCEL_PREFIX = "cancel|"
+RESCORED = "|rescore:"  # a rescored row's ref: the original's, then the rescore's id
 
 
 @dataclass(frozen=True)
@@ -37,10 +39,46 @@ class Contribution:
     occurred_at: datetime
     rule: str  # the scoring rule's name
     scope: str | None = None  # "page:<pageid>" | "category:<id>" | None
+    rules_version: str | None = None  # the credit rules version that weighed it
+    units: float | None = None  # what the weight is for: tokens of text, 1 reply, ...
 
     @property
     def key(self) -> str:
         return fit_key(f"{self.kind}|{self.platform}|{self.object}|{self.ref}|{self.account}")
+
+
+def scored(
+    rules: CreditRules,
+    *,
+    platform: str,
+    account: str,
+    kind: str,
+    object: str,
+    ref: str,
+    occurred_at: datetime,
+    scope: str | None,
+    units: float = 1.0,
+) -> Contribution:
+    """The contribution weighed by the rules version in force when it happened."""
+    version = rules.at(occurred_at)
+    return Contribution(
+        platform=platform,
+        account=account,
+        kind=kind,
+        object=object,
+        ref=ref,
+        weight=version.points(kind, units),
+        occurred_at=occurred_at,
+        rule=kind,
+        scope=scope,
+        rules_version=version.label,
+        units=units,
+    )
+
+
+def base_ref(ref: str) -> str:
+    """A row's ref without a rescore's suffix: the contribution it stands for."""
+    return ref.split(RESCORED, 1)[0]
 
 
 def fit_key(key: str, limit: int = KEY_LIMIT) -> str:
@@ -67,6 +105,8 @@ def credit(session: Session, contribution: Contribution) -> bool:
         "occurred_at": c.occurred_at,
         "rule": c.rule,
         "scope": c.scope,
+        "rules_version": c.rules_version,
+        "units": c.units,
     }
     return _insert_once(session, values)
 
@@ -89,6 +129,8 @@ def cancel(session: Session, key: str, *, reason: str, at: datetime) -> bool:
         "occurred_at": at,
         "rule": original.rule,
         "scope": original.scope,
+        "rules_version": original.rules_version,
+        "units": original.units,
         "cancels_key": key,
         "reason": reason,
     }

@@ -61,6 +61,31 @@ class LinkSuggestion(Base):
     decided_by: Mapped[str | None] = mapped_column(String(255))
 
 
+class IdentityDecision(Base):
+    """A moderator's link or unlink of accounts, kept for good: the history of who decided
+    what, and what a link changed, so unlinking can put everything back as it was.
+
+    A link records the moved account's person as it was (``moved_person``: id, name,
+    organisation, opt-out) and the fields of the person it joined before and after
+    (``joined_before``/``joined_after``); ``undone_by`` is the unlink that reversed it."""
+
+    __tablename__ = "identity_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action: Mapped[str] = mapped_column(String(8))  # link | unlink
+    platform: Mapped[str] = mapped_column(String(8))  # the account that moved
+    username: Mapped[str] = mapped_column(String(255))
+    joined_platform: Mapped[str | None] = mapped_column(String(8))  # the account it joined
+    joined_username: Mapped[str | None] = mapped_column(String(255))
+    person_id: Mapped[int] = mapped_column(Integer)  # the person it joined, or was given
+    moved_person: Mapped[dict[str, Any]] = mapped_column(Payload, default=dict)
+    joined_before: Mapped[dict[str, Any]] = mapped_column(Payload, default=dict)
+    joined_after: Mapped[dict[str, Any]] = mapped_column(Payload, default=dict)
+    undone_by: Mapped[int | None] = mapped_column(Integer)
+    decided_by: Mapped[str] = mapped_column(String(255))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
 class ConnectLogin(Base):
     """The latest verified DiscourseConnect login of one forum account (the forum vouches
     for its name and e-mail) and the wiki account the person said is theirs."""
@@ -85,6 +110,9 @@ class ConnectNonce(Base):
 
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
     wiki_username: Mapped[str] = mapped_column(String(255))
+    # link (claims wiki_username) | privacy (a person's own opt-out page): a nonce is
+    # good only for the login it was issued for.
+    purpose: Mapped[str] = mapped_column(String(8), default="link")
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
@@ -111,10 +139,33 @@ class CreditEntry(Base):
     weight: Mapped[float] = mapped_column(Float)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     rule: Mapped[str] = mapped_column(String(64))
+    # The rules version that scored the row (None: written before rules were dated, or
+    # weighed by an automation rule) and the counted things its weight is for (tokens of
+    # surviving text; 1 for the rest), so a rescore can weigh it again exactly.
+    rules_version: Mapped[str | None] = mapped_column(String(32))
+    units: Mapped[float | None] = mapped_column(Float)
     scope: Mapped[str | None] = mapped_column(String(128), index=True)
     cancels_key: Mapped[str | None] = mapped_column(String(255), unique=True)
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
+class CreditRescore(Base):
+    """A moderator's rescore of a period: every active row that happened in it weighed
+    again by the rules version in force then (counter-entries and new rows, never edits).
+    Kept as the record of who changed past scores, when, and from which versions to
+    which."""
+
+    __tablename__ = "credit_rescores"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    requested_by: Mapped[str] = mapped_column(String(255))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    period_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    period_to: Mapped[datetime] = mapped_column(UTCDateTime)
+    # [{"from": version or null, "to": version, "rows": n, "points": delta}, ...]
+    changes: Mapped[list[Any]] = mapped_column(Payload, default=list)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class CreditTotal(Base):
@@ -144,6 +195,9 @@ class BadgeGrant(Base):
     forum_badge_id: Mapped[int] = mapped_column(Integer)
     user_badge_id: Mapped[int | None] = mapped_column(Integer)
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    # Taken back on the forum when the person opted out; granted again (this row) when
+    # they opt back in.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class WikiAuthorship(Base):

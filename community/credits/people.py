@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
@@ -16,6 +17,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from community.credits import identity_links
 from community.credits.models import (
     Account,
     ConnectLogin,
@@ -26,8 +28,9 @@ from community.credits.models import (
 from community.partners.names import Organisations
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import WikiClient
-from core import clock
+from core import clock, event_kinds, inbox
 from core.errors import ConstellateError, PermissionDenied
+from core.events import Event
 from core.store import dialect_insert
 
 log = logging.getLogger(__name__)
@@ -37,6 +40,7 @@ SAME_USERNAME = "same username"
 SAME_EMAIL = "same e-mail"
 EMAIL_NAME = "e-mail name matches the wiki username"
 CONNECT_LOGIN = "DiscourseConnect login"
+LINK, PRIVACY = "link", "privacy"  # what a DiscourseConnect nonce was issued for
 CONNECT_NONCE_LIFETIME = timedelta(minutes=10)
 # Used and expired nonces are kept a day, so a late or replayed answer gets a clear reason.
 CONNECT_NONCE_KEPT = timedelta(days=1)
@@ -156,26 +160,41 @@ def claimed_wiki_name(text: str) -> str:
 def start_connect_login(session: Session, wiki_username: str) -> str:
     """A new one-use nonce (256 random bits) for a DiscourseConnect login that claims
     ``wiki_username``; it expires after CONNECT_NONCE_LIFETIME."""
-    name = claimed_wiki_name(wiki_username)
+    return _new_nonce(session, claimed_wiki_name(wiki_username), LINK)
+
+
+def start_privacy_login(session: Session) -> str:
+    """A nonce for a DiscourseConnect login to a person's own opt-out page."""
+    return _new_nonce(session, "", PRIVACY)
+
+
+def _new_nonce(session: Session, wiki_username: str, purpose: str) -> str:
     now = clock.now()
     session.execute(delete(ConnectNonce).where(ConnectNonce.expires_at < now - CONNECT_NONCE_KEPT))
     nonce = secrets.token_urlsafe(32)
     session.add(
-        ConnectNonce(nonce=nonce, wiki_username=name, expires_at=now + CONNECT_NONCE_LIFETIME)
+        ConnectNonce(
+            nonce=nonce,
+            wiki_username=wiki_username,
+            purpose=purpose,
+            expires_at=now + CONNECT_NONCE_LIFETIME,
+        )
     )
     session.flush()
     return nonce
 
 
-def claim_connect_nonce(session: Session, nonce: str) -> str:
-    """Use up a nonce we issued and answer the wiki username it claimed; PermissionDenied
-    when it is unknown, used or expired. One conditional UPDATE marks it used, so of two
-    answers racing with the same nonce only one wins."""
+def claim_connect_nonce(session: Session, nonce: str, purpose: str = "link") -> str:
+    """Use up a nonce we issued for ``purpose`` and answer the wiki username it claimed;
+    PermissionDenied when it is unknown, used, expired or for another purpose. One
+    conditional UPDATE marks it used, so of two answers racing with the same nonce only
+    one wins."""
     now = clock.now()
     claimed = session.execute(
         update(ConnectNonce)
         .where(
             ConnectNonce.nonce == nonce,
+            ConnectNonce.purpose == purpose,
             ConnectNonce.used_at.is_(None),
             ConnectNonce.expires_at > now,
         )
@@ -185,8 +204,8 @@ def claim_connect_nonce(session: Session, nonce: str) -> str:
     if claimed is not None:
         return str(claimed)
     known = session.get(ConnectNonce, nonce)
-    if known is None:
-        why = "its nonce was not issued here (or is long gone)"
+    if known is None or known.purpose != purpose:
+        why = "its nonce was not issued here for this page (or is long gone)"
     elif known.used_at is not None:
         why = "its nonce was already used; start the login again"
     else:
@@ -364,7 +383,18 @@ def link(session: Session, target: Pair, moderator: str) -> LinkSuggestion:
     wiki_account = ensure_account(session, "wiki", suggestion.wiki_username)
     forum_account = ensure_account(session, "forum", suggestion.forum_username)
     if wiki_account.person_id != forum_account.person_id:
-        _move(session, wiki_account, session.get_one(Person, forum_account.person_id))
+        joined = session.get_one(Person, forum_account.person_id)
+        was = identity_links.snapshot(session.get_one(Person, wiki_account.person_id))
+        before = identity_links.snapshot(joined)
+        _move(session, wiki_account, joined)
+        identity_links.record_link(
+            session,
+            wiki_account,
+            forum_account,
+            moved_person=was,
+            joined_before=before,
+            moderator=moderator,
+        )
     _decide(suggestion, "linked", moderator)
     session.flush()
     log.info(
@@ -390,8 +420,10 @@ def reject(session: Session, target: Pair, moderator: str) -> LinkSuggestion:
 
 
 def unlink(session: Session, platform: str, username: str, moderator: str) -> Account:
-    """The account gets a person of its own again; the pairs it was linked in count as
-    rejected, so they are not suggested again."""
+    """Undo the links that joined the account to others: each moved account goes back to
+    the person it had, with its credit, and the person it joined gets back what the link
+    changed (``identity_links``). An account linked before links were recorded gets a
+    person of its own. The pairs count as rejected, so they are not suggested again."""
     account = _account(session, platform, username)
     if account is None:
         raise PeopleError(f"{platform}:{username}: no such account")
@@ -399,10 +431,16 @@ def unlink(session: Session, platform: str, username: str, moderator: str) -> Ac
     others = [a for a in accounts_of(session, person) if a.id != account.id]
     if not others:
         raise PeopleError(f"{platform}:{username}: not linked to any other account")
-    alone = Person(name=person.name if platform == "forum" else None)
-    session.add(alone)
-    session.flush()
-    account.person_id = alone.id
+    for standing in identity_links.standing_links(session, account):
+        identity_links.undo(session, standing, moderator)
+    session.refresh(account)
+    if account.person_id == person.id and any(
+        a.id != account.id for a in accounts_of(session, person)
+    ):
+        alone = Person(name=person.name if platform == "forum" else None)
+        session.add(alone)
+        session.flush()
+        account.person_id = alone.id
     column = LinkSuggestion.wiki_username if platform == "wiki" else LinkSuggestion.forum_username
     for suggestion in session.scalars(
         select(LinkSuggestion).where(column == username, LinkSuggestion.state == "linked")
@@ -433,10 +471,30 @@ def set_organisation(session: Session, person: Person, organisation: str, modera
     )
 
 
-def set_opt_out(session: Session, person: Person, flag: bool) -> None:
-    """Opted-out people are left out of leaderboards and person-level exports."""
+def set_opt_out(session: Session, person: Person, flag: bool, by: str = "moderator") -> bool:
+    """Opted-out people are counted but never named (leaderboards, exports, wiki
+    sections, dashboards) and hold no public badge. A change is told to the worker
+    (``community.privacy_changed``), which revokes or grants badges and rewrites the
+    wiki sections; True when it changed anything."""
+    if bool(person.opted_out) == flag:
+        return False
     person.opted_out = flag
     session.flush()
+    inbox.record(
+        session,
+        Event(
+            event_id=f"privacy:{person.id}:{uuid.uuid4().hex}",
+            kind=event_kinds.PRIVACY_CHANGED,
+            source="community",
+            subject=f"person:{person.id}",
+            actor=None,
+            occurred_at=clock.now(),
+            delivery_id=None,
+            payload={"person_id": person.id, "opted_out": flag, "by": by},
+        ),
+    )
+    log.info("people: person %s %s (by %s)", person.id, "opted out" if flag else "opted in", by)
+    return True
 
 
 def _suggestion(session: Session, target: Pair, *, create: bool) -> LinkSuggestion:

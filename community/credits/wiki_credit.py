@@ -174,51 +174,53 @@ def _credit_page(
         bot = bool(BOT_GROUPS & groups.get(name, frozenset()))
         return not is_excluded(rules, settings, PLATFORM, name, is_bot=bot)
 
-    per = float(rules.options.get("wiki_text", {}).get("per", 100)) or 100.0
-    wanted = {
-        name: rules.weights.get("wiki_text", 0.0) * count / per
-        for name, count in tokens.items()
-        if credited(name)
-    }
+    wanted = {name: count for name, count in tokens.items() if credited(name)}
     by_account: dict[str, list[CreditEntry]] = {}
     for entry in active:
         by_account.setdefault(entry.account, []).append(entry)
     for name in sorted(set(wanted) | set(by_account)):
-        entries, weight = by_account.get(name, []), wanted.get(name, 0.0)
-        if len(entries) == 1 and abs(entries[0].weight - weight) <= WEIGHT_TOLERANCE:
-            continue
+        entries, count = by_account.get(name, []), wanted.get(name, 0)
+        if len(entries) == 1 and _same_text(rules, entries[0], count):
+            continue  # their surviving text did not change: its row keeps its score
         for entry in entries:
             ledger.cancel(
                 session, entry.entry_key, reason=f"text changed in revision {head}", at=at
             )
-        if weight > 0:
-            ledger.credit(
-                session,
-                ledger.Contribution(
-                    platform=PLATFORM,
-                    account=name,
-                    kind="wiki_text",
-                    object=obj,
-                    ref=f"head:{head}{suffix}",
-                    weight=weight,
-                    occurred_at=at,
-                    rule="wiki_text",
-                    scope=obj,
-                ),
-            )
+        contribution = ledger.scored(
+            rules,
+            platform=PLATFORM,
+            account=name,
+            kind="wiki_text",
+            object=obj,
+            ref=f"head:{head}{suffix}",
+            occurred_at=at,
+            scope=obj,
+            units=float(count),
+        )
+        if contribution.weight > 0:
+            ledger.credit(session, contribution)
     first = next((r for r in fresh if r.revid == state.get("first_revid")), None)
     if first is not None and creator and credited(creator):
         ledger.credit(
             session,
-            ledger.Contribution(
+            ledger.scored(
+                rules,
                 platform=PLATFORM,
                 account=creator,
                 kind="page_created",
                 object=obj,
                 ref=f"{first.revid}{suffix}",
-                weight=rules.weights.get("page_created", 0.0),
                 occurred_at=first.timestamp,
-                rule="page_created",
                 scope=obj,
             ),
         )
+
+
+def _same_text(rules: CreditRules, entry: CreditEntry, tokens: int) -> bool:
+    """Whether an author's active wiki_text row is for ``tokens`` surviving tokens. A row
+    written before rows counted their tokens is judged by its weight under the version
+    in force when it was written."""
+    if entry.units is not None:
+        return abs(entry.units - tokens) <= WEIGHT_TOLERANCE
+    expected = rules.at(entry.occurred_at).points("wiki_text", tokens)
+    return abs(entry.weight - expected) <= WEIGHT_TOLERANCE

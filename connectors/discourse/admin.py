@@ -306,6 +306,12 @@ class ForumAdmin:
             answer = self._dc.grant_badge_to(username, int(badge_id), **extra)
         return user_badge_from(answer["user_badge"])
 
+    def revoke_badge(self, user_badge_id: int) -> None:
+        """Take a granted badge back: Discourse's DELETE /user_badges/{id}.json (the grant's
+        id, as grant_badge and user_badges answer it)."""
+        with translated():
+            self._dc._delete(f"/user_badges/{int(user_badge_id)}.json")
+
     def user_badges(self, username: str) -> list[UserBadge]:
         with translated():
             answer = self._dc.user_badges(username)

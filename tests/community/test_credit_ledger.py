@@ -207,11 +207,13 @@ def row(contribution: Contribution) -> dict[str, object]:
 
 def test_default_rules_and_exclusions() -> None:
     rules = load_rules(settings())
-    assert dict(rules.weights) == {
+    [first] = rules.versions
+    assert (first.label, first.starts) == ("1", None)
+    assert dict(first.weights) == {
         "wiki_text": 1.0, "page_created": 3.0, "forum_reply": 2.0, "accepted_solution": 10.0,
         "like_received": 1.0, "practice_authored": 10.0, "practice_adopted": 15.0,
     }  # fmt: skip
-    assert rules.options["wiki_text"]["per"] == 100
+    assert first.options["wiki_text"]["per"] == 100
     assert {k: (b.metric, b.threshold) for k, b in rules.badges.items()} == {
         "practice_sharer": ("practices_adopted_by_others", 1.0),
         "bridge_builder": ("cross_organisation_replies", 5.0),
@@ -235,7 +237,8 @@ def test_a_rules_file_replaces_the_defaults(tmp_path: Path) -> None:
     path = tmp_path / "rules.json"
     path.write_text(json.dumps(data))
     rules = load_rules(settings(rules_file=str(path)))
-    assert rules.weights["forum_reply"] == 4.0 and rules.options["wiki_text"]["per"] == 50
+    version = rules.at(T0)
+    assert version.weights["forum_reply"] == 4.0 and version.options["wiki_text"]["per"] == 50
     assert is_excluded(rules, settings(), "wiki", "Import Robot")
 
 

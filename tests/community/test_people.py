@@ -6,7 +6,6 @@ from __future__ import annotations
 import secrets
 import threading
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,10 +27,9 @@ from connectors.discourse.connect import connect_request, verified_connect_paylo
 from core.errors import PermissionDenied
 from dashboards.connect_views import CALLBACK_PATH
 from service.app import create_app
-from tests.community.constellations.sync_support import SyncRig, on_store
+from tests.community.conftest import CONNECT_HOST, CONNECT_SECRET
+from tests.community.constellations.sync_support import SyncRig
 from tests.conftest import SessionForum, SessionWiki
-
-CONNECT_SECRET = "connect-secret-" + "z" * 20
 
 
 @pytest.fixture
@@ -129,29 +127,6 @@ def test_suggest_link_reject_unlink(rig: SyncRig, wiki: SessionWiki) -> None:
         # A moderator may link a pair that was never suggested.
         people.link(session, (f"Kit{tag}", f"dale{tag}"), "mod")
         assert person_of(session, "wiki", f"Kit{tag}") == person_of(session, "forum", f"dale{tag}")
-
-
-CONNECT_HOST = "constellate.example.org"
-
-
-@pytest.fixture
-def linking(
-    wiki: SessionWiki, forum: SessionForum, tmp_path: Path, store_url: str
-) -> Iterator[tuple[SyncRig, Flask]]:
-    """The rig on both stores and the service's app, with DiscourseConnect set up on the
-    sandbox for the service's host."""
-    made = on_store(SyncRig(wiki, forum, tmp_path), store_url)
-    made.forum.site_settings(
-        enable_discourse_connect_provider="true",
-        discourse_connect_provider_secrets=f"{CONNECT_HOST}|{CONNECT_SECRET}",
-    )
-    settings = {
-        **made.settings,
-        "service": {**made.settings["service"], "base_url": f"https://{CONNECT_HOST}"},
-        "forum": {**made.settings["forum"], "connect_secret": CONNECT_SECRET},
-    }
-    yield made, create_app(settings)
-    made.store.dispose()
 
 
 def forum_browser(forum: SessionForum, username: str) -> requests.Session:

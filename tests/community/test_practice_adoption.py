@@ -31,7 +31,7 @@ from community.practices.registry import sync_practice_page
 from core import inbox
 from core.clock import system_clock
 from core.config import CONFIG_PATH_VAR
-from core.event_kinds import PRACTICE_ADOPTED
+from core.event_kinds import BADGES_DUE, PRACTICE_ADOPTED
 from core.migrate import upgrade
 from core.models import InboxEvent
 from core.store import Store
@@ -171,7 +171,8 @@ def test_the_worker_credits_the_author_when_a_second_organisation_adopts(
             rows = session.scalars(select(InboxEvent).order_by(InboxEvent.id))
             return [(row.kind, row.state) for row in rows]
 
-    assert work() == [("wiki.edit", "done"), (PRACTICE_ADOPTED, "done")]
+    # The adoption may earn a badge: the badges run follows at once.
+    assert work() == [("wiki.edit", "done"), (PRACTICE_ADOPTED, "done"), (BADGES_DUE, "done")]
     with rig.store.session() as session:
         practice = session.scalars(select(Practice).where(Practice.title == title)).one()
         credited = [
@@ -183,7 +184,13 @@ def test_the_worker_credits_the_author_when_a_second_organisation_adopts(
         before = session.scalar(select(func.count()).select_from(CreditEntry))
         for row in session.scalars(select(InboxEvent)):
             inbox.replay(session, row.id, now=system_clock())
-    assert work() == [("wiki.edit", "done"), (PRACTICE_ADOPTED, "done")]
+    # Replayed, the adoption asks again for badges: one run at the next interval's start.
+    assert work() == [
+        ("wiki.edit", "done"),
+        (PRACTICE_ADOPTED, "done"),
+        (BADGES_DUE, "done"),
+        (BADGES_DUE, "pending"),
+    ]
     with rig.store.session() as session:
         assert session.scalar(select(func.count()).select_from(CreditEntry)) == before
 

@@ -381,12 +381,13 @@ def test_an_opted_out_persons_page_shows_no_person_level_metrics(site: Site) -> 
 
     html = site.page(f"/dashboard/people/{person}")
 
-    assert "opted out of leaderboards and person-level metrics" in html
+    assert "opted out of being named and of person-level metrics" in html
     assert 'class="data score"' not in html and 'class="data ledger"' not in html
-    assert "post:77" not in html
+    assert "post:77" not in html and "quiet_quinn" not in html
     data = site.api(f"/people/{person}/ledger")
     validate(data, "/people/{person_id}/ledger")
     assert (data["opted_out"], data["score"], data["entries"]) == (True, None, [])
+    assert (data["name"], data["accounts"]) == (f"Person {person}", [])
 
 
 def test_markup_in_names_is_shown_as_text(site: Site) -> None:
