@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 from pydiscourse import DiscourseClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -21,6 +22,7 @@ from sqlalchemy.engine import make_url
 from connectors.mediawiki import WikiClient
 from core.migrate import upgrade
 from core.store import Store
+from sandbox.browser import launch_chromium
 from sandbox.forum.server import ForumServer
 from sandbox.forum.state import Forum
 from sandbox.wiki import WikiSandbox, WikiServer, ensure_packages, install
@@ -177,3 +179,13 @@ def store(store_url: str) -> Iterator[Store]:
     made = Store(store_url)
     yield made
     made.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the session: Playwright's sync API holds an event loop
+    on this thread while it runs, so a second one could not start beside it."""
+    with sync_playwright() as playwright:
+        launched = launch_chromium(playwright)
+        yield launched
+        launched.close()

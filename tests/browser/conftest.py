@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
@@ -30,11 +30,10 @@ from community.credits.people import refresh_forum_people
 from community.health.runs import recompute_and_alert, recompute_everything
 from community.partners.affiliation import refresh_affiliations
 from connectors.discourse import ForumClient
-from core import clock, event_kinds
+from core import clock
 from core.config import Settings
 from core.models import InboxEvent
 from core.store import Store
-from sandbox.browser import launch_chromium
 from sandbox.wiki import free_port
 from service.app import create_app
 from service.worker import Worker
@@ -77,11 +76,12 @@ class Site:
             rows = session.scalars(
                 select(InboxEvent).where(
                     InboxEvent.state.not_in(("done", "ignored")),
-                    # Asked for later (a busy page's next section refresh): not yet due.
+                    # Asked for later (a busy page's next section refresh, the next
+                    # interval's badges run), not failed: not yet due.
                     ~(
-                        (InboxEvent.kind == event_kinds.SECTION_REFRESH)
-                        & (InboxEvent.state == "pending")
+                        (InboxEvent.state == "pending")
                         & (InboxEvent.available_at > clock.now())
+                        & InboxEvent.last_error.is_(None)
                     ),
                 )
             )
@@ -231,14 +231,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         converse(site)
         stack.enter_context(served(settings, port))
         yield site
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = launch_chromium(playwright)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -144,6 +144,7 @@ CALLS: dict[str, tuple[Any, ...]] = {
     "badges": (),
     "create_badge": ("b",),
     "grant_badge": ("someone", 1),
+    "revoke_badge": (1,),
     "user_badges": ("someone",),
     "site_settings": (),
     "web_hook_urls": (),

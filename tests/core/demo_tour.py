@@ -8,9 +8,8 @@ import re
 from datetime import date, timedelta
 from urllib.parse import urljoin
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
-from sandbox.browser import launch_chromium
 from sandbox.example_data import EXAMPLE
 
 TIMEOUT_MS = 20_000
@@ -32,29 +31,28 @@ def tour_stops(output: list[str]) -> list[str]:
     return found
 
 
-def walk_the_tour(output: list[str], service_url: str) -> None:
+def walk_the_tour(browser: Browser, output: list[str], service_url: str) -> None:
     stops = tour_stops(output)
     assert 5 <= len(stops) <= 7, stops
     wiki_page, category, overview, constellation, people, practices, automations = stops
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.set_default_timeout(TIMEOUT_MS)
-            see_the_wiki_section(page, wiki_page)
-            see_the_forum_category(page, category)
-            log_in(page, service_url)
-            leads_months_apart = see_the_overview_and_each_constellation(page, overview)
-            assert leads_months_apart, "no constellation shows two leads months apart"
-            page.goto(constellation)  # the tour's own constellation page answers
-            assert page.locator("h1").inner_text().startswith(EXAMPLE.constellations[0].name)
-            see_the_leaderboard(page, people)
-            page.goto(practices)
-            for practice in EXAMPLE.practices:
-                assert page.get_by_text(practice.name, exact=True).count() >= 1, practice.name
-            dry_run_an_event(page, automations)
-        finally:
-            browser.close()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        see_the_wiki_section(page, wiki_page)
+        see_the_forum_category(page, category)
+        log_in(page, service_url)
+        leads_months_apart = see_the_overview_and_each_constellation(page, overview)
+        assert leads_months_apart, "no constellation shows two leads months apart"
+        page.goto(constellation)  # the tour's own constellation page answers
+        assert page.locator("h1").inner_text().startswith(EXAMPLE.constellations[0].name)
+        see_the_leaderboard(page, people)
+        page.goto(practices)
+        for practice in EXAMPLE.practices:
+            assert page.get_by_text(practice.name, exact=True).count() >= 1, practice.name
+        dry_run_an_event(page, automations)
+    finally:
+        context.close()
 
 
 def see_the_wiki_section(page: Page, url: str) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from playwright.sync_api import Browser
 
 from community.bot_section import BEGIN, END
 from community.constellations.forum_mirror import external_id
@@ -114,7 +115,7 @@ def test_sandbox_wiki_serves_a_real_mediawiki(
 
 
 def test_demo_starts_the_wiki_and_a_ready_service(
-    tmp_path: Path, started: list[subprocess.Popen[str]]
+    tmp_path: Path, started: list[subprocess.Popen[str]], browser: Browser
 ) -> None:
     wiki_port, forum_port, port = free_port(), free_port(), free_port()
     demo = start(
@@ -145,7 +146,7 @@ def test_demo_starts_the_wiki_and_a_ready_service(
     assert any(line.strip().startswith("sync: ") and "created" in line for line in output)
     assert_dashboard_shown(output, tmp_path / "demo", port, forum_port)
     assert_production_shape(demo, output)
-    walk_the_tour(output, f"http://127.0.0.1:{port}")
+    walk_the_tour(browser, output, f"http://127.0.0.1:{port}")
     key = (tmp_path / "demo" / "forum_api_key").read_text().strip()
     assert_constellations_on_both_sides(wiki_port, forum_port, key)
     latest = requests.get(f"http://127.0.0.1:{forum_port}/latest.json", timeout=10).json()

@@ -71,6 +71,9 @@ recompute_minutes = 0
 [automations]
 builtins = []
 scan_seconds = 0
+[credits]
+badges_hours = 0
+suggestions_hours = 0
 [outgoing]
 allow_private_networks = true
 [[outgoing.subscriptions]]
