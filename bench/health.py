@@ -3,7 +3,11 @@ metric, incremental updates of one scope after one new post, and as the referenc
 in the same run, plain SQL computing time to first response and unanswered topics over the
 same rows. Both must agree in value, or the run fails.
 
-python -m bench.health [--posts N | --small] [--updates N]   (default 1,000,000 posts)
+Goals (issue 24), printed with their ratios: the incremental update's median at most 3x
+the median time to store the post, and the full recompute at most 8x the SQL reference.
+``--strict`` exits 1 when one is missed; a disagreement always exits 1.
+
+python -m bench.health [--posts N | --small] [--updates N] [--strict]   (default 1,000,000 posts)
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, text
 from sqlalchemy.orm import Session
 
+from bench.goals import Goal
 from bench.health_data import Constellation, Forum, Shape, generate, sqlite_time
 from community.activity import ForumPostActivity
 from community.health.compute import recompute_all, update_scope
@@ -41,6 +46,17 @@ TOLERANCE = 1e-6  # hours
 API_USERNAME = "system"
 WIKI_USERNAME = "ConstellateBot"
 SHOWN_MISMATCHES = 10
+UPDATE_LIMIT = 3.0  # x the time to store the post
+FULL_LIMIT = 8.0  # x the SQL reference
+
+
+@dataclass(frozen=True)
+class Options:
+    posts: int = Shape().posts
+    updates: int = UPDATES
+
+
+SMALL = Options(posts=SMALL_POSTS)
 
 # Per category and window: topics started in the window, answered, TTFR median and p90
 # (nearest rank, 1-based: ceil(n/2) = (n + 1) / 2 and ceil(9n/10) = (9n + 9) / 10 in
@@ -292,8 +308,35 @@ def _p95(values: Sequence[float]) -> float:
 # -- the run ---------------------------------------------------------------------------------
 
 
-def run(shape: Shape, updates: int = UPDATES, *, echo: Callable[[str], None] = print) -> bool:
-    """Generate, measure, compare; True when recompute and reference agree everywhere."""
+@dataclass
+class Report:
+    full_s: float
+    sql_s: float
+    update_ms: list[float]
+    record_ms: list[float]
+    wrong: list[str]  # every figure that disagrees
+
+    def goals(self) -> list[Goal]:
+        update = statistics.median(self.update_ms) / statistics.median(self.record_ms)
+        return [
+            Goal(
+                f"incremental median <= {UPDATE_LIMIT:g} x storing the post", update, UPDATE_LIMIT
+            ),
+            Goal(
+                f"full recompute <= {FULL_LIMIT:g} x SQL reference",
+                self.full_s / self.sql_s,
+                FULL_LIMIT,
+            ),
+        ]
+
+    @property
+    def met(self) -> bool:
+        return all(goal.met for goal in self.goals())
+
+
+def run(options: Options = Options(), *, echo: Callable[[str], None] = print) -> Report:
+    """Generate, measure, compare; the report says whether every figure agreed."""
+    shape = Shape.for_posts(options.posts)
     settings = bench_settings()
     windows = sorted(int(d) for d in settings["health"]["windows"])
     own = (API_USERNAME, WIKI_USERNAME)
@@ -327,7 +370,7 @@ def run(shape: Shape, updates: int = UPDATES, *, echo: Callable[[str], None] = p
                 recent = recent_topics(connection, NOW)
             compared, wrong = mismatches(healths, figures, category_of, windows)
             with store.session() as session:
-                done = incremental(session, settings, forum, recent, updates)
+                done = incremental(session, settings, forum, recent, options.updates)
             with store.engine.connect() as connection:
                 final = reference(connection, settings, done.last_now)
         finally:
@@ -335,9 +378,10 @@ def run(shape: Shape, updates: int = UPDATES, *, echo: Callable[[str], None] = p
     if done.last is not None:
         _, late_wrong = mismatches([done.last], final, category_of, windows)
         wrong += [f"after the updates: {line}" for line in late_wrong]
+    report = Report(full, sql, done.update_ms, done.record_ms, wrong)
     echo(f"  full recompute: {full:.2f} s for {len(healths)} scopes x {len(windows)} windows")
     echo(
-        f"  incremental ({updates} new posts, one scope each): update_scope median "
+        f"  incremental ({options.updates} new posts, one scope each): update_scope median "
         f"{statistics.median(done.update_ms):.1f} ms, p95 {_p95(done.update_ms):.1f} ms; "
         f"storing the post median {statistics.median(done.record_ms):.1f} ms"
     )
@@ -349,31 +393,48 @@ def run(shape: Shape, updates: int = UPDATES, *, echo: Callable[[str], None] = p
         echo(f"  agreement: FAILED, {len(wrong)} figure(s) differ; the first:")
         for line in wrong[:SHOWN_MISMATCHES]:
             echo(f"    {line}")
-        return False
-    echo(
-        f"  agreement: OK ({compared} scopes x {len(windows)} windows, and the last updated "
-        f"scope after the updates)"
-    )
-    return True
+    else:
+        echo(
+            f"  agreement: OK ({compared} scopes x {len(windows)} windows, and the last "
+            f"updated scope after the updates)"
+        )
+    for goal in report.goals():
+        verdict = "met" if goal.met else "MISSED"
+        echo(f"  goal: {goal.name}: {goal.value:.2f} <= {goal.limit:g}: {verdict}")
+    return report
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.health")
+def options_from(argv: list[str]) -> tuple[Options, bool]:
+    parser = argparse.ArgumentParser(prog="python -m bench health")
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--posts", type=int, default=Shape().posts, help="posts to generate")
+    size.add_argument("--posts", type=int, help=f"posts to generate ({Options().posts:,})")
     size.add_argument(
         "--small", action="store_true", help=f"{SMALL_POSTS:,} posts: a smoke run in seconds"
     )
-    parser.add_argument("--updates", type=int, default=UPDATES, help="incremental updates")
+    parser.add_argument("--updates", type=int, help=f"incremental updates ({UPDATES})")
+    parser.add_argument(
+        "--strict", action="store_true", help="exit with status 1 when a goal is missed"
+    )
     args = parser.parse_args(argv)
-    if args.updates < 1:
-        parser.error(f"--updates: at least 1, got {args.updates}")
-    posts = SMALL_POSTS if args.small else args.posts
+    base = SMALL if args.small else Options()
+    options = Options(
+        posts=base.posts if args.posts is None else args.posts,
+        updates=base.updates if args.updates is None else args.updates,
+    )
+    if options.updates < 1:
+        parser.error(f"--updates: at least 1, got {options.updates}")
     try:
-        shape = Shape.for_posts(posts)
+        Shape.for_posts(options.posts)
     except ValueError as exc:
         parser.error(str(exc))
-    if not run(shape, args.updates):
+    return options, args.strict
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Exits 1 when a figure disagrees, and with ``--strict`` when a goal is missed."""
+    options, strict = options_from(argv or [])
+    report = run(options)
+    if report.wrong or (strict and not report.met):
         sys.exit(1)
 
 
