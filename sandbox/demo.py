@@ -53,7 +53,9 @@ from sandbox.wiki import WikiSandbox, WikiServer, ensure_packages, install
 
 READY_WAIT_SECONDS = 60
 WEB_PROCESSES = 2
-WORKER_THREADS = 2
+# The first start's duties (badges, alerts, nudges) may wait out the forum's minute in
+# some threads; the others take what people do meanwhile.
+WORKER_THREADS = 4
 MODERATOR = "moderator"  # the forum account a person (or the browser) logs in as
 BROWSER_TIMEOUT_MS = 20_000
 

@@ -18,6 +18,7 @@ from sqlalchemy import and_, distinct, func, or_, select
 
 from community.activity import ForumPostActivity
 from community.credits.models import CreditEntry, CreditTotal
+from core import clock
 from core.inbox import LAPSED
 from core.migrate import upgrade
 from core.models import InboxEvent
@@ -70,13 +71,20 @@ def holder_of_claims(store: Store, pid: int) -> list[int]:
 
 def unfinished(store: Store) -> list[tuple[str, str, str | None]]:
     """Webhook events not done, and any event left pending, claimed or dead (the events
-    the service raises itself, such as health alerts, may be ignored: no rule wants them)."""
+    the service raises itself, such as health alerts, may be ignored: no rule wants them;
+    work asked for a later interval, such as the next badges run, is not due yet)."""
+    later = and_(
+        InboxEvent.state == "pending",
+        InboxEvent.source == "schedule",
+        InboxEvent.available_at > clock.now(),
+        InboxEvent.last_error.is_(None),
+    )
     with store.session() as session:
         rows = session.execute(
             select(InboxEvent.kind, InboxEvent.state, InboxEvent.reason).where(
                 or_(
                     and_(InboxEvent.source == "forum", InboxEvent.state != "done"),
-                    InboxEvent.state.in_(("pending", "claimed", "dead")),
+                    and_(InboxEvent.state.in_(("pending", "claimed", "dead")), ~later),
                 )
             )
         )
