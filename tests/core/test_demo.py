@@ -34,12 +34,14 @@ def clean_env() -> dict[str, str]:
 
 @pytest.fixture
 def started() -> Iterator[list[subprocess.Popen[str]]]:
-    """Processes a test starts; each is stopped (and checked for a clean exit) by the test."""
+    """Processes a test starts; each is stopped (and checked for a clean exit) by the test.
+    One a failed test leaves running is killed with everything it started (its own
+    process group: the wiki's PHP server, gunicorn, the worker)."""
     processes: list[subprocess.Popen[str]] = []
     yield processes
     for process in processes:
         if process.poll() is None:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait()
 
 
@@ -85,6 +87,7 @@ def start(args: list[str], started: list[subprocess.Popen[str]]) -> subprocess.P
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,
     )
     started.append(process)
     return process
