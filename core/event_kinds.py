@@ -126,8 +126,7 @@ CATALOGUE: tuple[Kind, ...] = (
         FORUM_POST_CREATED,
         "a post was made",
         _DISCOURSE,
-        # A reply can make a bridge builder: badges soon (coalesced per interval).
-        (*_POST, "community.practices.candidates.suggest_on_post", _TAG_TOPIC, _BADGES_SOON),
+        (*_POST, "community.practices.candidates.suggest_on_post", _TAG_TOPIC),
     ),
     Kind(FORUM_POST_EDITED, "a post was edited", _DISCOURSE, (*_POST, _TAG_TOPIC)),
     Kind(
