@@ -8,22 +8,20 @@ signed session cookie, so an answer is accepted only in the browser that started
 
 from __future__ import annotations
 
-import hmac
 import logging
 
-from flask import Blueprint, Flask, current_app, redirect, request, session
+from flask import Blueprint, Flask, current_app, request
 from flask.typing import ResponseReturnValue
 from markupsafe import escape
 
 from community.credits import people
 from connectors.discourse.connect import (
     configured_secret,
-    connect_request,
-    verified_connect_payload,
 )
 from connectors.mediawiki import WikiClient
 from core.errors import ConstellateError, PermissionDenied
 from core.store import get_store
+from dashboards.connect_flow import redirect_to_forum, verified_answer
 
 log = logging.getLogger(__name__)
 bp = Blueprint("people_connect", __name__)
@@ -46,16 +44,12 @@ def start_link() -> ResponseReturnValue:
     secret = _secret()
     if secret is None:
         return _not_configured()
-    settings = current_app.config["CONSTELLATE"]
     try:
         with get_store().session() as db:
             nonce = people.start_connect_login(db, request.args.get("wiki", ""))
     except people.PeopleError as exc:
         return _page("Cannot link accounts", f"The wiki parameter is wrong: {exc}", 400)
-    session[SESSION_NONCE] = nonce
-    return_url = settings["service"]["base_url"].rstrip("/") + CALLBACK_PATH
-    query = connect_request(secret, nonce=nonce, return_url=return_url)
-    return redirect(f"{settings['forum']['url']}/session/sso_provider?{query}", code=302)
+    return redirect_to_forum(secret, nonce, SESSION_NONCE, CALLBACK_PATH)
 
 
 @bp.get(CALLBACK_PATH)
@@ -64,21 +58,7 @@ def finish_link() -> ResponseReturnValue:
     if secret is None:
         return _not_configured()
     try:
-        fields = verified_connect_payload(
-            request.args.get("sso", ""), request.args.get("sig", ""), secret
-        )
-        # Only a genuine answer ends the browser's attempt; a forged one changes nothing.
-        started_here = session.pop(SESSION_NONCE, None)
-        with get_store().session() as db:  # used up before anything else can fail
-            wiki_name = people.claim_connect_nonce(db, fields["nonce"])
-        if not isinstance(started_here, str) or not hmac.compare_digest(
-            started_here.encode(), fields["nonce"].encode()
-        ):
-            raise PermissionDenied(
-                "DiscourseConnect answer refused: this login was started in another browser",
-                platform="forum",
-                code="bad_nonce",
-            )
+        fields, wiki_name = verified_answer(secret, SESSION_NONCE, people.LINK)
         with get_store().session() as db:
             login = people.record_connect_login(db, fields, wiki_name)
             forum_name = login.forum_username

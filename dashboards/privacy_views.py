@@ -9,7 +9,6 @@ The forum's word on who they are is kept in the browser's signed session cookie 
 
 from __future__ import annotations
 
-import hmac
 import logging
 from datetime import timedelta
 
@@ -22,13 +21,12 @@ from community.credits import people
 from community.credits.models import Person
 from connectors.discourse.connect import (
     configured_secret,
-    connect_request,
-    verified_connect_payload,
 )
 from core import clock
 from core.errors import PermissionDenied
 from core.store import get_store
 from core.times import parse_time
+from dashboards.connect_flow import redirect_to_forum, verified_answer
 
 log = logging.getLogger(__name__)
 bp = Blueprint("privacy", __name__)
@@ -54,11 +52,7 @@ def page() -> ResponseReturnValue:
     if username is None:
         with get_store().session() as db:
             nonce = people.start_privacy_login(db)
-        session[SESSION_NONCE] = nonce
-        settings = current_app.config["CONSTELLATE"]
-        return_url = settings["service"]["base_url"].rstrip("/") + CALLBACK_PATH
-        query = connect_request(secret, nonce=nonce, return_url=return_url)
-        return redirect(f"{settings['forum']['url']}/session/sso_provider?{query}", code=302)
+        return redirect_to_forum(secret, nonce, SESSION_NONCE, CALLBACK_PATH)
     with get_store().session() as db:
         person = _person(db, username)
         opted_out = bool(person.opted_out)
@@ -71,20 +65,7 @@ def callback() -> ResponseReturnValue:
     if secret is None:
         return _answer("Not configured", "Logging in through the forum is not configured.", 404)
     try:
-        fields = verified_connect_payload(
-            request.args.get("sso", ""), request.args.get("sig", ""), secret
-        )
-        started_here = session.pop(SESSION_NONCE, None)
-        with get_store().session() as db:  # used up before anything else can fail
-            people.claim_connect_nonce(db, fields["nonce"], people.PRIVACY)
-        if not isinstance(started_here, str) or not hmac.compare_digest(
-            started_here.encode(), fields["nonce"].encode()
-        ):
-            raise PermissionDenied(
-                "DiscourseConnect answer refused: this login was started in another browser",
-                platform="forum",
-                code="bad_nonce",
-            )
+        fields, _ = verified_answer(secret, SESSION_NONCE, people.PRIVACY)
         if not fields.get("username") or not fields.get("external_id"):
             raise PermissionDenied(
                 "DiscourseConnect answer refused: no forum account named", platform="forum"
