@@ -21,6 +21,7 @@ import redis
 from flask import Flask, g
 from sqlalchemy import Connection, Engine, Float, Integer, String, delete, insert, select, update
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from core.config import Settings
 from core.forum_budget import (
@@ -98,8 +99,14 @@ class SqlLedger:
             return self.store.engine
         beside = url.set(database=f"{url.database}.forum-budget")
         engine = make_engine(beside.render_as_string(hide_password=False))
-        tables = [Base.metadata.tables[model.__tablename__] for model in (SPENDS, WAITERS, STATE)]
-        Base.metadata.create_all(engine, tables=tables)
+        # IF NOT EXISTS: several processes may open the file at once, and create_all's
+        # look-then-create would let the second fail with "already exists".
+        with engine.begin() as connection:
+            for model in (SPENDS, WAITERS, STATE):
+                table = Base.metadata.tables[model.__tablename__]
+                connection.execute(CreateTable(table, if_not_exists=True))
+                for index in table.indexes:
+                    connection.execute(CreateIndex(index, if_not_exists=True))
         return engine
 
     @contextmanager

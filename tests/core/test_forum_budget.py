@@ -3,9 +3,11 @@ a 429, priorities, and what it shows. Time is a fake clock; waits move it."""
 
 from __future__ import annotations
 
+import multiprocessing
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import redis
@@ -145,3 +147,25 @@ def test_the_ledgers_agree_on_redis_keys_per_store(redis_url: str) -> None:
     two = RedisLedger(redis_url, "constellate-bbbb")
     assert one.prefix != two.prefix
     assert isinstance(one.redis, redis.Redis)
+
+
+def _take_a_turn(url: str, start: Any) -> None:
+    start.wait()
+    with SqlLedger(Store(url)).turn() as turn:
+        turn.spend(T0.timestamp(), "scan")
+
+
+def test_worker_processes_starting_together_all_open_the_ledger_file(sqlite_url: str) -> None:
+    """On SQLite the ledger's tables live in a file made at the first turn; processes that
+    start at the same moment each make it without tripping over another's tables."""
+    upgrade(sqlite_url)
+    context = multiprocessing.get_context("fork")
+    start = context.Barrier(6)
+    processes = [context.Process(target=_take_a_turn, args=(sqlite_url, start)) for _ in range(6)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=60)
+    assert [process.exitcode for process in processes] == [0] * 6
+    with SqlLedger(Store(sqlite_url)).turn() as turn:
+        assert len(turn.window(0.0)) == 6
