@@ -126,7 +126,8 @@ CATALOGUE: tuple[Kind, ...] = (
         FORUM_POST_CREATED,
         "a post was made",
         _DISCOURSE,
-        (*_POST, "community.practices.candidates.suggest_on_post", _TAG_TOPIC),
+        # A reply can make a bridge builder: badges soon (coalesced per interval).
+        (*_POST, "community.practices.candidates.suggest_on_post", _TAG_TOPIC, _BADGES_SOON),
     ),
     Kind(FORUM_POST_EDITED, "a post was edited", _DISCOURSE, (*_POST, _TAG_TOPIC)),
     Kind(

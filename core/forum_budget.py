@@ -158,6 +158,9 @@ class Budget:
         self.ledger = ledger
         self.limits = limits
         self.sleep = sleep
+        # A 429 this process has just been answered, known to its threads before the
+        # ledger is written: a request whose place was taken earlier must not follow it.
+        self._held_until = 0.0
 
     def acquire(self, *, max_wait: float) -> float:
         """Take one request's place, waiting for it at most ``max_wait`` seconds (and not
@@ -193,7 +196,7 @@ class Budget:
         allowed = self.limits.allowed
         with self.ledger.turn() as turn:
             spends = turn.window(now - WINDOW)
-            paused = turn.paused_until()
+            paused = max(turn.paused_until(), self._held_until)
             ahead = any(r < rank for w, r in turn.waiting(now).items() if w != waiter)
             if now >= paused and len(spends) < allowed and not ahead:
                 turn.spend(now, name)
@@ -210,8 +213,19 @@ class Budget:
             turn.wait(waiter, rank, now + wait + LAPSE)
         return wait
 
+    def hold(self, seconds: float) -> None:
+        """A 429 has just come in, its body not yet read: this process's requests wait
+        ``seconds`` from now (``pause`` then tells the other processes and counts it)."""
+        self._held_until = max(self._held_until, clock.now().timestamp() + seconds)
+
+    def held_for(self) -> float:
+        """Seconds left of a pause this process knows of; no ledger turn, so cheap enough
+        to ask just before every request is sent."""
+        return max(0.0, self._held_until - clock.now().timestamp())
+
     def pause(self, seconds: float) -> None:
         """The forum answered 429: every process waits ``seconds`` from now."""
+        self.hold(seconds)
         now = clock.now().timestamp()
         with self.ledger.turn() as turn:
             turn.pause(max(turn.paused_until(), now + seconds))

@@ -101,8 +101,14 @@ class BudgetedDiscourseClient(DiscourseClient):
             if before is not None:
                 before()
             waited += budget.acquire(max_wait=self.wait_budget - waited)
+            if budget.held_for():  # a 429 came in on another thread since this place was taken
+                continue
             try:
-                response = self.session.request(verb, self.host + path, **kwargs)
+                # A request's hooks replace the session's (its counts): both, ours first.
+                hooks = [_holding(budget), *self.session.hooks.get("response", [])]
+                response = self.session.request(
+                    verb, self.host + path, hooks={"response": hooks}, **kwargs
+                )
             except IN_TRANSIT as exc:
                 if _unreachable(exc) or not self._read_again(verb, repeats):
                     raise
@@ -142,6 +148,27 @@ def _unreachable(exc: requests.RequestException) -> bool:
     return isinstance(reason, ConnectTimeoutError)  # NewConnectionError is one too
 
 
+def _holding(budget: forum_budget.Budget) -> Callable[..., requests.Response]:
+    """A response hook: it runs before the body is read, while the answer still holds its
+    connection, so a 429's pause is known to this process's other requests before that
+    connection can carry one of them (Discourse sends ``Retry-After`` with every 429)."""
+
+    def hook(response: requests.Response, *_args: Any, **_kwargs: Any) -> requests.Response:
+        wait = _header_wait(response) if response.status_code == 429 else None
+        if wait is not None:
+            budget.hold(wait)
+        return response
+
+    return hook
+
+
+def _header_wait(response: requests.Response) -> float | None:
+    try:
+        return float(response.headers["Retry-After"])
+    except (KeyError, ValueError):
+        return None
+
+
 def rate_limit_wait(response: requests.Response) -> float:
     """Seconds a 429 asks for: ``extras.wait_seconds``, else ``Retry-After``, else a default."""
     try:
@@ -149,10 +176,8 @@ def rate_limit_wait(response: requests.Response) -> float:
         return float(body["extras"]["wait_seconds"])
     except (ValueError, TypeError, KeyError):
         pass
-    try:
-        return float(response.headers["Retry-After"])
-    except (KeyError, ValueError):
-        return FALLBACK_WAIT
+    wait = _header_wait(response)
+    return FALLBACK_WAIT if wait is None else wait
 
 
 def error_messages(response: requests.Response | None) -> list[str]:

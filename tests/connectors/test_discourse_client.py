@@ -16,6 +16,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from connectors.discourse import ForumClient
+from core import forum_budget
 from core.errors import (
     InvalidRequest,
     NotFound,
@@ -260,6 +261,75 @@ def test_a_zero_budget_never_sleeps(slow_forum: ForumServer) -> None:
         with pytest.raises(RateLimited):
             client.ping()
     assert fake.waits == []
+
+
+class ReadWatcher(HTTPAdapter):
+    """Records, as each answer's body begins to be read (and its connection is about to go
+    back to the pool), how long this process already holds its requests back."""
+
+    def __init__(self, budget: forum_budget.Budget) -> None:
+        super().__init__()
+        self.budget = budget
+        self.held_at_read: list[tuple[int, float]] = []
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        response = super().send(request, *args, **kwargs)
+        read = response.raw.read
+
+        def watched(*read_args: Any, **read_kwargs: Any) -> Any:
+            self.held_at_read.append((response.status_code, self.budget.held_for()))
+            return read(*read_args, **read_kwargs)
+
+        response.raw.read = watched
+        return response
+
+
+def test_a_429s_pause_holds_the_process_before_its_answer_is_read(
+    slow_forum: ForumServer,
+) -> None:
+    """Another thread's request must not take the 429's connection back out of the pool
+    and send before the pause is known: it is known before that connection is free."""
+    fake = FakeTime()
+    client = limited_client(slow_forum, fake, budget=120)
+    budget = forum_budget.Budget(
+        forum_budget.MemoryLedger(), forum_budget.UNLIMITED, sleep=fake.sleep
+    )
+    watcher = ReadWatcher(budget)
+    client.session.mount(slow_forum.url, watcher)
+    with forum_time(fake.now, fake.sleep), forum_budget.using(budget):
+        for _ in range(3):
+            client.ping()
+    refused = [held for status, held in watcher.held_at_read if status == 429]
+    assert refused and refused[0] == 60  # Retry-After, before one byte of the body
+    assert [held for status, held in watcher.held_at_read if status == 200] == [0, 0, 0]
+
+
+def test_a_place_taken_before_another_threads_429_waits_out_its_pause(
+    slow_forum: ForumServer,
+) -> None:
+    """A request that took its place just before a 429 was answered on another thread
+    (the race a shared connection pool makes) is not sent until that pause is over."""
+    fake = FakeTime()
+    client = limited_client(slow_forum, fake, budget=120)
+    budget = forum_budget.Budget(
+        forum_budget.MemoryLedger(), forum_budget.UNLIMITED, sleep=fake.sleep
+    )
+    taken = budget.acquire
+
+    def then_a_429_elsewhere(*, max_wait: float) -> float:
+        waited = taken(max_wait=max_wait)
+        if not fake.waits:
+            budget.hold(45)  # the other thread's 429, read between our place and our send
+        return waited
+
+    budget.acquire = then_a_429_elsewhere  # type: ignore[method-assign]
+    assert slow_forum.forum is not None
+    start = fake.now()
+    with forum_time(fake.now, fake.sleep), forum_budget.using(budget):
+        client.ping()
+    assert fake.waits == [45]
+    assert [call.at for call in slow_forum.forum.api_log] == [start + timedelta(seconds=45)]
+    assert client.request_counts[200] == 1
 
 
 def test_the_demo_hooks_the_forum_once_waiting_its_turn(slow_forum: ForumServer) -> None:
