@@ -32,9 +32,18 @@ class PacedClock(FakeClock):
     """A fake clock whose waits (the forum budget's, after a 429) also pass in real time:
     the fault proxies are real servers, and they check that an asked wait was kept."""
 
+    def __init__(self, start: datetime) -> None:
+        super().__init__(start)
+        self._lock = threading.Lock()
+
     def sleep(self, seconds: float) -> None:
+        # Waits that overlap in real time overlap here too: each moves the clock to its
+        # own end, never by its length on top of another thread's (which would end every
+        # other wait, a 429's pause among them, early in real time).
+        until = self.now + timedelta(seconds=seconds)
         time.sleep(seconds)
-        super().sleep(seconds)
+        with self._lock:
+            self.now = max(self.now, until)
 
 
 def work_until_settled(service: FaultyService, *, threads: int = 4, seed: int = 7) -> int:
