@@ -10,20 +10,11 @@ from __future__ import annotations
 from flask import Flask, Response, request
 from flask_wtf.csrf import CSRFProtect
 
+from dashboards.headers import HSTS, SECURITY_HEADERS
+
 csrf = CSRFProtect()
 
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-)
-HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "strict-origin-when-cross-origin",
-    "X-Frame-Options": "DENY",  # for browsers without frame-ancestors
-    "Cross-Origin-Opener-Policy": "same-origin",
-}
-HSTS = "max-age=31536000; includeSubDomains"
+HEADERS = SECURITY_HEADERS
 PRIVATE_PREFIXES = ("/dashboard", "/api/", "/people/")  # moderator data: never cached
 
 
