@@ -29,7 +29,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from core import inbox
 
@@ -65,6 +65,8 @@ class GroupCommitter:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._lock_path = _lock_path(engine)
+        self._lock_fd: int | None = None  # opened once per process, by the committer thread
+        self._connection: Connection | None = None  # the committer thread's own
 
     def record(self, row: dict[str, Any], *, wait_seconds: float = WAIT_SECONDS) -> bool:
         """Insert ``row`` (``inbox.row_values``) durably; True if stored, False if the inbox
@@ -85,6 +87,9 @@ class GroupCommitter:
         if thread is not None and self._pid == os.getpid():
             self._queue.put(None)
             thread.join()
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
 
     def _ensure_thread(self) -> None:
         # A forked child inherits the object but not the thread: start its own.
@@ -92,6 +97,10 @@ class GroupCommitter:
             return
         with self._lock:
             if self._thread is None or self._pid != os.getpid():
+                if self._pid != os.getpid():
+                    # An inherited descriptor shares the parent's lock, an inherited
+                    # connection its socket: make our own.
+                    self._lock_fd, self._connection = None, None
                 self._queue = queue.SimpleQueue()
                 self._pid = os.getpid()
                 self._thread = threading.Thread(
@@ -104,6 +113,7 @@ class GroupCommitter:
         while True:
             first = source.get()
             if first is None:
+                self._drop_connection()
                 return
             batch = [first]
             # Whatever arrived while the last batch committed joins this one; no timer.
@@ -120,9 +130,14 @@ class GroupCommitter:
 
     def _commit(self, batch: list[_Pending]) -> None:
         try:
-            with self._turn(), self.engine.begin() as connection:
-                stored = inbox.record_rows(connection, [p.row for p in batch])
+            # The committer keeps its connection: no pool checkout (nor PostgreSQL's
+            # pre-ping round trip) per batch. One that failed is dropped, made anew next.
+            if self._connection is None:
+                self._connection = self.engine.connect()
+            with self._turn(), self._connection.begin():
+                stored = inbox.record_rows(self._connection, [p.row for p in batch])
         except Exception as exc:  # every request of the batch gets an error answer
+            self._drop_connection()
             log.error("group commit of %d inbox rows failed: %s", len(batch), inbox.describe(exc))
             for pending in batch:
                 pending.error = exc
@@ -132,11 +147,22 @@ class GroupCommitter:
             pending.stored = was_stored
             pending.done.set()
 
+    def _drop_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                connection.invalidate()  # not back to the pool: it may be broken
+                connection.close()
+            except Exception:  # noqa: S110 - dropping it is all that is left to do
+                pass
+
     def _turn(self) -> AbstractContextManager[object]:
         """This process's turn to write, among the processes sharing a SQLite file."""
         if self._lock_path is None:
             return nullcontext()
-        return _file_lock(self._lock_path)
+        if self._lock_fd is None:
+            self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        return _file_lock(self._lock_fd)
 
 
 def _lock_path(engine: Engine) -> str | None:
@@ -147,10 +173,9 @@ def _lock_path(engine: Engine) -> str | None:
 
 
 @contextmanager
-def _file_lock(path: str) -> Iterator[None]:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+def _file_lock(fd: int) -> Iterator[None]:
+    fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel if this process dies
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel if this process dies
         yield
     finally:
-        os.close(fd)  # closing releases the lock
+        fcntl.flock(fd, fcntl.LOCK_UN)
