@@ -65,11 +65,30 @@ def record(session: Session, event: Event, *, available_at: datetime | None = No
 
 
 def record_rows(connection: Connection, rows: list[dict[str, Any]]) -> list[bool]:
-    """Insert prepared rows (``row_values``) one after the other in the connection's
-    transaction; for each, whether it was stored (False: a duplicate, also of an earlier
-    row of the same list). The caller commits: a group commit makes them durable at once."""
-    statement = insert_statement(connection.dialect.name)
-    return [connection.execute(statement, row).scalar() is not None for row in rows]
+    """Insert prepared rows (``row_values``) in the connection's transaction with one
+    statement; for each, whether it was stored (False: a duplicate of a stored event, or
+    of an earlier row of the same list). The caller commits: a group commit makes them
+    durable at once."""
+    first: list[bool] = []
+    unique: list[dict[str, Any]] = []
+    ids: set[str] = set()
+    keys: set[str] = set()
+    for row in rows:
+        repeated = row["event_id"] in ids or row["dedupe_key"] in keys
+        first.append(not repeated)
+        if not repeated:
+            unique.append(row)
+            ids.add(row["event_id"])
+            if row["dedupe_key"] is not None:
+                keys.add(row["dedupe_key"])
+    if not unique:
+        return first
+    # RETURNING event_id: the rows ON CONFLICT skipped are missing from the answer.
+    statement = insert_statement(connection.dialect.name, returning="event_id")
+    stored = set(connection.execute(statement, unique).scalars())
+    return [
+        was_first and row["event_id"] in stored for row, was_first in zip(rows, first, strict=True)
+    ]
 
 
 def row_values(event: Event, *, received_at: datetime, available_at: datetime) -> dict[str, Any]:
@@ -91,14 +110,15 @@ def row_values(event: Event, *, received_at: datetime, available_at: datetime) -
     }
 
 
-_INSERTS: dict[str, Any] = {}
+_INSERTS: dict[tuple[str, str], Any] = {}
 
 
-def insert_statement(dialect_name: str) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING id with bound parameters, built once per
-    dialect: a statement built per event (values inlined) costs a cache-key computation
-    of most of a millisecond each time."""
-    statement = _INSERTS.get(dialect_name)
+def insert_statement(dialect_name: str, *, returning: str = "id") -> Any:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING ``returning`` with bound parameters,
+    built once per dialect: a statement built per event (values inlined) costs a
+    cache-key computation of most of a millisecond each time. Given a list of rows,
+    SQLAlchemy sends them as one multi-row INSERT."""
+    statement = _INSERTS.get((dialect_name, returning))
     if statement is None:
         table = InboxEvent.__table__
         module = postgresql if dialect_name == "postgresql" else sqlite
@@ -106,9 +126,9 @@ def insert_statement(dialect_name: str) -> Any:
             module.insert(table)
             .values({name: bindparam(name, type_=table.c[name].type) for name in _ROW_COLUMNS})
             .on_conflict_do_nothing()
-            .returning(table.c.id)
+            .returning(table.c[returning])
         )
-        _INSERTS[dialect_name] = statement
+        _INSERTS[(dialect_name, returning)] = statement
     return statement
 
 

@@ -153,6 +153,7 @@ def test_no_webhook_is_answered_before_its_event_is_committed(
     sender.start()
     sender.join(0.5)
     assert sender.is_alive() and answers == []  # waiting for its commit, unanswered
+    assert inbox_count(incoming_app) == 0  # and not yet committed
     blocker.execute("COMMIT")
     blocker.close()
     sender.join(10)
