@@ -91,8 +91,11 @@ def record_rows(connection: Connection, rows: list[dict[str, Any]]) -> list[bool
     ]
 
 
-def row_values(event: Event, *, received_at: datetime, available_at: datetime) -> dict[str, Any]:
-    """The inbox row of a new pending ``event``."""
+def row_values(
+    event: Event, *, received_at: datetime, available_at: datetime, body_checked: bool = True
+) -> dict[str, Any]:
+    """The inbox row of a new pending ``event``; ``body_checked=False`` when its body still
+    needs its full schema check (the worker's, before any handler)."""
     return {
         "event_id": event.event_id,
         "dedupe_key": event.dedupe_key,
@@ -107,6 +110,7 @@ def row_values(event: Event, *, received_at: datetime, available_at: datetime) -
         "attempts": 0,
         "received_at": received_at,
         "available_at": available_at,
+        "body_checked": body_checked,
     }
 
 
@@ -146,6 +150,7 @@ _ROW_COLUMNS = (
     "attempts",
     "received_at",
     "available_at",
+    "body_checked",
 )
 
 
@@ -160,6 +165,7 @@ class Claim:
     lease_until: datetime
     lapsed: bool  # taken over from a worker whose lease ran out (it died or hung)
     received_at: datetime | None = None  # when the inbox recorded it (for /metrics' latency)
+    body_checked: bool = True  # False: the worker checks the body's full schema first
 
 
 def claim(session: Session, worker_id: str, *, now: datetime, lease_seconds: float) -> Claim | None:
@@ -198,7 +204,14 @@ def claim(session: Session, worker_id: str, *, now: datetime, lease_seconds: flo
         return None
     lapsed = row.last_error == LAPSED
     return Claim(
-        row.id, to_event(row), row.attempts, worker_id, lease_until, lapsed, row.received_at
+        row.id,
+        to_event(row),
+        row.attempts,
+        worker_id,
+        lease_until,
+        lapsed,
+        row.received_at,
+        row.body_checked,
     )
 
 

@@ -173,7 +173,7 @@ class Worker:
             return
         # The receiver checked only what the inbox row needs; the full schema is checked
         # here, and a body failing it can never succeed: dead at once, with the reason.
-        invalid = discourse_checks.full_problem(event)
+        invalid = None if held.body_checked else discourse_checks.full_problem(event)
         if invalid is not None:
             log.error("event %s is dead: %s", event.event_id, invalid)
             self._settle(held, state="dead", reason=invalid)

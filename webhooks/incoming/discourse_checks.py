@@ -69,7 +69,8 @@ def quick_problem(event_name: str, body: Any) -> str | None:
 
 def full_problem(event: Event) -> str | None:
     """Why the body of a Discourse event fails its full JSON schema, or None (also for
-    events that are not Discourse's). Run by the worker before any handler."""
+    events that are not Discourse's). Run by the worker before any handler, for events
+    the receiver recorded with ``body_checked`` false."""
     event_name = event.kind.removeprefix("forum.")
     if event.source != "forum" or event_name not in READ:
         return None
