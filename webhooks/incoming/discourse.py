@@ -126,8 +126,6 @@ def receive() -> tuple[Response, int]:
     if not stored:
         log.info("duplicate delivery of %s (delivery %s)", event.event_id, delivery_id, extra=ids)
         return jsonify({"accepted": True, "duplicate": True}), 200
-    # Debug, not info: one line per webhook costs a tenth of receiving it; the inbox row
-    # is the record (the dashboard's webhook log lists it).
-    log.debug("recorded %s (delivery %s)", event.event_id, delivery_id, extra=ids)
+    log.info("recorded %s (delivery %s)", event.event_id, delivery_id, extra=ids)
     wakeup.notify()
     return Response(ACCEPTED, mimetype="application/json"), 202
