@@ -12,10 +12,11 @@ class Goal:
     name: str
     value: float
     limit: float
+    at_least: bool = False  # a floor (throughput), not a ceiling (lag, memory)
 
     @property
     def met(self) -> bool:
-        return self.value <= self.limit
+        return self.value >= self.limit if self.at_least else self.value <= self.limit
 
 
 def percentile(values: list[float], share: float) -> float:

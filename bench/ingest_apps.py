@@ -6,14 +6,17 @@ worker (its factory syntax), so nothing is built at import.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
 
 
-def service() -> Flask:
-    """The real service, configured from $CONSTELLATE_CONFIG like a deployment."""
-    from service.app import create_app  # here: the bare app's workers must not load the service
+def service() -> Any:
+    """The real service as ``service.wsgi`` serves it, configured from $CONSTELLATE_CONFIG
+    like a deployment (workers apart: webhooks reach the receiving app)."""
+    from service.receiving import web_app  # here: the bare app's workers must not load it
 
-    return create_app()
+    return web_app()
 
 
 def bare() -> Flask:

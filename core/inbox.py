@@ -7,23 +7,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, String, and_, case, or_, select, update
+from sqlalchemy import ColumnElement, Connection, String, and_, bindparam, case, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from core import clock, telemetry
+from core import clock
 from core.events import Event
 from core.models import InboxEvent
-from core.store import dialect_insert
 
 BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 3600.0
 LAPSED = "LeaseExpired: the worker holding this event stopped before finishing it"
 
 
-def unstorable(event: Event) -> str | None:
+def unstorable(event: Event, *, payload_may_hold_nul: bool = True) -> str | None:
     """Why the inbox cannot keep ``event``, or None: a text longer than its column, or a
     NUL character (PostgreSQL refuses both; SQLite would keep them). Receivers ask before
-    recording what a sender made, so such input is refused, not a server error."""
+    recording what a sender made, so such input is refused, not a server error. A caller
+    that knows the payload holds no NUL (its JSON text has no ``\\u0000``) skips the walk
+    through the payload with ``payload_may_hold_nul=False``."""
     columns = InboxEvent.__table__.c
     for name in ("event_id", "subject", "actor", "delivery_id"):
         value = getattr(event, name)
@@ -32,7 +34,7 @@ def unstorable(event: Event) -> str | None:
             return f"its {name} would be longer than {limit} characters"
         if value is not None and "\x00" in value:
             return f"its {name} would contain a NUL character"
-    if _holds_nul(event.payload):
+    if payload_may_hold_nul and _holds_nul(event.payload):
         return "the body contains a NUL character (\\u0000)"
     return None
 
@@ -55,7 +57,46 @@ def record(session: Session, event: Event, *, available_at: datetime | None = No
     ``dedupe_key`` is already there. ON CONFLICT DO NOTHING makes this safe
     against a concurrent insert of the same event (a webhook and a poll racing).
     """
-    values: dict[str, Any] = {
+    received = clock.now()
+    values = row_values(event, received_at=received, available_at=available_at or received)
+    # RETURNING tells inserted from skipped on both dialects (rowcount is unreliable).
+    statement = insert_statement(session.get_bind().dialect.name)
+    return session.execute(statement, values).scalar() is not None
+
+
+def record_rows(connection: Connection, rows: list[dict[str, Any]]) -> list[bool]:
+    """Insert prepared rows (``row_values``) in the connection's transaction with one
+    statement; for each, whether it was stored (False: a duplicate of a stored event, or
+    of an earlier row of the same list). The caller commits: a group commit makes them
+    durable at once."""
+    first: list[bool] = []
+    unique: list[dict[str, Any]] = []
+    ids: set[str] = set()
+    keys: set[str] = set()
+    for row in rows:
+        repeated = row["event_id"] in ids or row["dedupe_key"] in keys
+        first.append(not repeated)
+        if not repeated:
+            unique.append(row)
+            ids.add(row["event_id"])
+            if row["dedupe_key"] is not None:
+                keys.add(row["dedupe_key"])
+    if not unique:
+        return first
+    # RETURNING event_id: the rows ON CONFLICT skipped are missing from the answer.
+    statement = insert_statement(connection.dialect.name, returning="event_id")
+    stored = set(connection.execute(statement, unique).scalars())
+    return [
+        was_first and row["event_id"] in stored for row, was_first in zip(rows, first, strict=True)
+    ]
+
+
+def row_values(
+    event: Event, *, received_at: datetime, available_at: datetime, body_checked: bool = True
+) -> dict[str, Any]:
+    """The inbox row of a new pending ``event``; ``body_checked=False`` when its body still
+    needs its full schema check (the worker's, before any handler)."""
+    return {
         "event_id": event.event_id,
         "dedupe_key": event.dedupe_key,
         "kind": event.kind,
@@ -67,14 +108,50 @@ def record(session: Session, event: Event, *, available_at: datetime | None = No
         "payload": dict(event.payload),
         "state": "pending",
         "attempts": 0,
+        "received_at": received_at,
+        "available_at": available_at,
+        "body_checked": body_checked,
     }
-    values["received_at"] = clock.now()
-    values["available_at"] = available_at or values["received_at"]
-    # The table, not the model: the ORM's bulk-insert path costs a millisecond a webhook.
-    table = InboxEvent.__table__
-    statement = dialect_insert(session, table).values(**values).on_conflict_do_nothing()
-    # RETURNING tells inserted from skipped on both dialects (rowcount is unreliable).
-    return session.execute(statement.returning(table.c.id)).scalar() is not None
+
+
+_INSERTS: dict[tuple[str, str], Any] = {}
+
+
+def insert_statement(dialect_name: str, *, returning: str = "id") -> Any:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING ``returning`` with bound parameters,
+    built once per dialect: a statement built per event (values inlined) costs a
+    cache-key computation of most of a millisecond each time. Given a list of rows,
+    SQLAlchemy sends them as one multi-row INSERT."""
+    statement = _INSERTS.get((dialect_name, returning))
+    if statement is None:
+        table = InboxEvent.__table__
+        module = postgresql if dialect_name == "postgresql" else sqlite
+        statement = (
+            module.insert(table)
+            .values({name: bindparam(name, type_=table.c[name].type) for name in _ROW_COLUMNS})
+            .on_conflict_do_nothing()
+            .returning(table.c[returning])
+        )
+        _INSERTS[(dialect_name, returning)] = statement
+    return statement
+
+
+_ROW_COLUMNS = (
+    "event_id",
+    "dedupe_key",
+    "kind",
+    "source",
+    "subject",
+    "actor",
+    "occurred_at",
+    "delivery_id",
+    "payload",
+    "state",
+    "attempts",
+    "received_at",
+    "available_at",
+    "body_checked",
+)
 
 
 @dataclass(frozen=True)
@@ -88,6 +165,7 @@ class Claim:
     lease_until: datetime
     lapsed: bool  # taken over from a worker whose lease ran out (it died or hung)
     received_at: datetime | None = None  # when the inbox recorded it (for /metrics' latency)
+    body_checked: bool = True  # False: the worker checks the body's full schema first
 
 
 def claim(session: Session, worker_id: str, *, now: datetime, lease_seconds: float) -> Claim | None:
@@ -126,7 +204,14 @@ def claim(session: Session, worker_id: str, *, now: datetime, lease_seconds: flo
         return None
     lapsed = row.last_error == LAPSED
     return Claim(
-        row.id, to_event(row), row.attempts, worker_id, lease_until, lapsed, row.received_at
+        row.id,
+        to_event(row),
+        row.attempts,
+        worker_id,
+        lease_until,
+        lapsed,
+        row.received_at,
+        row.body_checked,
     )
 
 
@@ -169,6 +254,8 @@ def settle(session: Session, held: Claim, **values: Any) -> None:
     )
     if session.execute(statement).scalar() is None:
         raise LeaseLost(f"inbox event {held.row_id} is no longer held by {held.worker_id}")
+    from core import telemetry  # here: receivers, which never settle, need no metrics
+
     telemetry.settled(values.get("state"))  # the outcome of the processing being timed
 
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, Integer, MetaData, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -95,3 +105,6 @@ class InboxEvent(Base):
     available_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # False while the body awaits its full schema check: a webhook receiver checks only
+    # the fields the row is made of, and the worker checks the rest before any handler.
+    body_checked: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")

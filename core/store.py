@@ -7,10 +7,11 @@ crash. PostgreSQL is selected by URL; the same code runs on both.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
 from sqlalchemy import Engine, create_engine, event, text
@@ -19,6 +20,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from core.group_commit import GroupCommitter
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 EXTENSION_KEY = "constellate.store"
@@ -68,6 +72,19 @@ class Store:
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._committer: GroupCommitter | None = None
+        self._committer_lock = threading.Lock()
+
+    @property
+    def committer(self) -> GroupCommitter:
+        """This process's group committer of inbox rows (core/group_commit.py)."""
+        if self._committer is None:
+            from core.group_commit import GroupCommitter  # only receivers need it
+
+            with self._committer_lock:
+                if self._committer is None:
+                    self._committer = GroupCommitter(self.engine)
+        return self._committer
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -87,6 +104,8 @@ class Store:
             connection.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
+        if self._committer is not None:
+            self._committer.stop()
         self.engine.dispose()
 
 

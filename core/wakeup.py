@@ -16,8 +16,6 @@ import logging
 import threading
 from typing import Protocol
 
-from huey import RedisHuey
-from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 
 from core.config import Settings
@@ -53,12 +51,16 @@ class RedisQueue:
     """Processes on any number of machines, through one Redis list per store."""
 
     def __init__(self, url: str, name: str, poll_seconds: float) -> None:
+        from huey import RedisHuey  # here: a process without a Redis queue never loads it
+
         # read_timeout is how long an idle worker blocks before it polls the store anyway.
         self.huey = RedisHuey(name, url=url, blocking=True, read_timeout=max(1, poll_seconds))
         self._local = Embedded()  # what idle workers wait on while Redis is unreachable
         self._complained = False
 
     def notify(self) -> None:
+        from redis.exceptions import RedisError  # loaded with Huey by __init__
+
         self._local.notify()
         try:
             storage = self.huey.storage
@@ -69,6 +71,8 @@ class RedisQueue:
             self._complain(exc)
 
     def wait(self, seconds: float) -> None:
+        from redis.exceptions import RedisError
+
         try:
             self.huey.storage.dequeue()
             self._complained = False
@@ -76,7 +80,7 @@ class RedisQueue:
             self._complain(exc)
             self._local.wait(seconds)
 
-    def _complain(self, exc: RedisError) -> None:
+    def _complain(self, exc: Exception) -> None:
         if not self._complained:  # once per outage, not once per event
             log.warning("queue: Redis unavailable, workers fall back to polling: %s", exc)
         self._complained = True

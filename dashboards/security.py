@@ -10,20 +10,11 @@ from __future__ import annotations
 from flask import Flask, Response, request
 from flask_wtf.csrf import CSRFProtect
 
+from dashboards.headers import HSTS, SECURITY_HEADERS
+
 csrf = CSRFProtect()
 
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-)
-HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "strict-origin-when-cross-origin",
-    "X-Frame-Options": "DENY",  # for browsers without frame-ancestors
-    "Cross-Origin-Opener-Policy": "same-origin",
-}
-HSTS = "max-age=31536000; includeSubDomains"
+HEADERS = SECURITY_HEADERS
 PRIVATE_PREFIXES = ("/dashboard", "/api/", "/people/")  # moderator data: never cached
 
 
@@ -36,16 +27,19 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
     )
+    extra = list(HEADERS.items()) + ([("Strict-Transport-Security", HSTS)] if secure else [])
     csrf.init_app(app)
     for name in ("incoming_discourse", "incoming_wiki"):
         csrf.exempt(app.blueprints[name])
 
     @app.after_request
     def add_headers(response: Response) -> Response:
-        for header, value in HEADERS.items():
-            response.headers.setdefault(header, value)
-        if secure:
-            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        # One pass over the response's headers, not a lookup per header: this runs on
+        # every answer, webhooks included, and Headers.setdefault is slow.
+        present = {name.lower() for name, _ in response.headers.items()}
+        response.headers.extend(
+            [(name, value) for name, value in extra if name.lower() not in present]
+        )
         if request.path.startswith(PRIVATE_PREFIXES) and not request.path.startswith(
             "/dashboard/static/"
         ):

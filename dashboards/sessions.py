@@ -87,8 +87,14 @@ def create_row(
     return sid, row
 
 
+# Webhook endpoints authenticate each request by its signature and never use a session.
+NO_SESSION_PREFIX = "/webhooks/"
+
+
 class StoreSessionInterface(SessionInterface):
     def open_session(self, app: Flask, request: Request) -> StoreSession:
+        if request.path.startswith(NO_SESSION_PREFIX):
+            return StoreSession()  # signed machine deliveries: spare parsing any cookie
         sid = request.cookies.get(cookie_name(app))
         if not sid:
             return StoreSession()

@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import click
 from flask import Flask
+from flask.cli import AppGroup
 
 import dashboards
 from core import clock as clocks
-from core import forum_budget_ledgers, logs, store
+from core import forum_budget_ledgers, logs, store, wakeup
 from core.clock import Clock
 from core.config import load_config
 from dashboards import connect_views, privacy_views
-from service import cli, readiness, scrape, worker
+from service import readiness, scrape
 from webhooks import incoming
 
 # Webhook bodies and API requests are small; refuse anything larger early.
@@ -47,6 +49,38 @@ def create_app(
     connect_views.init_app(app)
     privacy_views.init_app(app)
     dashboards.init_app(app)  # after every blueprint: it exempts the webhooks from CSRF
-    worker.init_app(app)
-    cli.init_app(app)
+    wakeup.configure(settings)
+    if settings["worker"]["embedded"]:
+        # Processing code (handlers, connectors, automations) is loaded only by a web
+        # process that also processes: a receiving one stays small.
+        from service import worker
+
+        worker.init_app(app)
+    app.cli = LazyCommands(app.name)
     return app
+
+
+class LazyCommands(AppGroup):
+    """``flask --app service.app <command>``'s commands (service/cli.py), imported when a
+    command line asks for them: every command imports what it runs, which no web process
+    needs."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self._loaded = False
+
+    def _load(self) -> None:
+        if not self._loaded:
+            from service import cli
+
+            for command in cli.COMMANDS:
+                self.add_command(command)
+            self._loaded = True
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._load()
+        return super().get_command(ctx, cmd_name)

@@ -27,7 +27,7 @@ from service import dispatch
 from service.lease_keeper import LeaseKeeper
 from service.timers import Timers
 from webhooks.automations import engine
-from webhooks.incoming import wiki_feed
+from webhooks.incoming import discourse_checks, wiki_feed
 from webhooks.outgoing import delivery, queue
 
 log = logging.getLogger(__name__)
@@ -170,6 +170,13 @@ class Worker:
         event = held.event
         if held.lapsed and held.attempt > self.max_attempts:
             self._settle(held, state="dead", reason=self._gave_up(inbox.LAPSED))
+            return
+        # The receiver checked only what the inbox row needs; the full schema is checked
+        # here, and a body failing it can never succeed: dead at once, with the reason.
+        invalid = None if held.body_checked else discourse_checks.full_problem(event)
+        if invalid is not None:
+            log.error("event %s is dead: %s", event.event_id, invalid)
+            self._settle(held, state="dead", reason=invalid)
             return
         if self._is_echo(event):
             self._settle(held, state="ignored", reason="echo", processed_at=self.clock())

@@ -47,11 +47,16 @@ def test_a_small_run_reports_its_figures_and_loses_nothing() -> None:
     assert set(rows) == {"service", "bare"} and all(len(row) == 9 for row in rows.values())
     assert "peak MiB" in text and "worker MiB" in text and "p99 ms" in text
     assert f"ratio service/bare = {done.ratio:.2f}" in text
-    assert f"service p99 at {RATE:g} req/s = {done.service.latency.p99_ms:.1f} ms" in text
+    assert f"goal: p99 at {RATE:g} req/s <= 20 ms: {done.service.latency.p99_ms:.1f}: " in text
+    assert f"goal: throughput >= 0.5 x bare: {done.ratio:.2f}: " in text
+    assert "goal: peak RSS of master + 2 workers <= 150 MiB: " in text
+    assert "goal: accepted requests missing from the inbox = 0: 0.0: met" in text
     assert (
         f"inbox: {done.inbox:,} events for {done.inbox:,} accepted requests (nothing lost)" in text
     )
-    assert printed[-1].startswith("ingest: aims") and printed[-1].endswith("every request accepted")
+    assert printed[-1].startswith("ingest: goals") and printed[-1].endswith(
+        "every request accepted"
+    )
 
 
 def _app(name: str, statuses: dict[str, int], errors: dict[str, int] | None = None) -> AppRun:
@@ -94,3 +99,16 @@ def test_bad_options_are_refused_naming_the_option(
         ingest.main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_each_goal_is_judged_and_printed_met_or_missed() -> None:
+    slow = _app("service", {"202": 4})
+    run = StoreRun("sqlite", _app("bare", {"204": 10}), slow, inbox=8, pending=8)
+    goals = {goal.name: goal for goal in run.goals(RATE)}
+    assert not goals["throughput >= 0.5 x bare"].met  # 4 of 10 requests a second
+    assert goals["peak RSS of master + 2 workers <= 150 MiB"].met  # 3 KiB
+    assert goals["accepted requests missing from the inbox = 0"].met
+    report = ingest.Report([run], RATE)
+    assert not report.goals_met
+    lines = describe(run, Options(rate=RATE))
+    assert "  goal: throughput >= 0.5 x bare: 0.40: MISSED" in lines

@@ -15,8 +15,8 @@ from flask import Flask, request
 from sqlalchemy import select
 
 from core.store import get_store
+from dashboards.headers import CONTENT_SECURITY_POLICY
 from dashboards.models import ApiToken, DashboardSession
-from dashboards.security import CONTENT_SECURITY_POLICY
 from dashboards.sessions import PLAIN_COOKIE, SECURE_COOKIE, StoreSession, id_hash
 from service.main import main
 from tests.dashboards.support import dashboard_app, login

@@ -83,17 +83,17 @@ def test_another_instance_is_forbidden(incoming_app: Flask, incoming_client: Fla
     assert inbox_count(incoming_app) == 0
 
 
-def test_schema_failure_names_the_json_path(
+def test_a_field_the_inbox_needs_is_checked_before_recording(
     incoming_app: Flask, incoming_client: FlaskClient
 ) -> None:
     headers, _, body = delivery()
     broken = copy.deepcopy(body)
-    broken["post"]["topic_id"] = "x"
+    broken["post"]["id"] = "x"  # the event's id and subject are made of it
     raw = wire_body(broken)
     headers["X-Discourse-Event-Signature"] = sign(raw)
     status, answer = post(incoming_client, headers, raw)
     assert status == 400
-    assert answer["error"] == "$.post.topic_id: 'x' is not of type 'integer'"
+    assert answer["error"] == "$.post.id: expected an integer"
     assert inbox_count(incoming_app) == 0
 
 
