@@ -100,13 +100,24 @@ def rebuild_first_posts(session: Session) -> int:
     gone = [username for username in kept if username not in found]
     if gone:
         session.execute(delete(first).where(first.username.in_(gone)))
-    for username, (post_id, first_at, second_at) in found.items():
-        if kept.get(username) == (post_id, first_at, second_at):
-            continue
-        values = {"first_post_id": post_id, "first_at": first_at, "second_at": second_at}
-        session.execute(
-            dialect_insert(session, first)
-            .values(username=username, **values)
-            .on_conflict_do_update(index_elements=["username"], set_=values)
+    changed = [
+        {"username": username, "first_post_id": post_id, "first_at": at, "second_at": second}
+        for username, (post_id, at, second) in found.items()
+        if kept.get(username) != (post_id, at, second)
+    ]
+    if changed:
+        # One statement for every changed row (executemany), not one per account.
+        insert = dialect_insert(session, first)
+        session.flush()  # the connection's statements skip the session's autoflush
+        session.connection().execute(
+            insert.on_conflict_do_update(
+                index_elements=["username"],
+                set_={
+                    "first_post_id": insert.excluded.first_post_id,
+                    "first_at": insert.excluded.first_at,
+                    "second_at": insert.excluded.second_at,
+                },
+            ),
+            changed,
         )
     return len(found)

@@ -225,7 +225,10 @@ def _posts(
     )
     rows: list[RawPost] = []
     accounts: dict[str, _Account] = {}
-    for values in session.execute(query):
+    # Core rows, not the ORM's: tens of thousands of posts per scope. The connection's
+    # statements skip the session's autoflush, hence the flush.
+    session.flush()
+    for values in session.connection().execute(query):
         rows.append(RawPost(*values[:10]))
         accounts.setdefault(values[4], _Account(values[10], bool(values[11]), values[12]))
     return rows, accounts
