@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import NamedTuple
 
 from community.credits.rules import normalise
@@ -122,7 +123,7 @@ def counted_posts(rows: Iterable[RawPost], people: People) -> list[Post]:
                 row.created_at,
             )
         )
-    posts.sort(key=lambda post: (post.created_at, post.post_id))
+    posts.sort(key=attrgetter("created_at", "post_id"))
     return posts
 
 
