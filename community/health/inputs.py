@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from community.activity import ForumPostActivity, WikiChangeActivity
@@ -284,20 +284,30 @@ def _histories(
         return {}
     found: dict[str, list[tuple[datetime, int | None]]] = {}
     # A person's other (linked) accounts may not have posted here: read them as well.
-    person_ids = {a.person_id for a in accounts.values() if a.person_id is not None}
-    linked = select(Account.username).where(
-        Account.platform == "forum", Account.person_id.in_(person_ids)
-    )
-    query = select(ForumFirstPost).where(
-        or_(ForumFirstPost.username.in_(names), ForumFirstPost.username.in_(linked))
-    )
-    for row in session.scalars(query):
-        if not people.counts(row.username):
-            continue
-        times = found.setdefault(people.person(row.username), [])
-        times.append((row.first_at, row.first_post_id))
-        if row.second_at is not None:
-            times.append((row.second_at, None))
+    person_ids = sorted({a.person_id for a in accounts.values() if a.person_id is not None})
+    wanted = set(names)
+    for ids in _chunks(person_ids):
+        wanted.update(
+            session.connection()
+            .execute(
+                select(Account.username).where(
+                    Account.platform == "forum", Account.person_id.in_(ids)
+                )
+            )
+            .scalars()
+        )
+    first = ForumFirstPost
+    for part in _chunks(sorted(wanted)):
+        query = select(first.username, first.first_at, first.first_post_id, first.second_at)
+        for username, at, post_id, second_at in session.connection().execute(
+            query.where(first.username.in_(part))
+        ):
+            if not people.counts(username):
+                continue
+            times = found.setdefault(people.person(username), [])
+            times.append((at, post_id))
+            if second_at is not None:
+                times.append((second_at, None))
     histories: dict[str, History] = {}
     for person, times in found.items():
         times.sort(key=lambda item: item[0])
