@@ -42,8 +42,7 @@ def recompute_all(
         compute(spec, load_inputs(session, settings, spec, now=moment), settings, now=moment)
         for spec in scope_specs(session)
     ]
-    for health in healths:
-        store_snapshots(session, health)
+    store_snapshots(session, *healths)
     return healths
 
 
@@ -128,21 +127,36 @@ def compute(
     )
 
 
-def store_snapshots(session: Session, health: ScopeHealth) -> None:
+def store_snapshots(session: Session, *healths: ScopeHealth) -> None:
     """Keep the figures as the day's snapshot of each window, replacing the day's last
     unless that one was computed later: a run that started before an incremental update
     but finishes after it (or a recompute ``--at`` an earlier moment) must not put older
-    figures over newer ones."""
-    day = health.computed_at.astimezone(UTC).date()
-    for days, values in health.windows.items():
-        fresh = {"label": health.label, "computed_at": health.computed_at, "values": values}
-        insert = dialect_insert(session, HealthSnapshot)
-        session.execute(
-            insert.values(
-                scope=health.scope, window_days=days, day=day, **fresh
-            ).on_conflict_do_update(
-                index_elements=["scope", "window_days", "day"],
-                set_=fresh,
-                where=HealthSnapshot.computed_at <= insert.excluded.computed_at,
-            )
-        )
+    figures over newer ones. One statement for every row (executemany)."""
+    rows = [
+        {
+            "scope": health.scope,
+            "window_days": days,
+            "day": health.computed_at.astimezone(UTC).date(),
+            "label": health.label,
+            "computed_at": health.computed_at,
+            "values": values,
+        }
+        for health in healths
+        for days, values in health.windows.items()
+    ]
+    if not rows:
+        return
+    insert = dialect_insert(session, HealthSnapshot)
+    session.flush()  # the connection's statements skip the session's autoflush
+    session.connection().execute(
+        insert.on_conflict_do_update(
+            index_elements=["scope", "window_days", "day"],
+            set_={
+                "label": insert.excluded.label,
+                "computed_at": insert.excluded.computed_at,
+                "values": insert.excluded["values"],
+            },
+            where=HealthSnapshot.computed_at <= insert.excluded.computed_at,
+        ),
+        rows,
+    )

@@ -10,15 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter
+from typing import NamedTuple
 
 from community.credits.rules import normalise
 
 REGULAR_POST = 1  # Discourse post_type: 1 regular, 2 moderator action, 3 small action, 4 whisper
 
 
-@dataclass(frozen=True)
-class RawPost:
-    """A post row as the store keeps it (the fields of ``ForumPostActivity`` used here)."""
+class RawPost(NamedTuple):
+    """A post row as the store keeps it (the fields of ``ForumPostActivity`` used here).
+    Named tuples, not dataclasses: a scope loads tens of thousands of posts."""
 
     post_id: int
     topic_id: int
@@ -32,8 +34,7 @@ class RawPost:
     post_type: int = REGULAR_POST
 
 
-@dataclass(frozen=True)
-class Post:
+class Post(NamedTuple):
     """A counted post: written by a counted person, visible, regular, not private."""
 
     post_id: int
@@ -97,23 +98,32 @@ def counts(row: RawPost, people: People) -> bool:
 
 def counted_posts(rows: Iterable[RawPost], people: People) -> list[Post]:
     """The counted posts among ``rows``, oldest first."""
+    # Each author is looked up once: a scope has far fewer authors than posts.
+    authors: dict[str, tuple[str, str | None] | None] = {}
     posts = []
     for row in rows:
-        if not counts(row, people):
+        if row.deleted or row.hidden or row.private or row.post_type != REGULAR_POST:
             continue
-        person = people.person(row.username)
+        username = row.username
+        if username not in authors:
+            person = people.person(username)
+            counted = people.counts(username)
+            authors[username] = (person, people.organisation_of.get(person)) if counted else None
+        author = authors[username]
+        if author is None:
+            continue
         posts.append(
             Post(
-                post_id=row.post_id,
-                topic_id=row.topic_id,
-                number=row.post_number,
-                reply_to=row.reply_to_post_number,
-                author=person,
-                organisation=people.organisation_of.get(person),
-                created_at=row.created_at,
+                row.post_id,
+                row.topic_id,
+                row.post_number,
+                row.reply_to_post_number,
+                author[0],
+                author[1],
+                row.created_at,
             )
         )
-    posts.sort(key=lambda post: (post.created_at, post.post_id))
+    posts.sort(key=attrgetter("created_at", "post_id"))
     return posts
 
 

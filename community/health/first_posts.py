@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, String, delete, func, select
+from sqlalchemy import ColumnElement, Integer, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from community.activity import ForumPostActivity
@@ -66,30 +67,37 @@ def refresh_first_posts(session: Session, usernames: Iterable[str]) -> None:
 
 
 def rebuild_first_posts(session: Session) -> int:
-    """Every account's row, from one ranked pass over the posts; returns how many. Only
+    """Every account's row, from its first index entries; returns how many. Only
     rows that differ are written: the repair is usually a no-op and then takes no write
     lock (SQLite has one, and the full recompute runs while events arrive)."""
     post = ForumPostActivity
-    rank = (
-        func.row_number()
-        .over(partition_by=post.username, order_by=(post.created_at, post.post_id))
-        .label("rank")
-    )
-    ranked = (
-        select(post.username, post.post_id, post.created_at, rank).where(*countable()).subquery()
-    )
+    # Per account, its first two counted posts from the (username, time) index: a few
+    # index entries per account instead of ranking every post.
+    names = select(post.username).distinct().subquery()
+
+    def nth(column: Any, offset: int) -> Any:
+        return (
+            select(column)
+            .where(post.username == names.c.username, *countable())
+            .order_by(post.created_at, post.post_id)
+            .offset(offset)
+            .limit(1)
+            .scalar_subquery()
+        )
+
     rows = session.execute(
-        select(ranked.c.username, ranked.c.post_id, ranked.c.created_at, ranked.c.rank)
-        .where(ranked.c.rank <= 2)
-        .order_by(ranked.c.username, ranked.c.rank)
+        select(
+            names.c.username,
+            nth(post.post_id, 0),
+            nth(post.created_at, 0),
+            nth(post.created_at, 1),
+        )
     ).all()
-    found: dict[str, tuple[int, datetime, datetime | None]] = {}
-    for username, post_id, created_at, position in rows:
-        if position == 1:
-            found[username] = (post_id, created_at, None)
-        else:
-            first_id, first_at, _ = found[username]
-            found[username] = (first_id, first_at, created_at)
+    found: dict[str, tuple[int, datetime, datetime | None]] = {
+        username: (post_id, first_at, second_at)
+        for username, post_id, first_at, second_at in rows
+        if post_id is not None
+    }
     first = ForumFirstPost
     kept = {
         username: (post_id, first_at, second_at)
@@ -100,13 +108,24 @@ def rebuild_first_posts(session: Session) -> int:
     gone = [username for username in kept if username not in found]
     if gone:
         session.execute(delete(first).where(first.username.in_(gone)))
-    for username, (post_id, first_at, second_at) in found.items():
-        if kept.get(username) == (post_id, first_at, second_at):
-            continue
-        values = {"first_post_id": post_id, "first_at": first_at, "second_at": second_at}
-        session.execute(
-            dialect_insert(session, first)
-            .values(username=username, **values)
-            .on_conflict_do_update(index_elements=["username"], set_=values)
+    changed = [
+        {"username": username, "first_post_id": post_id, "first_at": at, "second_at": second}
+        for username, (post_id, at, second) in found.items()
+        if kept.get(username) != (post_id, at, second)
+    ]
+    if changed:
+        # One statement for every changed row (executemany), not one per account.
+        insert = dialect_insert(session, first)
+        session.flush()  # the connection's statements skip the session's autoflush
+        session.connection().execute(
+            insert.on_conflict_do_update(
+                index_elements=["username"],
+                set_={
+                    "first_post_id": insert.excluded.first_post_id,
+                    "first_at": insert.excluded.first_at,
+                    "second_at": insert.excluded.second_at,
+                },
+            ),
+            changed,
         )
     return len(found)

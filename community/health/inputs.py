@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from community.activity import ForumPostActivity, WikiChangeActivity
@@ -41,6 +41,7 @@ PERSON = "person:{}"
 CATEGORY_BEAT = "weekly"  # the pulse of a category that is no constellation
 # Wiki changes that are edits of a page's text (moves and log entries are not).
 EDIT_TYPES = ("edit", "new")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -194,41 +195,63 @@ class _Account:
     organisation: str | None
 
 
+# Bound parameters per IN list (SQLite allows a few thousand per statement at least).
+CHUNK = 500
+_COLUMNS = (
+    ForumPostActivity.post_id,
+    ForumPostActivity.topic_id,
+    ForumPostActivity.post_number,
+    ForumPostActivity.reply_to_post_number,
+    ForumPostActivity.username,
+    ForumPostActivity.created_at,
+    ForumPostActivity.deleted,
+    ForumPostActivity.hidden,
+    ForumPostActivity.private,
+    ForumPostActivity.post_type,
+)
+
+
 def _posts(
     session: Session, category_id: int, since: datetime, now: datetime
 ) -> tuple[list[RawPost], dict[str, _Account]]:
+    """Every post (before ``now``) of each topic of the category with a post since
+    ``since``: the category's posts since then (one range of its time index), and the
+    earlier posts of the topics that started before (what their replies answer). A
+    topic's posts share its category (a topic's move changes them all)."""
     post = ForumPostActivity
-    topics = (
-        select(post.topic_id)
-        .where(post.category_id == category_id, post.created_at >= since, post.created_at < now)
-        .distinct()
+    # Core rows, not the ORM's: tens of thousands of posts per scope. The connection's
+    # statements skip the session's autoflush, hence the flush.
+    session.flush()
+    connection = session.connection()
+    recent = select(*_COLUMNS).where(
+        post.category_id == category_id, post.created_at >= since, post.created_at < now
     )
-    query = (
-        select(
-            post.post_id,
-            post.topic_id,
-            post.post_number,
-            post.reply_to_post_number,
-            post.username,
-            post.created_at,
-            post.deleted,
-            post.hidden,
-            post.private,
-            post.post_type,
-            Account.person_id,
-            Account.is_bot,
-            Person.organisation,
+    rows = [RawPost._make(values) for values in connection.execute(recent)]
+    started = {row.topic_id for row in rows if row.post_number == 1}
+    older = sorted({row.topic_id for row in rows} - started)
+    for part in _chunks(older):
+        query = select(*_COLUMNS).where(post.topic_id.in_(part), post.created_at < since)
+        rows += [RawPost._make(values) for values in connection.execute(query)]
+    return rows, _accounts(session, {row.username for row in rows})
+
+
+def _accounts(session: Session, usernames: set[str]) -> dict[str, _Account]:
+    """The forum account (person, bot flag, organisation) behind each username; an
+    unknown one has no person."""
+    found = dict.fromkeys(usernames, _Account(None, False, None))
+    for part in _chunks(sorted(usernames)):
+        query = (
+            select(Account.username, Account.person_id, Account.is_bot, Person.organisation)
+            .outerjoin(Person, Person.id == Account.person_id)
+            .where(Account.platform == "forum", Account.username.in_(part))
         )
-        .outerjoin(Account, (Account.platform == "forum") & (Account.username == post.username))
-        .outerjoin(Person, Person.id == Account.person_id)
-        .where(post.topic_id.in_(topics), post.created_at < now)
-    )
-    rows: list[RawPost] = []
-    accounts: dict[str, _Account] = {}
-    for values in session.execute(query):
-        rows.append(RawPost(*values[:10]))
-        accounts.setdefault(values[4], _Account(values[10], bool(values[11]), values[12]))
-    return rows, accounts
+        for username, person_id, is_bot, organisation in session.connection().execute(query):
+            found[username] = _Account(person_id, bool(is_bot), organisation)
+    return found
+
+
+def _chunks(values: Sequence[T]) -> list[Sequence[T]]:
+    return [values[start : start + CHUNK] for start in range(0, len(values), CHUNK)]
 
 
 def _people(
@@ -261,20 +284,30 @@ def _histories(
         return {}
     found: dict[str, list[tuple[datetime, int | None]]] = {}
     # A person's other (linked) accounts may not have posted here: read them as well.
-    person_ids = {a.person_id for a in accounts.values() if a.person_id is not None}
-    linked = select(Account.username).where(
-        Account.platform == "forum", Account.person_id.in_(person_ids)
-    )
-    query = select(ForumFirstPost).where(
-        or_(ForumFirstPost.username.in_(names), ForumFirstPost.username.in_(linked))
-    )
-    for row in session.scalars(query):
-        if not people.counts(row.username):
-            continue
-        times = found.setdefault(people.person(row.username), [])
-        times.append((row.first_at, row.first_post_id))
-        if row.second_at is not None:
-            times.append((row.second_at, None))
+    person_ids = sorted({a.person_id for a in accounts.values() if a.person_id is not None})
+    wanted = set(names)
+    for ids in _chunks(person_ids):
+        wanted.update(
+            session.connection()
+            .execute(
+                select(Account.username).where(
+                    Account.platform == "forum", Account.person_id.in_(ids)
+                )
+            )
+            .scalars()
+        )
+    first = ForumFirstPost
+    for part in _chunks(sorted(wanted)):
+        query = select(first.username, first.first_at, first.first_post_id, first.second_at)
+        for username, at, post_id, second_at in session.connection().execute(
+            query.where(first.username.in_(part))
+        ):
+            if not people.counts(username):
+                continue
+            times = found.setdefault(people.person(username), [])
+            times.append((at, post_id))
+            if second_at is not None:
+                times.append((second_at, None))
     histories: dict[str, History] = {}
     for person, times in found.items():
         times.sort(key=lambda item: item[0])

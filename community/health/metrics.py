@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import statistics
 import threading
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from fractions import Fraction
+from functools import cached_property
 from itertools import groupby
+from operator import attrgetter, itemgetter
 from typing import Any, TypeVar
 
 from community.health.conversation import Adoption, History, LeadChange, PageEdit, Post, Window
@@ -37,18 +39,22 @@ MISSED_AFTER = 3  # a beat is judged missed only against at least this many earl
 _last = threading.local()  # the memo of ``_shared`` (workers may run several threads)
 
 
-def _shared(view: Callable[[Sequence[Post], Window], T]) -> Callable[[Sequence[Post], Window], T]:
+def _shared(
+    view: Callable[[Sequence[Post], Window], T], *, by_end: bool = False
+) -> Callable[[Sequence[Post], Window], T]:
     """Compute a view of the conversation once per (posts, window): every metric of a
     scope reads the same views, and rebuilding them per metric costs most of the time.
-    Only the latest conversation is kept (by identity: the caller passes one list)."""
+    Only the latest conversation is kept (by identity: the caller passes one list).
+    ``by_end``: the view depends on the window's end only, so the windows of one
+    computation (which all end now) share it."""
 
     def memoised(posts: Sequence[Post], window: Window) -> T:
-        memo: tuple[Sequence[Post], dict[tuple[str, Window], Any]] | None
+        memo: tuple[Sequence[Post], dict[tuple[str, Any], Any]] | None
         memo = getattr(_last, "memo", None)
         if memo is None or memo[0] is not posts:
             memo = (posts, {})
             _last.memo = memo
-        key = (view.__name__, window)
+        key = (view.__name__, window.end if by_end else window)
         if key not in memo[1]:
             memo[1][key] = view(posts, window)
         result: T = memo[1][key]
@@ -57,20 +63,41 @@ def _shared(view: Callable[[Sequence[Post], Window], T]) -> Callable[[Sequence[P
     return memoised
 
 
+def _shared_by_end(
+    view: Callable[[Sequence[Post], Window], T],
+) -> Callable[[Sequence[Post], Window], T]:
+    return _shared(view, by_end=True)
+
+
 def _order(post: Post) -> tuple[datetime, int]:
     """Posts in the order they were written; a tie in time goes to the higher number."""
     return (post.created_at, post.number)
 
 
-@_shared
+_ORDER_KEY = attrgetter("created_at", "number")  # ``_order`` as a sort key, in C
+
+
+@_shared_by_end
 def _seen(posts: Sequence[Post], window: Window) -> list[Post]:
     """The posts written before the window's end, oldest first."""
-    return sorted((post for post in posts if post.created_at < window.end), key=_order)
+    return sorted((post for post in posts if post.created_at < window.end), key=_ORDER_KEY)
+
+
+@_shared_by_end
+def _seen_times(posts: Sequence[Post], window: Window) -> list[datetime]:
+    """The times of ``_seen``, in its order: a window's posts are found by bisection."""
+    return [post.created_at for post in _seen(posts, window)]
+
+
+def _since(times: Sequence[datetime], start: datetime) -> int:
+    """The index of the first time at or after ``start`` in ascending ``times``."""
+    return bisect_left(times, start)
 
 
 @_shared
 def _in_window(posts: Sequence[Post], window: Window) -> list[Post]:
-    return [post for post in _seen(posts, window) if window.holds(post.created_at)]
+    seen = _seen(posts, window)
+    return seen[_since(_seen_times(posts, window), window.start) :]
 
 
 @dataclass(frozen=True)
@@ -84,15 +111,20 @@ class _Topic:
     def author(self) -> str:
         return self.first.author
 
-    def first_response(self) -> Post | None:
+    @cached_property
+    def response(self) -> Post | None:
         """The earliest reply by someone other than the topic's author."""
+        author = self.first.author
         for post in self.posts:
-            if post.number > 1 and post.author != self.author:
+            if post.number > 1 and post.author != author:
                 return post
         return None
 
+    def first_response(self) -> Post | None:
+        return self.response
+
     def response_hours(self) -> float | None:
-        response = self.first_response()
+        response = self.response
         if response is None:
             return None
         return _hours(response.created_at - self.first.created_at)
@@ -115,23 +147,35 @@ class _Topic:
         return hours, True
 
 
-@_shared
-def _topics_in_window(posts: Sequence[Post], window: Window) -> list[_Topic]:
-    """The topics whose first post is counted and lies in the window."""
+@_shared_by_end
+def _seen_topics(posts: Sequence[Post], window: Window) -> tuple[list[_Topic], list[datetime]]:
+    """Every topic whose first post is counted and seen, by the time of its first post,
+    and those times (for bisection)."""
     by_topic: dict[int, list[Post]] = defaultdict(list)
     for post in _seen(posts, window):
         by_topic[post.topic_id].append(post)
     topics = []
     for topic_posts in by_topic.values():
         first = next((post for post in topic_posts if post.number == 1), None)
-        if first is not None and window.holds(first.created_at):
+        if first is not None:
             topics.append(_Topic(first=first, posts=topic_posts))
-    return topics
+    topics.sort(key=lambda topic: _order(topic.first))
+    return topics, [topic.first.created_at for topic in topics]
 
 
 @_shared
-def _replies_with_targets(posts: Sequence[Post], window: Window) -> list[tuple[Post, Post]]:
-    """(reply, target) for the replies in the window whose target is a counted post.
+def _topics_in_window(posts: Sequence[Post], window: Window) -> list[_Topic]:
+    """The topics whose first post is counted and lies in the window."""
+    topics, times = _seen_topics(posts, window)
+    return topics[_since(times, window.start) :]
+
+
+@_shared_by_end
+def _seen_replies(
+    posts: Sequence[Post], window: Window
+) -> tuple[list[tuple[Post, Post]], list[datetime]]:
+    """(reply, target) for every seen reply whose target is a counted post, oldest reply
+    first, and the replies' times (for bisection).
 
     The target is the post named by ``reply_to`` in the same topic, or the topic's first
     post when the reply names none.
@@ -140,12 +184,31 @@ def _replies_with_targets(posts: Sequence[Post], window: Window) -> list[tuple[P
     by_number = {(post.topic_id, post.number): post for post in seen}
     pairs = []
     for post in seen:
-        if post.number <= 1 or not window.holds(post.created_at):
+        if post.number <= 1:
             continue
         target = by_number.get((post.topic_id, post.reply_to or 1))
         if target is not None:
             pairs.append((post, target))
-    return pairs
+    return pairs, [reply.created_at for reply, _ in pairs]
+
+
+@_shared
+def _replies_with_targets(posts: Sequence[Post], window: Window) -> list[tuple[Post, Post]]:
+    """(reply, target) for the replies in the window whose target is a counted post."""
+    pairs, times = _seen_replies(posts, window)
+    return pairs[_since(times, window.start) :]
+
+
+@_shared_by_end
+def _seen_index(
+    posts: Sequence[Post], window: Window
+) -> tuple[dict[int, Post], dict[int, list[Post]]]:
+    """The seen posts by id, and by topic (each topic's posts in order)."""
+    seen = _seen(posts, window)
+    by_topic: dict[int, list[Post]] = defaultdict(list)
+    for post in seen:
+        by_topic[post.topic_id].append(post)
+    return {post.post_id: post for post in seen}, by_topic
 
 
 def _hours(span: timedelta) -> float:
@@ -182,15 +245,17 @@ def survival_quantile(observed: Sequence[tuple[float, bool]], percent: int) -> f
     10 left, for the 90th percentile) is never missed by float rounding; with no censoring
     the result is ``nearest_rank`` of the times."""
     _check_percent(percent)
-    target = Fraction(100 - percent, 100)
+    # S = numerator / denominator, both kept as exact integers (no reduction: cheaper
+    # than Fractions, and S <= (100 - percent) / 100 is compared cross-multiplied).
+    numerator = denominator = 1
     at_risk = len(observed)
-    survival = Fraction(1)
-    for time, group in groupby(sorted(observed), key=lambda pair: pair[0]):
+    for time, group in groupby(sorted(observed), key=itemgetter(0)):
         events = [event for _, event in group]
         ended = sum(events)
         if ended:
-            survival *= Fraction(at_risk - ended, at_risk)
-            if survival <= target:
+            numerator *= at_risk - ended
+            denominator *= at_risk
+            if 100 * numerator <= (100 - percent) * denominator:
                 return time
         at_risk -= len(events)
     return None
@@ -369,6 +434,7 @@ def concentration(posts: Sequence[Post], window: Window) -> Figures:
 # --- across organisations ---------------------------------------------------------------
 
 
+@_shared
 def _organisation_replies(posts: Sequence[Post], window: Window) -> list[tuple[str, str]]:
     """(author's organisation, target's organisation) of the window's replies to someone
     else where both have an organisation."""
@@ -421,11 +487,7 @@ def newcomers(
 ) -> Figures:
     """People whose first counted post ever is in the window: answered within
     ``answer_hours``, and (when old enough) posting again within ``return_days``."""
-    seen = _seen(posts, window)
-    by_id = {post.post_id: post for post in seen}
-    by_topic: dict[int, list[Post]] = defaultdict(list)
-    for post in seen:
-        by_topic[post.topic_id].append(post)
+    by_id, by_topic = _seen_index(posts, window)
     answer_limit = timedelta(hours=answer_hours)
     return_limit = timedelta(days=return_days)
     count = answered = eligible = returned = 0
@@ -473,10 +535,9 @@ def pulse(posts: Sequence[Post], window: Window, beat_days: int, missed_fraction
     count = pulse_beats(window.days, beat_days)
     beat = timedelta(days=beat_days)
     oldest = window.end - count * beat  # older posts (a partial beat) are left out
-    beats = [0] * count
-    for post in _seen(posts, window):
-        if post.created_at >= oldest:
-            beats[(post.created_at - oldest) // beat] += 1
+    times = _seen_times(posts, window)
+    edges = [_since(times, oldest + n * beat) for n in range(count + 1)]
+    beats = [edges[n + 1] - edges[n] for n in range(count)]
     mean = statistics.fmean(beats)
     missed = 0
     for index in range(MISSED_AFTER, count):
