@@ -280,7 +280,7 @@ class ReadWatcher(HTTPAdapter):
             self.held_at_read.append((response.status_code, self.budget.held_for()))
             return read(*read_args, **read_kwargs)
 
-        response.raw.read = watched
+        response.raw.read = watched  # type: ignore[method-assign]
         return response
 
 
