@@ -10,16 +10,12 @@ from flask import Flask
 from flask.cli import AppGroup
 
 import dashboards
-from core import clock as clocks
-from core import forum_budget_ledgers, logs, store, wakeup
+from core import forum_budget_ledgers, wakeup
 from core.clock import Clock
-from core.config import load_config
 from dashboards import connect_views, privacy_views
 from service import readiness, scrape
+from service.receiving import base_app
 from webhooks import incoming
-
-# Webhook bodies and API requests are small; refuse anything larger early.
-MAX_REQUEST_BYTES = 1024 * 1024
 
 
 def create_app(
@@ -32,16 +28,8 @@ def create_app(
     count. Either way it is validated before anything starts. ``clock`` (the system's
     unless given) is the time of the app's requests, commands and worker threads.
     """
-    settings = load_config() if config is None else load_config(overrides=config, environ={})
-    app = Flask("constellate")
-    app.config.update(
-        CONSTELLATE=settings,
-        SECRET_KEY=settings["service"]["secret_key"],
-        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
-    )
-    clocks.init_app(app, clock)
-    logs.init_app(app)
-    store.init_app(app)
+    app = base_app(config, clock)
+    settings = app.config["CONSTELLATE"]
     forum_budget_ledgers.init_app(app)
     readiness.init_app(app)
     scrape.init_app(app)

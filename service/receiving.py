@@ -25,14 +25,14 @@ from webhooks.incoming import discourse
 
 # Served by the receiving app; any other path builds the full service.
 RECEIVED_PATHS = frozenset({"/webhooks/discourse"})
-# Webhook bodies are small; refuse anything larger early (as the full service does).
+# Webhook bodies and API requests are small; refuse anything larger early.
 MAX_REQUEST_BYTES = 1024 * 1024
 
 
-def create_receiver(
-    config: Mapping[str, Mapping[str, Any]] | None = None, *, clock: Clock | None = None
-) -> Flask:
-    """The receiving app: ``POST /webhooks/discourse`` and nothing else."""
+def base_app(config: Mapping[str, Mapping[str, Any]] | None, clock: Clock | None) -> Flask:
+    """What the receiving app and the full service both start from: the configuration
+    (``$CONSTELLATE_CONFIG`` and ``CONSTELLATE_*``, or only defaults and ``config``),
+    validated, the clock, the logs and the store."""
     settings = load_config() if config is None else load_config(overrides=config, environ={})
     app = Flask("constellate")
     app.config.update(
@@ -43,6 +43,15 @@ def create_receiver(
     clocks.init_app(app, clock)
     logs.init_app(app)
     store.init_app(app)
+    return app
+
+
+def create_receiver(
+    config: Mapping[str, Mapping[str, Any]] | None = None, *, clock: Clock | None = None
+) -> Flask:
+    """The receiving app: ``POST /webhooks/discourse`` and nothing else."""
+    app = base_app(config, clock)
+    settings = app.config["CONSTELLATE"]
     app.register_blueprint(discourse.blueprint)
     wakeup.configure(settings)
     extra = list(SECURITY_HEADERS.items())
