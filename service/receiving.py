@@ -14,7 +14,8 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Request, Response
+from flask.sessions import SessionInterface, SessionMixin
 
 from core import clock as clocks
 from core import logs, store, wakeup
@@ -52,6 +53,7 @@ def create_receiver(
     """The receiving app: ``POST /webhooks/discourse`` and nothing else."""
     app = base_app(config, clock)
     settings = app.config["CONSTELLATE"]
+    app.session_interface = NoSessions()
     app.register_blueprint(discourse.blueprint)
     wakeup.configure(settings)
     extra = list(SECURITY_HEADERS.items())
@@ -64,6 +66,17 @@ def create_receiver(
         return response
 
     return app
+
+
+class NoSessions(SessionInterface):
+    """Webhooks are authenticated by their signature: no cookie is read, no session
+    signed or written (Flask keeps a null session for the request)."""
+
+    def open_session(self, app: Flask, request: Request) -> None:
+        return None
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        return None
 
 
 class ReceiverFirst:
