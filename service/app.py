@@ -14,7 +14,7 @@ from core import forum_budget_ledgers, wakeup
 from core.clock import Clock
 from dashboards import connect_views, privacy_views
 from service import readiness, scrape
-from service.receiving import base_app
+from service.base import base_app
 from webhooks import incoming
 
 

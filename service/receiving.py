@@ -17,34 +17,15 @@ from typing import Any
 from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
 
-from core import clock as clocks
-from core import logs, store, wakeup
+from core import wakeup
 from core.clock import Clock
 from core.config import load_config
 from dashboards.headers import HSTS, SECURITY_HEADERS
+from service.base import base_app
 from webhooks.incoming import discourse
 
 # Served by the receiving app; any other path builds the full service.
 RECEIVED_PATHS = frozenset({"/webhooks/discourse"})
-# Webhook bodies and API requests are small; refuse anything larger early.
-MAX_REQUEST_BYTES = 1024 * 1024
-
-
-def base_app(config: Mapping[str, Mapping[str, Any]] | None, clock: Clock | None) -> Flask:
-    """What the receiving app and the full service both start from: the configuration
-    (``$CONSTELLATE_CONFIG`` and ``CONSTELLATE_*``, or only defaults and ``config``),
-    validated, the clock, the logs and the store."""
-    settings = load_config() if config is None else load_config(overrides=config, environ={})
-    app = Flask("constellate")
-    app.config.update(
-        CONSTELLATE=settings,
-        SECRET_KEY=settings["service"]["secret_key"],
-        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
-    )
-    clocks.init_app(app, clock)
-    logs.init_app(app)
-    store.init_app(app)
-    return app
 
 
 def create_receiver(

@@ -1,0 +1,34 @@
+"""What every Flask app of the service starts from: the receiving app
+(service/receiving.py) and the full service (service/app.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from core import clock as clocks
+from core import logs, store
+from core.clock import Clock
+from core.config import load_config
+
+# Webhook bodies and API requests are small; refuse anything larger early.
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+def base_app(config: Mapping[str, Mapping[str, Any]] | None, clock: Clock | None) -> Flask:
+    """What the receiving app and the full service both start from: the configuration
+    (``$CONSTELLATE_CONFIG`` and ``CONSTELLATE_*``, or only defaults and ``config``),
+    validated, the clock, the logs and the store."""
+    settings = load_config() if config is None else load_config(overrides=config, environ={})
+    app = Flask("constellate")
+    app.config.update(
+        CONSTELLATE=settings,
+        SECRET_KEY=settings["service"]["secret_key"],
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+    )
+    clocks.init_app(app, clock)
+    logs.init_app(app)
+    store.init_app(app)
+    return app
