@@ -20,6 +20,7 @@ from core.group_commit import CommitFailed, GroupCommitter
 from core.migrate import upgrade
 from core.store import Store, get_store
 from tests.webhooks.incoming_support import (
+    URL,
     inbox_count,
     incoming_app,
     incoming_client,
@@ -30,8 +31,6 @@ from tests.webhooks.incoming_support import (
 )
 
 __all__ = ["incoming_app", "incoming_client", "incoming_settings"]  # fixtures used here
-
-URL = "/webhooks/discourse"
 
 
 def row(number: int, *, dedupe: str | None = None) -> dict[str, Any]:

@@ -23,6 +23,8 @@ FIXTURES = Path(__file__).parent.parent / "fixtures" / "discourse"
 FORUM_URL = "https://forum.example.org"
 SECRET = "fixture-webhook-secret"  # the secret the fixtures' signatures were made with
 
+URL = "/webhooks/discourse"  # the receiver under test
+
 
 def load_fixture(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text("utf-8"))

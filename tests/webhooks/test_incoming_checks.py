@@ -17,6 +17,7 @@ from core.store import get_store
 from service.worker import Worker
 from tests.webhooks.incoming_support import (
     FIXTURES,
+    URL,
     incoming_app,
     incoming_client,
     incoming_settings,
@@ -27,8 +28,6 @@ from tests.webhooks.incoming_support import (
 from webhooks.incoming.discourse_checks import quick_problem
 
 __all__ = ["incoming_app", "incoming_client", "incoming_settings"]  # fixtures used here
-
-URL = "/webhooks/discourse"
 
 
 def send(client: FlaskClient, fixture: str, change: Any) -> tuple[int, Any]:

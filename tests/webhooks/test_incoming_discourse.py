@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 
 from service.app import create_app
 from tests.webhooks.incoming_support import (
+    URL,
     inbox_count,
     incoming_app,
     incoming_client,
@@ -23,8 +24,6 @@ from tests.webhooks.incoming_support import (
 from webhooks.incoming import counters
 
 __all__ = ["incoming_app", "incoming_client", "incoming_settings"]  # fixtures used here
-
-URL = "/webhooks/discourse"
 
 
 def delivery(name: str = "post__post_created") -> tuple[dict[str, str], bytes, dict[str, Any]]:
