@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
-from itertools import groupby
+from itertools import groupby, pairwise
 from operator import attrgetter, itemgetter
 from typing import Any, TypeVar
 
@@ -123,11 +123,24 @@ class _Topic:
     def first_response(self) -> Post | None:
         return self.response
 
+    def answered_within(self, hours: int) -> bool:
+        """Whether someone else replied within ``hours`` of the first post."""
+        wait = self.response_hours()
+        return wait is not None and wait <= hours
+
+    def author_returned(self) -> bool:
+        """Whether the author wrote again after the first response."""
+        response = self.response
+        if response is None:
+            return False
+        after = _order(response)
+        return any(post.author == self.first.author and _order(post) > after for post in self.posts)
+
     def response_hours(self) -> float | None:
         response = self.response
         if response is None:
             return None
-        return _hours(response.created_at - self.first.created_at)
+        return in_hours(response.created_at - self.first.created_at)
 
     def answered_from_outside(self, centre: Collection[str], within: timedelta) -> bool:
         """Whether someone not in ``centre`` replied within ``within`` of the first post."""
@@ -143,7 +156,7 @@ class _Topic:
         window's end while it waits (the silence so far, censored there)."""
         hours = self.response_hours()
         if hours is None:
-            return _hours(window.end - self.first.created_at), False
+            return in_hours(window.end - self.first.created_at), False
         return hours, True
 
 
@@ -211,7 +224,8 @@ def _seen_index(
     return {post.post_id: post for post in seen}, by_topic
 
 
-def _hours(span: timedelta) -> float:
+def in_hours(span: timedelta) -> float:
+    """A span in hours (the unit every wait of the figures is given in)."""
     return span / HOUR
 
 
@@ -282,6 +296,11 @@ def first_response(posts: Sequence[Post], window: Window) -> Figures:
     over the answered topics only, and counting the silence (unanswered topics censored
     at their age, Kaplan–Meier)."""
     observed = [topic.observed_wait(window) for topic in _topics_in_window(posts, window)]
+    return first_response_figures(observed)
+
+
+def first_response_figures(observed: Sequence[tuple[float, bool]]) -> Figures:
+    """``first_response`` from each topic's (hours, answered)."""
     waits = [hours for hours, answered in observed if answered]
     return {
         "topics": len(observed),
@@ -302,16 +321,16 @@ def unanswered(posts: Sequence[Post], window: Window, hours: int) -> Figures:
         for topic in _topics_in_window(posts, window)
         if topic.first.created_at <= window.end - limit
     ]
-    waiting = 0
-    for topic in eligible:
-        wait = topic.response_hours()
-        if wait is None or wait > hours:
-            waiting += 1
+    waiting = sum(1 for topic in eligible if not topic.answered_within(hours))
+    return unanswered_figures(hours, len(eligible), waiting)
+
+
+def unanswered_figures(hours: int, eligible: int, waiting: int) -> Figures:
     return {
         "hours": hours,
-        "eligible": len(eligible),
+        "eligible": eligible,
         "unanswered": waiting,
-        "rate": _ratio(waiting, len(eligible)),
+        "rate": _ratio(waiting, eligible),
     }
 
 
@@ -320,17 +339,13 @@ def unanswered(posts: Sequence[Post], window: Window, hours: int) -> Figures:
 
 def two_way(posts: Sequence[Post], window: Window) -> Figures:
     """Of the window's answered topics, those whose author wrote again after the answer."""
-    answered = 0
-    returned = 0
-    for topic in _topics_in_window(posts, window):
-        response = topic.first_response()
-        if response is None:
-            continue
-        answered += 1
-        if any(
-            post.author == topic.author and _order(post) > _order(response) for post in topic.posts
-        ):
-            returned += 1
+    topics = _topics_in_window(posts, window)
+    answered = sum(1 for topic in topics if topic.response is not None)
+    returned = sum(1 for topic in topics if topic.author_returned())
+    return two_way_figures(answered, returned)
+
+
+def two_way_figures(answered: int, returned: int) -> Figures:
     return {"answered": answered, "op_returned": returned, "ratio": _ratio(returned, answered)}
 
 
@@ -344,6 +359,10 @@ def edge_replies(posts: Sequence[Post], window: Window, centre: Collection[str])
         to_centre += 1
         if reply.author not in centre:
             from_edge += 1
+    return edge_reply_figures(to_centre, from_edge)
+
+
+def edge_reply_figures(to_centre: int, from_edge: int) -> Figures:
     return {
         "replies_to_centre": to_centre,
         "from_edge": from_edge,
@@ -360,12 +379,16 @@ def announcements(
     started = [topic for topic in _topics_in_window(posts, window) if topic.author in centre]
     eligible = [topic for topic in started if topic.first.created_at <= window.end - limit]
     answered = sum(1 for topic in eligible if topic.answered_from_outside(centre, limit))
+    return announcement_figures(hours, len(started), len(eligible), answered)
+
+
+def announcement_figures(hours: int, started: int, eligible: int, answered: int) -> Figures:
     return {
         "hours": hours,
-        "announcements": len(started),
-        "eligible": len(eligible),
+        "announcements": started,
+        "eligible": eligible,
         "answered_from_edge": answered,
-        "rate": _ratio(answered, len(eligible)),
+        "rate": _ratio(answered, eligible),
     }
 
 
@@ -405,7 +428,11 @@ def _onion(counts: Sequence[int]) -> tuple[int, int, int]:
 def participation(posts: Sequence[Post], window: Window) -> Figures:
     """Posts, participants, Gini of posts per person and the core/regular/casual shares."""
     per_person = Counter(post.author for post in _in_window(posts, window))
-    counts = list(per_person.values())
+    return participation_figures(list(per_person.values()))
+
+
+def participation_figures(counts: Sequence[int]) -> Figures:
+    """``participation`` from the posts per person."""
     people = len(counts)
     core, regular, casual = _onion(counts)
     return {
@@ -424,6 +451,12 @@ def concentration(posts: Sequence[Post], window: Window) -> Figures:
     per_person = Counter(post.author for post in seen)
     per_organisation = Counter(post.organisation for post in seen if post.organisation)
     without = sum(1 for post in seen if post.organisation is None)
+    return concentration_figures(per_person, per_organisation, without)
+
+
+def concentration_figures(
+    per_person: Mapping[str, int], per_organisation: Mapping[str, int], without: int
+) -> Figures:
     return {
         "absence_factor": _fewest_reaching_half(per_person),
         "elephant_factor": _fewest_reaching_half(per_organisation),
@@ -451,7 +484,11 @@ def cross_organisation(posts: Sequence[Post], window: Window) -> Figures:
     """Share of replies between people of two organisations that cross organisations."""
     pairs = _organisation_replies(posts, window)
     cross = sum(1 for given, received in pairs if given != received)
-    return {"replies": len(pairs), "cross": cross, "rate": _ratio(cross, len(pairs))}
+    return cross_organisation_figures(len(pairs), cross)
+
+
+def cross_organisation_figures(replies: int, cross: int) -> Figures:
+    return {"replies": replies, "cross": cross, "rate": _ratio(cross, replies)}
 
 
 def reciprocity(
@@ -459,12 +496,31 @@ def reciprocity(
 ) -> dict[str, Figures]:
     """Per organisation: replies given to and received from other organisations, and
     practice adoptions made from others and by others, in the window."""
+    given: Counter[str] = Counter()
+    received: Counter[str] = Counter()
+    for giver, receiver in _organisation_replies(posts, window):
+        if giver != receiver:
+            given[giver] += 1
+            received[receiver] += 1
+    return reciprocity_figures(given, received, window, adoptions)
+
+
+def reciprocity_figures(
+    given: Mapping[str, int],
+    received: Mapping[str, int],
+    window: Window,
+    adoptions: Sequence[Adoption],
+) -> dict[str, Figures]:
+    """``reciprocity`` from the cross-organisation replies each organisation gave and
+    received (organisations with none may be left out)."""
     keys = ("replies_given", "replies_received", "adopted_from_others", "adopted_by_others")
     figures: dict[str, Figures] = defaultdict(lambda: dict.fromkeys(keys, 0))
-    for given, received in _organisation_replies(posts, window):
-        if given != received:
-            figures[given]["replies_given"] += 1
-            figures[received]["replies_received"] += 1
+    for organisation, count in given.items():
+        if count:
+            figures[organisation]["replies_given"] += count
+    for organisation, count in received.items():
+        if count:
+            figures[organisation]["replies_received"] += count
     for adoption in adoptions:
         if not window.holds(adoption.at) or adoption.owner is None:
             continue
@@ -488,6 +544,26 @@ def newcomers(
     """People whose first counted post ever is in the window: answered within
     ``answer_hours``, and (when old enough) posting again within ``return_days``."""
     by_id, by_topic = _seen_index(posts, window)
+    return newcomer_figures(
+        histories,
+        by_id,
+        by_topic.__getitem__,
+        window,
+        answer_hours=answer_hours,
+        return_days=return_days,
+    )
+
+
+def newcomer_figures(
+    histories: Mapping[str, History],
+    by_id: Mapping[int, Post],
+    topic_posts: Callable[[int], Sequence[Post]],
+    window: Window,
+    *,
+    answer_hours: int,
+    return_days: int,
+) -> Figures:
+    """``newcomers`` from the seen counted posts by id and each topic's seen posts."""
     answer_limit = timedelta(hours=answer_hours)
     return_limit = timedelta(days=return_days)
     count = answered = eligible = returned = 0
@@ -500,7 +576,7 @@ def newcomers(
             post.author != first.author
             and _order(post) > _order(first)
             and post.created_at - first.created_at <= answer_limit
-            for post in by_topic[first.topic_id]
+            for post in topic_posts(first.topic_id)
         ):
             answered += 1
         if history.first_at <= window.end - return_limit:
@@ -532,12 +608,30 @@ def pulse_beats(window_days: int, beat_days: int) -> int:
 
 def pulse(posts: Sequence[Post], window: Window, beat_days: int, missed_fraction: float) -> Figures:
     """Counted posts per beat (oldest first), their regularity and the missed beats."""
+    times = _seen_times(posts, window)
+    beats = pulse_beat_counts(lambda edge: _since(times, edge), window, beat_days)
+    return pulse_figures(beats, beat_days, missed_fraction)
+
+
+def pulse_beat_counts(
+    before: Callable[[datetime], int], window: Window, beat_days: int
+) -> list[int]:
+    """The counted posts of each beat, oldest first, from ``before(t)``: how many seen
+    posts were written before ``t``. Older posts (a partial beat) are left out."""
+    edges = [before(edge) for edge in _pulse_edges(window, beat_days)]
+    return [later - earlier for earlier, later in pairwise(edges)]
+
+
+def _pulse_edges(window: Window, beat_days: int) -> list[datetime]:
     count = pulse_beats(window.days, beat_days)
     beat = timedelta(days=beat_days)
-    oldest = window.end - count * beat  # older posts (a partial beat) are left out
-    times = _seen_times(posts, window)
-    edges = [_since(times, oldest + n * beat) for n in range(count + 1)]
-    beats = [edges[n + 1] - edges[n] for n in range(count)]
+    oldest = window.end - count * beat
+    return [oldest + n * beat for n in range(count)] + [window.end]
+
+
+def pulse_figures(beats: Sequence[int], beat_days: int, missed_fraction: float) -> Figures:
+    """``pulse`` from the counted posts of each beat, oldest first."""
+    count = len(beats)
     mean = statistics.fmean(beats)
     missed = 0
     for index in range(MISSED_AFTER, count):
@@ -588,6 +682,14 @@ def freshness(
     ``min_posts`` counted posts in those days; pages never edited by one are listed apart."""
     since = now - timedelta(days=days)
     recent = sum(1 for post in posts if since <= post.created_at < now)
+    return freshness_figures(pages, recent, now=now, days=days, min_posts=min_posts)
+
+
+def freshness_figures(
+    pages: Sequence[PageEdit], recent: int, *, now: datetime, days: int, min_posts: int
+) -> Figures:
+    """``freshness`` from the counted posts of the last ``days``."""
+    since = now - timedelta(days=days)
     active = recent >= min_posts
     stale = [
         page.title

@@ -66,3 +66,28 @@ class HealthAlert(Base):
     forum_topic_id: Mapped[int | None] = mapped_column(Integer)
     group_message_topic_id: Mapped[int | None] = mapped_column(Integer)
     resolution_posted: Mapped[bool] = mapped_column(default=False)
+
+
+# Streams of ``HealthGeneration`` other than a forum category's (core/migrations 0024).
+EVERY_INPUT = 0  # people, accounts, partners, practices, adoptions, leadership, a post's change
+WIKI_PAGES = -1  # the wiki's changes (the freshness of pages)
+
+
+class HealthGeneration(Base):
+    """How many changes a stream has had: a forum category's new posts (the stream is its
+    id), or ``EVERY_INPUT`` / ``WIKI_PAGES``. Kept by the store's triggers, never by code."""
+
+    __tablename__ = "health_generations"
+
+    stream: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(Integer)
+
+
+class HealthPostLog(Base):
+    """The post each generation of a category's stream added (kept by a trigger)."""
+
+    __tablename__ = "health_post_log"
+
+    category_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    post_id: Mapped[int] = mapped_column(Integer)

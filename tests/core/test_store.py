@@ -46,6 +46,8 @@ TABLES = {
     "wiki_authorship",
     "health_snapshots",
     "health_alerts",
+    "health_generations",
+    "health_post_log",
     "automation_runs",
     "automation_marks",
     "automation_schedule_cursors",

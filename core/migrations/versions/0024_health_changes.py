@@ -1,0 +1,190 @@
+"""health: the store counts the changes the health figures read, so a scope's figures can
+be updated from what changed since they were last computed
+
+``health_generations`` holds one counter (a stream of changes) per forum category (bumped by each new post of
+the category, whose id ``health_post_log`` keeps under that generation), one for every
+other input of the figures (``EVERY_INPUT``: people, accounts, partners, practices,
+adoptions, leadership changes, and any change to a stored post) and one for the wiki's
+changes (``WIKI_PAGES``). Triggers keep them, so no writer can forget to: each bump
+updates one row, which PostgreSQL locks until the writer commits, so the generations of
+one stream commit in order. SQLite's batch mode copies a table to alter it and drops its
+triggers: a later migration that batch-alters one of these tables must create them again
+(``tests/core/test_store.py`` checks that they exist at the head).
+
+Revision ID: 0024
+Revises: 0023
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0024"
+down_revision = "0023"
+branch_labels = None
+depends_on = None
+
+EVERY_INPUT = 0
+WIKI_PAGES = -1
+POSTS = "forum_post_activity"
+# The columns of a stored post the figures read (its text and updated_at are not).
+POST_COLUMNS = (
+    "post_id",
+    "topic_id",
+    "category_id",
+    "username",
+    "post_number",
+    "reply_to_post_number",
+    "created_at",
+    "deleted",
+    "post_type",
+    "hidden",
+    "private",
+)
+INPUT_TABLES = (
+    "people",
+    "accounts",
+    "partners",
+    "practices",
+    "practice_adoptions",
+    "leadership_changes",
+)
+WIKI_TABLE = "wiki_change_activity"
+OPERATIONS = ("insert", "update", "delete")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "health_generations",
+        sa.Column("stream", sa.Integer(), primary_key=True, autoincrement=False),
+        sa.Column("generation", sa.Integer(), nullable=False),
+    )
+    op.create_table(
+        "health_post_log",
+        sa.Column("category_id", sa.Integer(), primary_key=True, autoincrement=False),
+        sa.Column("generation", sa.Integer(), primary_key=True, autoincrement=False),
+        sa.Column("post_id", sa.Integer(), nullable=False),
+    )
+    op.bulk_insert(
+        sa.table("health_generations", sa.column("stream"), sa.column("generation")),
+        [{"stream": EVERY_INPUT, "generation": 0}, {"stream": WIKI_PAGES, "generation": 0}],
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        _postgresql_triggers()
+    else:
+        _sqlite_triggers()
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for table in (POSTS, *INPUT_TABLES, WIKI_TABLE):
+            for name in _trigger_names(table):
+                op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+        for function in ("health_post_inserted", "health_inputs_changed", "health_wiki_changed"):
+            op.execute(f"DROP FUNCTION IF EXISTS {function}()")
+    else:
+        for table in (POSTS, *INPUT_TABLES, WIKI_TABLE):
+            for name in _trigger_names(table):
+                op.execute(f"DROP TRIGGER IF EXISTS {name}")
+    op.drop_table("health_post_log")
+    op.drop_table("health_generations")
+
+
+def _trigger_names(table: str) -> list[str]:
+    return [f"health_{table}_{operation}" for operation in OPERATIONS]
+
+
+def _bump(stream: int) -> str:
+    return f"UPDATE health_generations SET generation = generation + 1 WHERE stream = {stream};"
+
+
+def _sqlite_triggers() -> None:
+    op.execute(
+        f"""CREATE TRIGGER health_{POSTS}_insert AFTER INSERT ON {POSTS}
+        WHEN NEW.category_id IS NOT NULL
+        BEGIN
+            INSERT OR IGNORE INTO health_generations (stream, generation)
+                VALUES (NEW.category_id, 0);
+            UPDATE health_generations SET generation = generation + 1
+                WHERE stream = NEW.category_id;
+            INSERT INTO health_post_log (category_id, generation, post_id)
+                SELECT stream, generation, NEW.post_id FROM health_generations
+                WHERE stream = NEW.category_id;
+        END"""
+    )
+    _sqlite_changed(POSTS, POST_COLUMNS, EVERY_INPUT)
+    for table in INPUT_TABLES:
+        op.execute(
+            f"CREATE TRIGGER health_{table}_insert AFTER INSERT ON {table} "
+            f"BEGIN {_bump(EVERY_INPUT)} END"
+        )
+        columns = [column["name"] for column in sa.inspect(op.get_bind()).get_columns(table)]
+        _sqlite_changed(table, columns, EVERY_INPUT)
+    op.execute(
+        f"CREATE TRIGGER health_{WIKI_TABLE}_insert AFTER INSERT ON {WIKI_TABLE} "
+        f"BEGIN {_bump(WIKI_PAGES)} END"
+    )
+    wiki_columns = [column["name"] for column in sa.inspect(op.get_bind()).get_columns(WIKI_TABLE)]
+    _sqlite_changed(WIKI_TABLE, wiki_columns, WIKI_PAGES)
+
+
+def _sqlite_changed(table: str, columns: tuple[str, ...] | list[str], stream: int) -> None:
+    """An update that changed one of ``columns``, and any delete, bumps ``stream``."""
+    changed = " OR ".join(f'OLD."{column}" IS NOT NEW."{column}"' for column in columns)
+    op.execute(
+        f"CREATE TRIGGER health_{table}_update AFTER UPDATE ON {table} WHEN {changed} "
+        f"BEGIN {_bump(stream)} END"
+    )
+    op.execute(
+        f"CREATE TRIGGER health_{table}_delete AFTER DELETE ON {table} BEGIN {_bump(stream)} END"
+    )
+
+
+def _postgresql_triggers() -> None:
+    op.execute(
+        """CREATE FUNCTION health_post_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE reached integer;
+        BEGIN
+            IF NEW.category_id IS NULL THEN RETURN NULL; END IF;
+            INSERT INTO health_generations (stream, generation) VALUES (NEW.category_id, 1)
+                ON CONFLICT (stream) DO UPDATE SET generation = health_generations.generation + 1
+                RETURNING generation INTO reached;
+            INSERT INTO health_post_log (category_id, generation, post_id)
+                VALUES (NEW.category_id, reached, NEW.post_id);
+            RETURN NULL;
+        END $$"""
+    )
+    for function, stream in (
+        ("health_inputs_changed", EVERY_INPUT),
+        ("health_wiki_changed", WIKI_PAGES),
+    ):
+        op.execute(
+            f"""CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN {_bump(stream)} RETURN NULL; END $$"""
+        )
+    op.execute(
+        f"CREATE TRIGGER health_{POSTS}_insert AFTER INSERT ON {POSTS} "
+        "FOR EACH ROW EXECUTE FUNCTION health_post_inserted()"
+    )
+    changed = " OR ".join(f"OLD.{column} IS DISTINCT FROM NEW.{column}" for column in POST_COLUMNS)
+    _postgresql_changed(POSTS, f"({changed})", "health_inputs_changed", with_insert=False)
+    for table in INPUT_TABLES:
+        _postgresql_changed(table, "(OLD.* IS DISTINCT FROM NEW.*)", "health_inputs_changed")
+    _postgresql_changed(WIKI_TABLE, "(OLD.* IS DISTINCT FROM NEW.*)", "health_wiki_changed")
+
+
+def _postgresql_changed(table: str, when: str, function: str, *, with_insert: bool = True) -> None:
+    """Row triggers: a statement that changes no row (an upsert that did nothing) bumps
+    nothing."""
+    if with_insert:
+        op.execute(
+            f"CREATE TRIGGER health_{table}_insert AFTER INSERT ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {function}()"
+        )
+    op.execute(
+        f"CREATE TRIGGER health_{table}_update AFTER UPDATE ON {table} "
+        f"FOR EACH ROW WHEN {when} EXECUTE FUNCTION {function}()"
+    )
+    op.execute(
+        f"CREATE TRIGGER health_{table}_delete AFTER DELETE ON {table} "
+        f"FOR EACH ROW EXECUTE FUNCTION {function}()"
+    )
