@@ -32,8 +32,9 @@ from sqlalchemy.orm import Session
 from bench.goals import Goal
 from bench.health_data import Constellation, Forum, Shape, generate, sqlite_time
 from community.activity import ForumPostActivity
-from community.health.compute import recompute_all, update_scope
+from community.health.compute import compute, recompute_all, update_scope
 from community.health.first_posts import refresh_first_posts
+from community.health.inputs import load_inputs, spec_for
 from community.health.scope import CONSTELLATION, ScopeHealth
 from core.config import DEFAULTS, Settings
 from core.migrate import upgrade
@@ -247,6 +248,7 @@ class Updates:
     update_ms: list[float]  # update_scope and its commit
     last: ScopeHealth | None
     last_now: datetime
+    latest: dict[str, ScopeHealth]  # each updated scope's last figures
 
 
 def incremental(
@@ -262,7 +264,7 @@ def incremental(
     active = [c for c in forum.constellations if recent.by_category.get(c.category_id)]
     if not active:
         raise RuntimeError("no constellation has a topic from the last week to reply to")
-    done = Updates([], [], None, forum.now)
+    done = Updates([], [], None, forum.now, {})
     for step in range(1, count + 1):
         now = forum.now + timedelta(minutes=step)
         chosen: Constellation = rng.choice(active)
@@ -293,10 +295,32 @@ def incremental(
         session.commit()
         finished = time.perf_counter()
         recent.next_post_id += 1
+        done.latest[done.last.scope] = done.last
         done.record_ms.append((recorded - started) * 1000)
         done.update_ms.append((finished - recorded) * 1000)
         done.last_now = now
     return done
+
+
+def unlike_full_recompute(
+    session: Session, settings: Settings, healths: Mapping[str, ScopeHealth]
+) -> list[str]:
+    """Every figure group in which a scope's incremental figures differ from a full
+    recompute of that scope as of the same moment (not timed)."""
+    found = []
+    for scope, health in sorted(healths.items()):
+        spec = spec_for(session, scope)
+        assert spec is not None
+        moment = health.computed_at
+        full = compute(spec, load_inputs(session, settings, spec, now=moment), settings, now=moment)
+        for days, values in full.windows.items():
+            for group, figures in values.items():
+                if health.windows[days][group] != figures:
+                    found.append(
+                        f"{scope} {days} d {group}: incremental {health.windows[days][group]!r},"
+                        f" full recompute {figures!r}"
+                    )
+    return found
 
 
 def _p95(values: Sequence[float]) -> float:
@@ -371,6 +395,7 @@ def run(options: Options = Options(), *, echo: Callable[[str], None] = print) ->
             compared, wrong = mismatches(healths, figures, category_of, windows)
             with store.session() as session:
                 done = incremental(session, settings, forum, recent, options.updates)
+                unlike = unlike_full_recompute(session, settings, done.latest)
             with store.engine.connect() as connection:
                 final = reference(connection, settings, done.last_now)
         finally:
@@ -378,6 +403,7 @@ def run(options: Options = Options(), *, echo: Callable[[str], None] = print) ->
     if done.last is not None:
         _, late_wrong = mismatches([done.last], final, category_of, windows)
         wrong += [f"after the updates: {line}" for line in late_wrong]
+    wrong += [f"incremental: {line}" for line in unlike]
     report = Report(full, sql, done.update_ms, done.record_ms, wrong)
     echo(f"  full recompute: {full:.2f} s for {len(healths)} scopes x {len(windows)} windows")
     echo(
@@ -396,7 +422,8 @@ def run(options: Options = Options(), *, echo: Callable[[str], None] = print) ->
     else:
         echo(
             f"  agreement: OK ({compared} scopes x {len(windows)} windows, and the last "
-            f"updated scope after the updates)"
+            f"updated scope after the updates); every figure of the {len(done.latest)} "
+            "updated scopes as a full recompute has them"
         )
     for goal in report.goals():
         verdict = "met" if goal.met else "MISSED"

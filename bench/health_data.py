@@ -464,22 +464,24 @@ def _leadership(
 
 
 def _write_posts(connection: sqlite3.Connection, rows: list[_Row]) -> None:
-    """Post ids follow time, as the forum's do; indexes are rebuilt after the load."""
+    """Post ids follow time, as the forum's do; indexes are rebuilt after the load, and
+    the triggers that log new posts for the incremental health figures are left out of
+    it (the history is there before any figure is computed)."""
     rows.sort(key=lambda row: (row[0], row[1], row[4]))
     indexes = connection.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
-        " AND sql IS NOT NULL",
+        "SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger')"
+        " AND tbl_name = ? AND sql IS NOT NULL",
         (ACTIVITY_TABLE,),
     ).fetchall()
-    for name, _ in indexes:
-        connection.execute(f'DROP INDEX "{name}"')
+    for kind, name, _ in indexes:
+        connection.execute(f'DROP {kind.upper()} "{name}"')
     connection.executemany(
         f"INSERT INTO {ACTIVITY_TABLE} (id, post_id, topic_id, category_id, username,"  # noqa: S608
         " post_number, reply_to_post_number, created_at, updated_at, deleted, post_type,"
         " hidden, private) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         _activity_rows(rows),
     )
-    for _, sql in indexes:
+    for _, _, sql in indexes:
         connection.execute(sql)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from community.health import metrics
+from community.health import live, metrics
 from community.health.conversation import Window, counted_posts
 from community.health.first_posts import rebuild_first_posts
 from community.health.inputs import ScopeInputs, ScopeSpec, load_inputs, scope_specs, spec_for
@@ -38,6 +38,7 @@ def recompute_all(
     the other workers and the webhook receiver must not wait for the whole computation."""
     moment = now or clock.now()
     rebuild_first_posts(session)
+    live.prune_log(session)
     healths = [
         compute(spec, load_inputs(session, settings, spec, now=moment), settings, now=moment)
         for spec in scope_specs(session)
@@ -57,7 +58,7 @@ def update_scope(
 
 
 def _update(session: Session, settings: Settings, spec: ScopeSpec, now: datetime) -> ScopeHealth:
-    health = compute(spec, load_inputs(session, settings, spec, now=now), settings, now=now)
+    health = live.updated(session, settings, spec, now)
     store_snapshots(session, health)
     return health
 

@@ -9,7 +9,7 @@ replies to older posts still find what they reply to.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -80,6 +80,8 @@ class ScopeInputs:
     pages: Sequence[PageEdit]
     term_end: date | None
     lead_group: str | None  # the forum group of the lead partner, when the forum has one
+    # The forum account behind each username of ``rows`` (what ``people`` was made from).
+    accounts: Mapping[str, ForumAccount] = field(default_factory=dict)
 
 
 # -- scopes -----------------------------------------------------------------------------
@@ -159,23 +161,27 @@ def _constellation_spec(link: PageTopicLink) -> ScopeSpec:
 
 
 def load_inputs(
-    session: Session, settings: Settings, spec: ScopeSpec, *, now: datetime
+    session: Session, settings: Settings, spec: ScopeSpec, *, now: datetime, later: bool = False
 ) -> ScopeInputs:
+    """What the scope's figures as of ``now`` read; ``later``: with the posts written
+    after ``now`` too (figures kept as time moves see them once it passes them)."""
     look_back = look_back_days(settings, spec)
     organisations = Organisations.read(session)
-    rows, accounts = _posts(session, spec.category_id, now - timedelta(days=look_back), now)
-    people = _people(settings, accounts, organisations)
+    since = now - timedelta(days=look_back)
+    rows, accounts = _posts(session, spec.category_id, since, None if later else now)
+    people = people_of(settings, accounts, organisations)
     charter = spec.charter or {}
     return ScopeInputs(
         rows=rows,
         people=people,
-        histories=_histories(session, people, accounts),
-        centre=_centre(people, charter, organisations),
+        histories=read_histories(session, people, accounts),
+        centre=centre_of(people, charter, organisations),
         adoptions=_adoptions(session, organisations),
         lead_changes=_lead_changes(session, spec.page_id),
-        pages=_pages(session, settings, spec) if spec.page_id is not None else [],
+        pages=read_pages(session, settings, spec),
         term_end=date.fromisoformat(charter["term_end"]) if charter.get("term_end") else None,
         lead_group=organisations.group_of(spec.lead_partner),
+        accounts=accounts,
     )
 
 
@@ -189,7 +195,7 @@ def look_back_days(settings: Settings, spec: ScopeSpec) -> int:
 
 
 @dataclass(frozen=True)
-class _Account:
+class ForumAccount:
     person_id: int | None
     is_bot: bool
     organisation: str | None
@@ -212,33 +218,54 @@ _COLUMNS = (
 
 
 def _posts(
-    session: Session, category_id: int, since: datetime, now: datetime
-) -> tuple[list[RawPost], dict[str, _Account]]:
-    """Every post (before ``now``) of each topic of the category with a post since
-    ``since``: the category's posts since then (one range of its time index), and the
-    earlier posts of the topics that started before (what their replies answer). A
-    topic's posts share its category (a topic's move changes them all)."""
+    session: Session, category_id: int, since: datetime, until: datetime | None
+) -> tuple[list[RawPost], dict[str, ForumAccount]]:
+    """Every post (before ``until``, when given) of each topic of the category with a
+    post since ``since``: the category's posts since then (one range of its time index),
+    and the earlier posts of the topics that started before (what their replies answer).
+    A topic's posts share its category (a topic's move changes them all)."""
     post = ForumPostActivity
     # Core rows, not the ORM's: tens of thousands of posts per scope. The connection's
     # statements skip the session's autoflush, hence the flush.
     session.flush()
     connection = session.connection()
-    recent = select(*_COLUMNS).where(
-        post.category_id == category_id, post.created_at >= since, post.created_at < now
-    )
+    recent = select(*_COLUMNS).where(post.category_id == category_id, post.created_at >= since)
+    if until is not None:
+        recent = recent.where(post.created_at < until)
     rows = [RawPost._make(values) for values in connection.execute(recent)]
     started = {row.topic_id for row in rows if row.post_number == 1}
-    older = sorted({row.topic_id for row in rows} - started)
-    for part in _chunks(older):
-        query = select(*_COLUMNS).where(post.topic_id.in_(part), post.created_at < since)
-        rows += [RawPost._make(values) for values in connection.execute(query)]
-    return rows, _accounts(session, {row.username for row in rows})
+    rows += read_topics(session, sorted({row.topic_id for row in rows} - started), before=since)
+    return rows, read_accounts(session, {row.username for row in rows})
 
 
-def _accounts(session: Session, usernames: set[str]) -> dict[str, _Account]:
+def read_topics(
+    session: Session, topic_ids: Sequence[int], *, before: datetime | None = None
+) -> list[RawPost]:
+    """The posts of these topics (written before ``before``, when given)."""
+    post = ForumPostActivity
+    rows = []
+    for part in _chunks(topic_ids):
+        query = select(*_COLUMNS).where(post.topic_id.in_(part))
+        if before is not None:
+            query = query.where(post.created_at < before)
+        rows += [RawPost._make(values) for values in session.connection().execute(query)]
+    return rows
+
+
+def read_posts(session: Session, post_ids: Sequence[int]) -> list[RawPost]:
+    """These posts, as stored."""
+    post = ForumPostActivity
+    rows = []
+    for part in _chunks(post_ids):
+        query = select(*_COLUMNS).where(post.post_id.in_(part))
+        rows += [RawPost._make(values) for values in session.connection().execute(query)]
+    return rows
+
+
+def read_accounts(session: Session, usernames: set[str]) -> dict[str, ForumAccount]:
     """The forum account (person, bot flag, organisation) behind each username; an
     unknown one has no person."""
-    found = dict.fromkeys(usernames, _Account(None, False, None))
+    found = dict.fromkeys(usernames, ForumAccount(None, False, None))
     for part in _chunks(sorted(usernames)):
         query = (
             select(Account.username, Account.person_id, Account.is_bot, Person.organisation)
@@ -246,7 +273,7 @@ def _accounts(session: Session, usernames: set[str]) -> dict[str, _Account]:
             .where(Account.platform == "forum", Account.username.in_(part))
         )
         for username, person_id, is_bot, organisation in session.connection().execute(query):
-            found[username] = _Account(person_id, bool(is_bot), organisation)
+            found[username] = ForumAccount(person_id, bool(is_bot), organisation)
     return found
 
 
@@ -254,8 +281,8 @@ def _chunks(values: Sequence[T]) -> list[Sequence[T]]:
     return [values[start : start + CHUNK] for start in range(0, len(values), CHUNK)]
 
 
-def _people(
-    settings: Settings, accounts: Mapping[str, _Account], organisations: Organisations
+def people_of(
+    settings: Settings, accounts: Mapping[str, ForumAccount], organisations: Organisations
 ) -> People:
     """Bots and our own accounts excluded; linked accounts one person; organisations by
     their full name."""
@@ -275,8 +302,8 @@ def _people(
     return People(frozenset(excluded), person_of, organisation_of)
 
 
-def _histories(
-    session: Session, people: People, accounts: Mapping[str, _Account]
+def read_histories(
+    session: Session, people: People, accounts: Mapping[str, ForumAccount]
 ) -> dict[str, History]:
     """Each person's first counted post ever and the next one, over all their accounts."""
     names = [name for name in accounts if people.counts(name)]
@@ -318,7 +345,7 @@ def _histories(
     return histories
 
 
-def _centre(
+def centre_of(
     people: People, charter: Mapping[str, Any], organisations: Organisations
 ) -> frozenset[str]:
     """Stewards (named by username on the page) and the people of the lead partner."""
@@ -368,9 +395,12 @@ def _lead_changes(session: Session, page_id: int | None) -> list[LeadChange]:
     ]
 
 
-def _pages(session: Session, settings: Settings, spec: ScopeSpec) -> list[PageEdit]:
+def read_pages(session: Session, settings: Settings, spec: ScopeSpec) -> list[PageEdit]:
     """The constellation's page and the practice pages that name it as related, each
-    with the last edit a counted person made (bots' and Constellate's edits do not count)."""
+    with the last edit a counted person made (bots' and Constellate's edits do not count);
+    none for a category."""
+    if spec.page_id is None:
+        return []
     wanted = normalise(spec.label)
     practices = session.scalars(select(Practice).where(Practice.deleted_at.is_(None)))
     related = [p.title for p in practices if wanted in map(normalise, p.related_constellations)]

@@ -16,12 +16,21 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right, insort
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from community.health import metrics
-from community.health.conversation import History, PageEdit, Post, RawPost, Window, counts
-from community.health.inputs import ScopeInputs, ScopeSpec
+from community.health.conversation import (
+    History,
+    PageEdit,
+    People,
+    Post,
+    RawPost,
+    Window,
+    counts,
+)
+from community.health.inputs import ForumAccount, ScopeInputs, ScopeSpec
 from community.health.scope import ScopeHealth
 
 # A place in time order: (created_at, a unique id) — (time,) sorts before every key of
@@ -115,7 +124,10 @@ class Rolling:
         self, spec: ScopeSpec, inputs: ScopeInputs, options: Mapping[str, Any], now: datetime
     ) -> None:
         self.spec = spec
-        self.inputs = inputs
+        self.inputs = replace(inputs, rows=())  # the rows become the structures below
+        self.names_of: dict[str, list[str]] = defaultdict(list)  # person -> usernames
+        for name in inputs.accounts:
+            self.names_of[inputs.people.person(name)].append(name)
         self.options = options
         self.now = now
         self.windows = [_WindowCounts(days) for days in sorted(int(d) for d in options["windows"])]
@@ -189,6 +201,16 @@ class Rolling:
                 self.histories.pop(person, None)
             else:
                 self.histories[person] = history
+
+    def meet(self, accounts: Mapping[str, ForumAccount], people: People) -> None:
+        """More accounts (people new to the scope, none of its centre), before their posts."""
+        for name in accounts.keys() - self.inputs.accounts.keys():
+            self.names_of[people.person(name)].append(name)
+        self.inputs = replace(self.inputs, accounts=accounts, people=people)
+
+    def usernames_of(self, persons: Iterable[str]) -> list[str]:
+        """The usernames (of ``inputs.accounts``) of these people."""
+        return [name for person in persons for name in self.names_of.get(person, ())]
 
     def newcomer_candidates(self) -> set[str]:
         """The people whose first post ever is one of this scope's (their histories may
@@ -326,8 +348,15 @@ class Rolling:
             min_posts=int(options["stale_min_posts"]),
         )
         freshness["stale_count"] = len(freshness["stale"])
+        newcomers = {
+            person: history
+            for person, history in self.histories.items()
+            if history.first_post_id in self.by_id
+        }
         windows = {
-            counts.days: self._window(Window(now, counts.days), counts, leadership, freshness)
+            counts.days: self._window(
+                Window(now, counts.days), counts, newcomers, leadership, freshness
+            )
             for counts in self.windows
         }
         spec = self.spec
@@ -345,6 +374,7 @@ class Rolling:
         self,
         window: Window,
         counts: _WindowCounts,
+        newcomers: Mapping[str, History],
         leadership: metrics.Figures | None,
         freshness: metrics.Figures,
     ) -> dict[str, Any]:
@@ -390,7 +420,7 @@ class Rolling:
                 window,
                 self.inputs.adoptions,
             ),
-            "newcomers": self._newcomers(window),
+            "newcomers": self._newcomers(window, newcomers),
             "pulse": self._pulse(window),
             "leadership": leadership,
             "freshness": freshness,
@@ -412,13 +442,9 @@ class Rolling:
                 observed.append((wait, True))
         return observed
 
-    def _newcomers(self, window: Window) -> metrics.Figures:
+    def _newcomers(self, window: Window, histories: Mapping[str, History]) -> metrics.Figures:
+        """Over the people whose first post ever is one seen here."""
         options = self.options
-        histories = {
-            person: history
-            for person, history in self.histories.items()
-            if history.first_post_id in self.by_id
-        }
         return metrics.newcomer_figures(
             histories,
             self.by_id,

@@ -43,7 +43,7 @@ from community.credits.forum_credit import credit_like, credit_post, credit_solu
 from community.credits.models import Account, CreditEntry, CreditTotal
 from community.credits.wiki_credit import credit_wiki_change
 from community.handling import HandlerContext
-from community.health.inputs import ScopeSpec, _pages
+from community.health.inputs import ScopeSpec, read_pages
 from community.health.metrics import freshness
 from community.health.scope import CONSTELLATION
 from connectors.discourse import ForumClient
@@ -244,7 +244,7 @@ def fresh_figures(store: Store, settings: Settings) -> dict[str, Any]:
             spec = ScopeSpec(
                 f"{CONSTELLATION}:{page.pageid}", CONSTELLATION, page.title, 0, None, page.pageid
             )
-            pages = _pages(session, settings, spec)
+            pages = read_pages(session, settings, spec)
             figures[page.title] = (pages, freshness(pages, [], now=NOW, days=30, min_posts=0))
     return figures
 

@@ -90,6 +90,32 @@ def test_migrations_match_the_models(store_url: str) -> None:
     engine.dispose()
 
 
+def test_the_health_change_triggers_exist_at_the_head(store_url: str) -> None:
+    """Migration 0024's triggers count what the incremental health figures read; SQLite's
+    batch mode drops a table's triggers when a later migration copies it."""
+    upgrade(store_url)
+    engine = create_engine(store_url)
+    query = (
+        "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+        if engine.dialect.name == "postgresql"
+        else "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    )
+    with engine.connect() as connection:
+        found = set(connection.execute(text(query)).scalars())
+    engine.dispose()
+    tables = (
+        "forum_post_activity",
+        "people",
+        "accounts",
+        "partners",
+        "practices",
+        "practice_adoptions",
+        "leadership_changes",
+        "wiki_change_activity",
+    )
+    assert found == {f"health_{t}_{op}" for t in tables for op in ("insert", "update", "delete")}
+
+
 def post_created(happened: datetime) -> InboxEvent:
     return InboxEvent(
         event_id="forum:post_created:17",
