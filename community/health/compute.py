@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from community.health import live, metrics
 from community.health.conversation import Window, counted_posts
 from community.health.first_posts import rebuild_first_posts
-from community.health.inputs import ScopeInputs, ScopeSpec, load_inputs, scope_specs, spec_for
+from community.health.inputs import ScopeInputs, ScopeSpec, load_inputs, scope_specs
 from community.health.models import HealthSnapshot
 from community.health.scope import ScopeHealth
 from core import clock
@@ -50,15 +50,10 @@ def recompute_all(
 def update_scope(
     session: Session, settings: Settings, scope: str, *, now: datetime | None = None
 ) -> ScopeHealth:
-    """One scope's health, recomputed and stored (the incremental step)."""
-    spec = spec_for(session, scope)
-    if spec is None:
+    """One scope's health, brought forward to ``now`` and stored (the incremental step)."""
+    health = live.updated(session, settings, scope, now or clock.now())
+    if health is None:
         raise UnknownScope(f"health scope {scope!r}: no such constellation or category")
-    return _update(session, settings, spec, now or clock.now())
-
-
-def _update(session: Session, settings: Settings, spec: ScopeSpec, now: datetime) -> ScopeHealth:
-    health = live.updated(session, settings, spec, now)
     store_snapshots(session, health)
     return health
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import BindParameter, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from community.activity import ForumPostActivity, WikiChangeActivity
@@ -122,9 +122,7 @@ def spec_for(session: Session, scope: str) -> ScopeSpec | None:
     if not ident.isdigit():
         return None
     if kind == CONSTELLATION:
-        link = session.scalars(
-            select(PageTopicLink).where(PageTopicLink.wiki_page_id == int(ident))
-        ).first()
+        link = session.scalars(_LINK, {"page_id": int(ident)}).first()
         if link is None or link.forum_category_id is None or not link.charter:
             return None
         return _constellation_spec(link)
@@ -238,27 +236,41 @@ def _posts(
     return rows, read_accounts(session, {row.username for row in rows})
 
 
+# The incremental step runs these for each new post: built once, their SQL is cached.
+_IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
+_TOPICS = select(*_COLUMNS).where(ForumPostActivity.topic_id.in_(_IDS))
+_TOPICS_BEFORE = _TOPICS.where(ForumPostActivity.created_at < bindparam("before"))
+_POSTS = select(*_COLUMNS).where(ForumPostActivity.post_id.in_(_IDS))
+_LINK = select(PageTopicLink).where(PageTopicLink.wiki_page_id == bindparam("page_id"))
+_ACCOUNTS_OF = select(Account.username).where(
+    Account.platform == "forum", Account.person_id.in_(_IDS)
+)
+_FIRST_POSTS = select(
+    ForumFirstPost.username,
+    ForumFirstPost.first_at,
+    ForumFirstPost.first_post_id,
+    ForumFirstPost.second_at,
+).where(ForumFirstPost.username.in_(bindparam("names", expanding=True)))
+
+
 def read_topics(
     session: Session, topic_ids: Sequence[int], *, before: datetime | None = None
 ) -> list[RawPost]:
     """The posts of these topics (written before ``before``, when given)."""
-    post = ForumPostActivity
+    query = _TOPICS if before is None else _TOPICS_BEFORE
     rows = []
     for part in _chunks(topic_ids):
-        query = select(*_COLUMNS).where(post.topic_id.in_(part))
-        if before is not None:
-            query = query.where(post.created_at < before)
-        rows += [RawPost._make(values) for values in session.connection().execute(query)]
+        found = session.connection().execute(query, {"ids": part, "before": before})
+        rows += [RawPost._make(values) for values in found]
     return rows
 
 
 def read_posts(session: Session, post_ids: Sequence[int]) -> list[RawPost]:
     """These posts, as stored."""
-    post = ForumPostActivity
     rows = []
     for part in _chunks(post_ids):
-        query = select(*_COLUMNS).where(post.post_id.in_(part))
-        rows += [RawPost._make(values) for values in session.connection().execute(query)]
+        found = session.connection().execute(_POSTS, {"ids": part})
+        rows += [RawPost._make(values) for values in found]
     return rows
 
 
@@ -314,20 +326,10 @@ def read_histories(
     person_ids = sorted({a.person_id for a in accounts.values() if a.person_id is not None})
     wanted = set(names)
     for ids in _chunks(person_ids):
-        wanted.update(
-            session.connection()
-            .execute(
-                select(Account.username).where(
-                    Account.platform == "forum", Account.person_id.in_(ids)
-                )
-            )
-            .scalars()
-        )
-    first = ForumFirstPost
+        wanted.update(session.connection().execute(_ACCOUNTS_OF, {"ids": ids}).scalars())
     for part in _chunks(sorted(wanted)):
-        query = select(first.username, first.first_at, first.first_post_id, first.second_at)
         for username, at, post_id, second_at in session.connection().execute(
-            query.where(first.username.in_(part))
+            _FIRST_POSTS, {"names": part}
         ):
             if not people.counts(username):
                 continue

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, event, select
+from sqlalchemy import bindparam, delete, event, select
 from sqlalchemy.orm import Session
 
 from community.health.inputs import (
@@ -33,8 +33,16 @@ from community.health.inputs import (
     read_pages,
     read_posts,
     read_topics,
+    spec_for,
 )
-from community.health.models import EVERY_INPUT, WIKI_PAGES, HealthGeneration, HealthPostLog
+from community.health.models import (
+    EVERY_INPUT,
+    FIRST_POSTS,
+    LINKS,
+    WIKI_PAGES,
+    HealthGeneration,
+    HealthPostLog,
+)
 from community.health.rolling import Rolling
 from community.health.scope import ScopeHealth
 from community.partners.names import Organisations
@@ -57,21 +65,30 @@ _kept: OrderedDict[str, _Kept] = OrderedDict()
 _kept_lock = threading.Lock()
 
 
-def updated(session: Session, settings: Settings, spec: ScopeSpec, now: datetime) -> ScopeHealth:
-    """The scope's figures as of ``now``, from its kept state brought forward (or built)."""
-    kept = _entry(spec.scope)
+def updated(session: Session, settings: Settings, scope: str, now: datetime) -> ScopeHealth | None:
+    """The scope's figures as of ``now``, from its kept state brought forward (or built);
+    None when the scope names no constellation or category."""
+    kept = _entry(scope)
     with kept.lock:
         # Generations before posts: a post stored in between is then read twice (and
         # counted once), never missed.
-        generations = _generations(session, spec.category_id)
-        key = _settings_key(settings)
         rolling = kept.rolling
+        generations = _generations(session, rolling.spec.category_id) if rolling else {}
+        spec: ScopeSpec | None = rolling.spec if rolling else None
+        if rolling is None or generations[LINKS] != kept.generations.get(LINKS):
+            spec = spec_for(session, scope)
+        if spec is None:
+            _forget(scope)
+            return None
+        key = _settings_key(settings)
         if rolling is None or not _forward(session, settings, spec, key, kept, generations, now):
+            if not rolling or spec.category_id != rolling.spec.category_id:
+                generations = _generations(session, spec.category_id)
             inputs = load_inputs(session, settings, spec, now=now, later=True)
             rolling = Rolling(spec, inputs, settings["health"], now)
             kept.rolling, kept.settings_key = rolling, key
         kept.generations = generations
-        _remember(session, spec.scope)
+        _remember(session, scope)
         return rolling.health(now)
 
 
@@ -126,16 +143,9 @@ def _forward(
     ):
         return False
     behind = kept.generations.get(category, 0)
-    log = HealthPostLog
     post_ids = list(
         session.execute(
-            select(log.post_id)
-            .where(
-                log.category_id == category,
-                log.generation > behind,
-                log.generation <= generations[category],
-            )
-            .order_by(log.generation)
+            _LOGGED, {"category": category, "after": behind, "upto": generations[category]}
         ).scalars()
     )
     if len(post_ids) != generations[category] - behind:
@@ -148,7 +158,8 @@ def _forward(
     rolling.add(rows)
     if generations[WIKI_PAGES] != kept.generations.get(WIKI_PAGES):
         rolling.set_pages(read_pages(session, settings, spec))
-    _read_histories(session, rolling, {row.username for row in rows})
+    if generations[FIRST_POSTS] != kept.generations.get(FIRST_POSTS):
+        _read_histories(session, rolling, {row.username for row in rows})
     return True
 
 
@@ -171,7 +182,8 @@ def _meet(
 
 def _read_histories(session: Session, rolling: Rolling, authors: Iterable[str]) -> None:
     """The first posts ever of the people who may be newcomers here and of the authors
-    of new posts: posts anywhere on the forum change them."""
+    of new posts, read again when someone's first posts changed (posts anywhere on the
+    forum change them; an author whose first posts did not change is no newcomer)."""
     people = rolling.inputs.people
     wanted = rolling.newcomer_candidates() | {people.person(name) for name in authors}
     accounts = rolling.inputs.accounts
@@ -180,14 +192,24 @@ def _read_histories(session: Session, rolling: Rolling, authors: Iterable[str]) 
     rolling.set_histories({person: found.get(person) for person in wanted})
 
 
-def _generations(session: Session, category_id: int) -> dict[int, int]:
-    streams = (EVERY_INPUT, WIKI_PAGES, category_id)
-    found = dict.fromkeys(streams, 0)
-    rows = session.execute(
-        select(HealthGeneration.stream, HealthGeneration.generation).where(
-            HealthGeneration.stream.in_(streams)
-        )
+_STREAMS = (EVERY_INPUT, WIKI_PAGES, FIRST_POSTS, LINKS)
+_GENERATIONS = select(HealthGeneration.stream, HealthGeneration.generation).where(
+    HealthGeneration.stream.in_((*_STREAMS, bindparam("category")))
+)
+_LOGGED = (
+    select(HealthPostLog.post_id)
+    .where(
+        HealthPostLog.category_id == bindparam("category"),
+        HealthPostLog.generation > bindparam("after"),
+        HealthPostLog.generation <= bindparam("upto"),
     )
+    .order_by(HealthPostLog.generation)
+)
+
+
+def _generations(session: Session, category_id: int) -> dict[int, int]:
+    found = dict.fromkeys((*_STREAMS, category_id), 0)
+    rows = session.execute(_GENERATIONS, {"category": category_id})
     found.update({stream: generation for stream, generation in rows})
     return found
 
@@ -207,11 +229,15 @@ def _remember(session: Session, scope: str) -> None:
     touched.add(scope)
 
 
+def _forget(*scopes: str) -> None:
+    with _kept_lock:
+        for scope in scopes:
+            _kept.pop(scope, None)
+
+
 def _forget_touched(session: Session, _transaction: object) -> None:
     touched: set[str] = session.info.get(_TOUCHED, set())
-    with _kept_lock:
-        for scope in touched:
-            _kept.pop(scope, None)
+    _forget(*touched)
     touched.clear()
 
 

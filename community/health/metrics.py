@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
 from itertools import groupby, pairwise
+from math import prod
 from operator import attrgetter, itemgetter
 from typing import Any, TypeVar
 
@@ -250,29 +251,49 @@ def nearest_rank(values: Sequence[float], percent: int) -> float | None:
 
 
 def survival_quantile(observed: Sequence[tuple[float, bool]], percent: int) -> float | None:
-    """The Kaplan–Meier quantile of ``(time, event)`` pairs (``event`` False: censored at
-    that time): the smallest event time t at which the estimated survival S(t) is at most
-    ``1 - percent / 100``; None when S never gets that low.
+    """One Kaplan–Meier quantile (``survival_quantiles``)."""
+    return survival_quantiles(observed, (percent,))[0]
+
+
+def survival_quantiles(
+    observed: Sequence[tuple[float, bool]], percents: Sequence[int]
+) -> list[float | None]:
+    """Kaplan–Meier quantiles of ``(time, event)`` pairs (``event`` False: censored at
+    that time): for each percent, the smallest event time t at which the estimated
+    survival S(t) is at most ``1 - percent / 100``; None when S never gets that low.
 
     Events at one time are taken together; a censoring at the time of an event is still
-    at risk then. S is kept as an exact fraction, so a quantile that S meets exactly (1 in
-    10 left, for the 90th percentile) is never missed by float rounding; with no censoring
-    the result is ``nearest_rank`` of the times."""
-    _check_percent(percent)
-    # S = numerator / denominator, both kept as exact integers (no reduction: cheaper
-    # than Fractions, and S <= (100 - percent) / 100 is compared cross-multiplied).
-    numerator = denominator = 1
+    at risk then. S is followed as a float and, when it comes too close to a threshold
+    to tell, worked out as an exact fraction, so a quantile that S meets exactly (1 in 10
+    left, for the 90th percentile) is never missed by rounding; with no censoring the
+    result is ``nearest_rank`` of the times."""
+    for percent in percents:
+        _check_percent(percent)
+    found: list[float | None] = [None] * len(percents)
+    waiting = sorted(range(len(percents)), key=lambda index: percents[index])  # S falls
+    factors: list[tuple[int, int]] = []  # S = the product of these fractions
+    survival = 1.0
     at_risk = len(observed)
     for time, group in groupby(sorted(observed), key=itemgetter(0)):
         events = [event for _, event in group]
         ended = sum(events)
         if ended:
-            numerator *= at_risk - ended
-            denominator *= at_risk
-            if 100 * numerator <= (100 - percent) * denominator:
-                return time
+            factors.append((at_risk - ended, at_risk))
+            survival *= (at_risk - ended) / at_risk
+            while waiting and _at_most(survival, factors, 100 - percents[waiting[0]]):
+                found[waiting.pop(0)] = time
+            if not waiting:
+                break
         at_risk -= len(events)
-    return None
+    return found
+
+
+def _at_most(survival: float, factors: Sequence[tuple[int, int]], percent: int) -> bool:
+    """Whether S (``survival``, the product of ``factors``) is at most ``percent`` %."""
+    limit = percent / 100
+    if abs(survival - limit) > 1e-9:  # far beyond the float's error over the product
+        return survival < limit
+    return 100 * prod(n for n, _ in factors) <= percent * prod(d for _, d in factors)
 
 
 def _fewest_reaching_half(counts: Mapping[str, int]) -> int | None:
@@ -308,8 +329,13 @@ def first_response_figures(observed: Sequence[tuple[float, bool]]) -> Figures:
         "unanswered": len(observed) - len(waits),
         "median_hours": nearest_rank(waits, 50),
         "p90_hours": nearest_rank(waits, 90),
-        "km_median_hours": survival_quantile(observed, 50),
-        "km_p90_hours": survival_quantile(observed, 90),
+        **dict(
+            zip(
+                ("km_median_hours", "km_p90_hours"),
+                survival_quantiles(observed, (50, 90)),
+                strict=True,
+            )
+        ),
     }
 
 

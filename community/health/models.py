@@ -71,11 +71,13 @@ class HealthAlert(Base):
 # Streams of ``HealthGeneration`` other than a forum category's (core/migrations 0024).
 EVERY_INPUT = 0  # people, accounts, partners, practices, adoptions, leadership, a post's change
 WIKI_PAGES = -1  # the wiki's changes (the freshness of pages)
+FIRST_POSTS = -2  # the accounts' first two posts (newcomers)
+LINKS = -3  # the constellations' page links (a scope's charter)
 
 
 class HealthGeneration(Base):
     """How many changes a stream has had: a forum category's new posts (the stream is its
-    id), or ``EVERY_INPUT`` / ``WIKI_PAGES``. Kept by the store's triggers, never by code."""
+    id), or one of the streams above. Kept by the store's triggers, never by code."""
 
     __tablename__ = "health_generations"
 

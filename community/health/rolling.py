@@ -154,6 +154,7 @@ class Rolling:
         self.given: dict[str, _Timeline] = defaultdict(_Timeline)
         self.received: dict[str, _Timeline] = defaultdict(_Timeline)
         self.add(inputs.rows)
+        self._keep_newcomers()
 
     # -- what the store tells ------------------------------------------------------------
 
@@ -201,6 +202,20 @@ class Rolling:
                 self.histories.pop(person, None)
             else:
                 self.histories[person] = history
+        self._keep_newcomers()
+
+    def _keep_newcomers(self) -> None:
+        """Keep the histories of the people who are or may become newcomers here: their
+        first post ever is one of this scope's, in the widest window or after it. (An
+        older first post never comes back into a window: only a change to a stored post
+        or an account could move it, and those build the scope again.)"""
+        since = self.now - timedelta(days=self.windows[-1].days)
+        self.histories = {
+            person: history
+            for person, history in self.histories.items()
+            if history.first_at >= since
+            and (history.first_post_id in self.by_id or history.first_post_id in self.pending_ids)
+        }
 
     def meet(self, accounts: Mapping[str, ForumAccount], people: People) -> None:
         """More accounts (people new to the scope, none of its centre), before their posts."""
@@ -213,13 +228,9 @@ class Rolling:
         return [name for person in persons for name in self.names_of.get(person, ())]
 
     def newcomer_candidates(self) -> set[str]:
-        """The people whose first post ever is one of this scope's (their histories may
-        change with posts elsewhere, so they are read again at each update)."""
-        return {
-            person
-            for person, history in self.histories.items()
-            if history.first_post_id in self.by_id or history.first_post_id in self.pending_ids
-        }
+        """The people who are or may become newcomers here (their histories change with
+        posts elsewhere, so they are read again at each update)."""
+        return set(self.histories)
 
     # -- time ------------------------------------------------------------------------------
 
@@ -245,6 +256,7 @@ class Rolling:
         for _, post in arrived:
             self.pending_ids.discard(post.post_id)
             self._see(post, starts=starts)
+        self._keep_newcomers()
 
     def _see(self, post: Post, *, starts: Sequence[datetime]) -> None:
         """A counted post written before ``now`` joins its topic, its reply and the windows."""
@@ -351,7 +363,7 @@ class Rolling:
         newcomers = {
             person: history
             for person, history in self.histories.items()
-            if history.first_post_id in self.by_id
+            if history.first_post_id in self.by_id  # not one still to come
         }
         windows = {
             counts.days: self._window(

@@ -112,6 +112,8 @@ def test_the_health_change_triggers_exist_at_the_head(store_url: str) -> None:
         "practice_adoptions",
         "leadership_changes",
         "wiki_change_activity",
+        "forum_first_posts",
+        "page_topic_links",
     )
     assert found == {f"health_{t}_{op}" for t in tables for op in ("insert", "update", "delete")}
 

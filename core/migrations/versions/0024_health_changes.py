@@ -4,8 +4,10 @@ be updated from what changed since they were last computed
 ``health_generations`` holds a counter per stream of changes: one per forum category
 (bumped by each new post of the category, whose id ``health_post_log`` keeps under that
 generation), one for every other input of the figures (``EVERY_INPUT``: people, accounts,
-partners, practices, adoptions, leadership changes, and any change to a stored post) and
-one for the wiki's changes (``WIKI_PAGES``). Triggers keep them, so no writer can forget
+partners, practices, adoptions, leadership changes, and any change to a stored post), and
+one each for what a kept scope can read again on its own: the wiki's changes
+(``WIKI_PAGES``), the accounts' first posts (``FIRST_POSTS``) and the constellations'
+page links (``LINKS``). Triggers keep them, so no writer can forget
 to: each bump updates one row, which PostgreSQL locks until the writer commits, so the
 generations of one stream commit in order. SQLite's batch mode copies a table to alter it
 and drops its triggers: a later migration that batch-alters one of these tables must
@@ -25,6 +27,8 @@ depends_on = None
 
 EVERY_INPUT = 0
 WIKI_PAGES = -1
+FIRST_POSTS = -2
+LINKS = -3
 POSTS = "forum_post_activity"
 # The columns of a stored post the figures read (its text and updated_at are not).
 POST_COLUMNS = (
@@ -48,7 +52,13 @@ INPUT_TABLES = (
     "practice_adoptions",
     "leadership_changes",
 )
-WIKI_TABLE = "wiki_change_activity"
+# Tables whose changes a kept scope reads again by itself, each with its own stream.
+SIDE_TABLES = {
+    "wiki_change_activity": WIKI_PAGES,
+    "forum_first_posts": FIRST_POSTS,
+    "page_topic_links": LINKS,
+}
+STREAMS = (EVERY_INPUT, *SIDE_TABLES.values())
 OPERATIONS = ("insert", "update", "delete")
 
 
@@ -66,7 +76,7 @@ def upgrade() -> None:
     )
     op.bulk_insert(
         sa.table("health_generations", sa.column("stream"), sa.column("generation")),
-        [{"stream": EVERY_INPUT, "generation": 0}, {"stream": WIKI_PAGES, "generation": 0}],
+        [{"stream": stream, "generation": 0} for stream in STREAMS],
     )
     if op.get_bind().dialect.name == "postgresql":
         _postgresql_triggers()
@@ -76,13 +86,14 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        for table in (POSTS, *INPUT_TABLES, WIKI_TABLE):
+        for table in (POSTS, *INPUT_TABLES, *SIDE_TABLES):
             for name in _trigger_names(table):
                 op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
-        for function in ("health_post_inserted", "health_inputs_changed", "health_wiki_changed"):
-            op.execute(f"DROP FUNCTION IF EXISTS {function}()")
+        op.execute("DROP FUNCTION IF EXISTS health_post_inserted()")
+        for stream in STREAMS:
+            op.execute(f"DROP FUNCTION IF EXISTS {_function(stream)}()")
     else:
-        for table in (POSTS, *INPUT_TABLES, WIKI_TABLE):
+        for table in (POSTS, *INPUT_TABLES, *SIDE_TABLES):
             for name in _trigger_names(table):
                 op.execute(f"DROP TRIGGER IF EXISTS {name}")
     op.drop_table("health_post_log")
@@ -91,6 +102,11 @@ def downgrade() -> None:
 
 def _trigger_names(table: str) -> list[str]:
     return [f"health_{table}_{operation}" for operation in OPERATIONS]
+
+
+def _function(stream: int) -> str:
+    """The PostgreSQL function that bumps a stream."""
+    return f"health_changed_{abs(stream)}"
 
 
 def _bump(stream: int) -> str:
@@ -113,19 +129,14 @@ def _sqlite_triggers() -> None:
         END"""  # noqa: S608 (constants only)
     )
     _sqlite_changed(POSTS, POST_COLUMNS, EVERY_INPUT)
-    for table in INPUT_TABLES:
+    streams = {table: EVERY_INPUT for table in INPUT_TABLES} | SIDE_TABLES
+    for table, stream in streams.items():
         op.execute(
             f"CREATE TRIGGER health_{table}_insert AFTER INSERT ON {table} "
-            f"BEGIN {_bump(EVERY_INPUT)} END"
+            f"BEGIN {_bump(stream)} END"
         )
         columns = [column["name"] for column in sa.inspect(op.get_bind()).get_columns(table)]
-        _sqlite_changed(table, columns, EVERY_INPUT)
-    op.execute(
-        f"CREATE TRIGGER health_{WIKI_TABLE}_insert AFTER INSERT ON {WIKI_TABLE} "
-        f"BEGIN {_bump(WIKI_PAGES)} END"
-    )
-    wiki_columns = [column["name"] for column in sa.inspect(op.get_bind()).get_columns(WIKI_TABLE)]
-    _sqlite_changed(WIKI_TABLE, wiki_columns, WIKI_PAGES)
+        _sqlite_changed(table, columns, stream)
 
 
 def _sqlite_changed(table: str, columns: tuple[str, ...] | list[str], stream: int) -> None:
@@ -154,12 +165,9 @@ def _postgresql_triggers() -> None:
             RETURN NULL;
         END $$"""
     )
-    for function, stream in (
-        ("health_inputs_changed", EVERY_INPUT),
-        ("health_wiki_changed", WIKI_PAGES),
-    ):
+    for stream in STREAMS:
         op.execute(
-            f"""CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
+            f"""CREATE FUNCTION {_function(stream)}() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN {_bump(stream)} RETURN NULL; END $$"""
         )
     op.execute(
@@ -167,10 +175,10 @@ def _postgresql_triggers() -> None:
         "FOR EACH ROW EXECUTE FUNCTION health_post_inserted()"
     )
     changed = " OR ".join(f"OLD.{column} IS DISTINCT FROM NEW.{column}" for column in POST_COLUMNS)
-    _postgresql_changed(POSTS, f"({changed})", "health_inputs_changed", with_insert=False)
-    for table in INPUT_TABLES:
-        _postgresql_changed(table, "(OLD.* IS DISTINCT FROM NEW.*)", "health_inputs_changed")
-    _postgresql_changed(WIKI_TABLE, "(OLD.* IS DISTINCT FROM NEW.*)", "health_wiki_changed")
+    _postgresql_changed(POSTS, f"({changed})", _function(EVERY_INPUT), with_insert=False)
+    streams = {table: EVERY_INPUT for table in INPUT_TABLES} | SIDE_TABLES
+    for table, stream in streams.items():
+        _postgresql_changed(table, "(OLD.* IS DISTINCT FROM NEW.*)", _function(stream))
 
 
 def _postgresql_changed(table: str, when: str, function: str, *, with_insert: bool = True) -> None:

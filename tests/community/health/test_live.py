@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from community.activity import ForumPostActivity, WikiChangeActivity
+from community.constellations.models import PageTopicLink
 from community.credits.models import Account, Person
 from community.health import inputs as health_inputs
 from community.health import live
@@ -202,6 +203,63 @@ def test_a_wiki_edit_reads_the_pages_again_and_keeps_the_posts(
     updated(store, settings, NOW + 2 * HOUR)
     assert read == [SCOPE]
     assert builds == [NOW]
+
+
+def test_a_newcomer_posting_elsewhere_is_read_again(
+    store: Store, settings: Settings, builds: list[datetime]
+) -> None:
+    """Carol's first post ever is here; her second, in another category, makes her a
+    newcomer who returned: her first posts changed, so they are read again."""
+    conversation(store)
+    reply(store, 4, 2, 2, "carol", NOW - 31 * 24 * HOUR)
+    assert updated(store, settings, NOW).figure(90, "newcomers.returned") == 0
+    with store.session() as session:
+        post(session, 5, 9, 1, "carol", NOW - 10 * 24 * HOUR, category_id=CATEGORY + 1)
+        refresh_first_posts(session, ["carol"])
+        session.commit()
+    later = updated(store, settings, NOW + HOUR)
+    assert later.figure(90, "newcomers.returned") == 1
+    assert later == full(store, settings, NOW + HOUR)
+    assert builds == [NOW]
+
+
+def test_a_changed_charter_builds_the_constellation_again(
+    store: Store, settings: Settings, builds: list[datetime]
+) -> None:
+    """A sync that rewrites the link but not the charter keeps the scope; a new lead
+    partner (whose people are the centre) builds it again."""
+    conversation(store)
+    charter = {"status": "active", "lead_partner": "North", "beat": "weekly", "stewards": []}
+    with store.session() as session:
+        session.add(
+            PageTopicLink(
+                wiki_page_id=7,
+                wiki_title="Seed Swaps",
+                external_id="constellate-page-7",
+                forum_category_id=CATEGORY,
+                charter=charter,
+            )
+        )
+        session.commit()
+    scope = "constellation:7"
+
+    def update_at(now: datetime) -> ScopeHealth:
+        with store.session() as session:
+            health = update_scope(session, settings, scope, now=now)
+            session.commit()
+        return health
+
+    assert update_at(NOW).figure(7, "edge_replies.replies_to_centre") == 1  # Bob to Alice
+    with store.session() as session:
+        session.execute(update(PageTopicLink).values(synced_hash="abc"))
+        session.commit()
+    update_at(NOW + HOUR)
+    assert builds == [NOW]
+    with store.session() as session:
+        session.execute(update(PageTopicLink).values(charter={**charter, "lead_partner": "South"}))
+        session.commit()
+    assert update_at(NOW + 2 * HOUR).figure(7, "edge_replies.replies_to_centre") == 0
+    assert builds == [NOW, NOW + 2 * HOUR]
 
 
 def test_a_rolled_back_post_is_forgotten(
