@@ -8,6 +8,7 @@ window's end are never seen: the window ends now. Nothing here touches a databas
 
 from __future__ import annotations
 
+import math
 import statistics
 import threading
 from bisect import bisect_left
@@ -19,7 +20,7 @@ from functools import cached_property
 from itertools import groupby, pairwise
 from math import prod
 from operator import attrgetter, itemgetter
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from community.health.conversation import Adoption, History, LeadChange, PageEdit, Post, Window
 
@@ -322,7 +323,7 @@ def first_response(posts: Sequence[Post], window: Window) -> Figures:
 
 def first_response_figures(observed: Sequence[tuple[float, bool]]) -> Figures:
     """``first_response`` from each topic's (hours, answered)."""
-    waits = [hours for hours, answered in observed if answered]
+    waits = sorted(hours for hours, answered in observed if answered)
     return {
         "topics": len(observed),
         "answered": len(waits),
@@ -570,46 +571,65 @@ def newcomers(
     """People whose first counted post ever is in the window: answered within
     ``answer_hours``, and (when old enough) posting again within ``return_days``."""
     by_id, by_topic = _seen_index(posts, window)
-    return newcomer_figures(
+    found = newcomers_at(
         histories,
         by_id,
         by_topic.__getitem__,
-        window,
+        window.end,
         answer_hours=answer_hours,
         return_days=return_days,
     )
+    return newcomer_figures(found, window)
 
 
-def newcomer_figures(
+class Newcomer(NamedTuple):
+    """A person whose first counted post ever is seen, as the newcomer figures judge them
+    at a window's end."""
+
+    at: datetime  # when the first post was written
+    answered: bool  # someone else replied within the answer hours
+    eligible: bool  # the first post is at least the return days old
+    returned: bool  # eligible, and they posted again within the return days
+
+
+def newcomers_at(
     histories: Mapping[str, History],
     by_id: Mapping[int, Post],
     topic_posts: Callable[[int], Sequence[Post]],
-    window: Window,
+    end: datetime,
     *,
     answer_hours: int,
     return_days: int,
-) -> Figures:
-    """``newcomers`` from the seen counted posts by id and each topic's seen posts."""
+) -> list[Newcomer]:
+    """The people of ``histories`` whose first post is seen (in ``by_id``), judged at
+    ``end``: every window ending then counts those whose first post it holds."""
     answer_limit = timedelta(hours=answer_hours)
     return_limit = timedelta(days=return_days)
-    count = answered = eligible = returned = 0
+    found = []
     for history in histories.values():
         first = by_id.get(history.first_post_id)
-        if first is None or not window.holds(first.created_at):
+        if first is None:
             continue
-        count += 1
-        if any(
+        answered = any(
             post.author != first.author
             and _order(post) > _order(first)
             and post.created_at - first.created_at <= answer_limit
             for post in topic_posts(first.topic_id)
-        ):
-            answered += 1
-        if history.first_at <= window.end - return_limit:
-            eligible += 1
-            second = history.second_at
-            if second is not None and second - history.first_at <= return_limit:
-                returned += 1
+        )
+        eligible = history.first_at <= end - return_limit
+        second = history.second_at
+        returned = eligible and second is not None and second - history.first_at <= return_limit
+        found.append(Newcomer(first.created_at, answered, eligible, returned))
+    return found
+
+
+def newcomer_figures(newcomers: Sequence[Newcomer], window: Window) -> Figures:
+    """``newcomers`` of the window, from ``newcomers_at`` its end."""
+    held = [newcomer for newcomer in newcomers if window.holds(newcomer.at)]
+    count = len(held)
+    answered = sum(newcomer.answered for newcomer in held)
+    eligible = sum(newcomer.eligible for newcomer in held)
+    returned = sum(newcomer.returned for newcomer in held)
     return {
         "newcomers": count,
         "answered": answered,
@@ -667,7 +687,7 @@ def pulse_figures(beats: Sequence[int], beat_days: int, missed_fraction: float) 
     return {
         "beat_days": beat_days,
         "beats": beats,
-        "cv": statistics.pstdev(beats) / mean if mean else None,
+        "cv": math.sqrt(statistics.fmean((n - mean) ** 2 for n in beats)) / mean if mean else None,
         "missed": missed,
         "last_beat": beats[-1],
     }

@@ -360,11 +360,14 @@ class Rolling:
             min_posts=int(options["stale_min_posts"]),
         )
         freshness["stale_count"] = len(freshness["stale"])
-        newcomers = {
-            person: history
-            for person, history in self.histories.items()
-            if history.first_post_id in self.by_id  # not one still to come
-        }
+        newcomers = metrics.newcomers_at(
+            self.histories,
+            self.by_id,
+            lambda topic_id: self.topics[topic_id].posts if topic_id in self.topics else [],
+            now,
+            answer_hours=int(options["newcomer_answer_hours"]),
+            return_days=int(options["newcomer_return_days"]),
+        )
         windows = {
             counts.days: self._window(
                 Window(now, counts.days), counts, newcomers, leadership, freshness
@@ -386,7 +389,7 @@ class Rolling:
         self,
         window: Window,
         counts: _WindowCounts,
-        newcomers: Mapping[str, History],
+        newcomers: Sequence[metrics.Newcomer],
         leadership: metrics.Figures | None,
         freshness: metrics.Figures,
     ) -> dict[str, Any]:
@@ -432,7 +435,7 @@ class Rolling:
                 window,
                 self.inputs.adoptions,
             ),
-            "newcomers": self._newcomers(window, newcomers),
+            "newcomers": metrics.newcomer_figures(newcomers, window),
             "pulse": self._pulse(window),
             "leadership": leadership,
             "freshness": freshness,
@@ -453,18 +456,6 @@ class Rolling:
             else:
                 observed.append((wait, True))
         return observed
-
-    def _newcomers(self, window: Window, histories: Mapping[str, History]) -> metrics.Figures:
-        """Over the people whose first post ever is one seen here."""
-        options = self.options
-        return metrics.newcomer_figures(
-            histories,
-            self.by_id,
-            lambda topic_id: self.topics[topic_id].posts if topic_id in self.topics else [],
-            window,
-            answer_hours=int(options["newcomer_answer_hours"]),
-            return_days=int(options["newcomer_return_days"]),
-        )
 
     def _pulse(self, window: Window) -> metrics.Figures:
         beat_days = self.spec.beat_days
