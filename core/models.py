@@ -50,6 +50,23 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        """On SQLite the stored text is read by ``datetime.fromisoformat`` (in C) rather
+        than the dialect's regular expression: the health figures read a million times."""
+        if dialect.name == "sqlite":
+            return _sqlite_time
+        return super().result_processor(dialect, coltype)
+
+
+def _sqlite_time(value: str | None) -> datetime | None:
+    """A time as SQLite keeps it ("2026-05-04 09:00:00.000000", UTC), aware."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value + "+00:00")  # five times faster than replace()
+    except ValueError:  # a time written with a zone of its own
+        return datetime.fromisoformat(value).astimezone(UTC)
+
 
 Payload = JSON().with_variant(JSONB(), "postgresql")
 

@@ -159,6 +159,26 @@ def test_rows_round_trip_with_aware_times_and_unique_keys(store_url: str) -> Non
     store.dispose()
 
 
+@pytest.mark.parametrize(
+    "kept", ["2026-11-21 07:30:00.000000", "2026-11-21 07:30:00", "2026-11-21T09:30:00+02:00"]
+)
+def test_sqlite_times_written_by_other_tools_read_as_utc(sqlite_url: str, kept: str) -> None:
+    """The fast reading of SQLite's time text takes what other writers (a bulk load,
+    SQLite's own functions) leave too."""
+    upgrade(sqlite_url)
+    store = Store(sqlite_url)
+    with store.session() as session:
+        session.execute(
+            text("INSERT INTO sync_cursors (name, value, updated_at) VALUES ('c', 'v', :at)"),
+            {"at": kept},
+        )
+        read = session.get(SyncCursor, "c")
+        assert read is not None
+        assert read.updated_at == datetime(2026, 11, 21, 7, 30, tzinfo=UTC)
+        assert read.updated_at.utcoffset() == timedelta(0)
+    store.dispose()
+
+
 def test_naive_times_are_refused(sqlite_url: str) -> None:
     upgrade(sqlite_url)
     store = Store(sqlite_url)
