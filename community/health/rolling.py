@@ -28,7 +28,7 @@ from community.health.conversation import (
     Post,
     RawPost,
     Window,
-    counts,
+    counted_posts,
 )
 from community.health.inputs import ForumAccount, ScopeInputs, ScopeSpec
 from community.health.scope import ScopeHealth
@@ -165,32 +165,15 @@ class Rolling:
 
     def add(self, rows: Iterable[RawPost]) -> None:
         """New posts (any order; ones already known are skipped)."""
-        people = self.inputs.people
-        seen = []
-        for row in rows:
-            if row.post_id in self.known:
-                continue
-            self.known.add(row.post_id)
-            if not counts(row, people):
-                continue
-            person = people.person(row.username)
-            post = Post(
-                row.post_id,
-                row.topic_id,
-                row.post_number,
-                row.reply_to_post_number,
-                person,
-                people.organisation_of.get(person),
-                row.created_at,
-            )
+        fresh = {row.post_id: row for row in rows if row.post_id not in self.known}
+        self.known.update(fresh)
+        starts = self._starts(self.now)
+        for post in counted_posts(fresh.values(), self.inputs.people):  # oldest first
             if post.created_at < self.now:
-                seen.append(post)
+                self._see(post, starts=starts)
             else:
                 insort(self.pending, (_key(post), post))
                 self.pending_ids.add(post.post_id)
-        seen.sort(key=_key)
-        for post in seen:
-            self._see(post, starts=self._starts(self.now))
 
     def set_pages(self, pages: Sequence[PageEdit]) -> None:
         self.pages = list(pages)

@@ -139,8 +139,8 @@ def test_a_post_seen_again_counts_once() -> None:
     rows = conversation(rng, 80)
     data = inputs(rows, rng)
     now = at(130)
-    rolling = Rolling(SPEC, data, HEALTH["health"], now)
-    rolling.add(rows[:40])
+    rolling = Rolling(SPEC, replace(data, rows=rows[:40]), HEALTH["health"], now)
+    rolling.add(rows[30:] + rows[30:50])  # known ones, and some twice in one batch
     assert rolling.health(now) == compute(SPEC, data, HEALTH, now=now)
 
 
