@@ -152,13 +152,14 @@ def test_ten_thousand_events_through_two_web_and_three_worker_processes(
         statuses = sending.result()
         assert set(statuses) == {202}, f"refused or failed: {sorted(set(statuses))}"
 
+        # Done when every webhook is and nothing is left: the posts also ask for a badges
+        # run soon, which may still be running when the last webhook is done.
         deadline = time.monotonic() + 600  # a guard against a stalled cluster
-        while webhook_events_done(store) < EVENTS or outgoing_left(store):
+        while webhook_events_done(store) < EVENTS or outgoing_left(store) or unfinished(store):
             assert time.monotonic() < deadline, f"stalled: {unfinished(store)[:5]}, log {log}"
             assert all(w.poll() is None for w in workers[1:]), f"a worker died; log in {log}"
             time.sleep(0.5)
 
-        assert unfinished(store) == []
         assert webhook_events_done(store) == EVENTS
         with store.session() as session:
             # The events the killed worker held were taken over after their lease and
