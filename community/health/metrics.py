@@ -17,9 +17,9 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
-from itertools import groupby, pairwise
+from itertools import pairwise
 from math import prod
-from operator import attrgetter, itemgetter
+from operator import attrgetter, mul
 from typing import Any, NamedTuple, TypeVar
 
 from community.health.conversation import Adoption, History, LeadChange, PageEdit, Post, Window
@@ -272,20 +272,19 @@ def survival_quantiles(
         _check_percent(percent)
     found: list[float | None] = [None] * len(percents)
     waiting = sorted(range(len(percents)), key=lambda index: percents[index])  # S falls
+    times = sorted(time for time, _ in observed)  # at risk at t: those from t on
+    ends = Counter(time for time, event in observed if event)
     factors: list[tuple[int, int]] = []  # S = the product of these fractions
     survival = 1.0
-    at_risk = len(observed)
-    for time, group in groupby(sorted(observed), key=itemgetter(0)):
-        events = [event for _, event in group]
-        ended = sum(events)
-        if ended:
-            factors.append((at_risk - ended, at_risk))
-            survival *= (at_risk - ended) / at_risk
-            while waiting and _at_most(survival, factors, 100 - percents[waiting[0]]):
-                found[waiting.pop(0)] = time
-            if not waiting:
-                break
-        at_risk -= len(events)
+    for time in sorted(ends):
+        at_risk = len(times) - bisect_left(times, time)
+        ended = ends[time]
+        factors.append((at_risk - ended, at_risk))
+        survival *= (at_risk - ended) / at_risk
+        while waiting and _at_most(survival, factors, 100 - percents[waiting[0]]):
+            found[waiting.pop(0)] = time
+        if not waiting:
+            break
     return found
 
 
@@ -428,7 +427,7 @@ def gini(counts: Sequence[int]) -> float | None:
     total = sum(counts)
     if n < 2 or total == 0:
         return None
-    weighted = sum(rank * count for rank, count in enumerate(sorted(counts), start=1))
+    weighted = sum(map(mul, range(1, n + 1), sorted(counts)))
     return 2 * weighted / (n * total) - (n + 1) / n
 
 

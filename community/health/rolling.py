@@ -87,13 +87,20 @@ class _Topic:
 class _WindowCounts:
     """One window's posts per person and per organisation, slid as the window moves."""
 
-    __slots__ = ("days", "per_organisation", "per_person", "without")
+    __slots__ = ("days", "given", "per_organisation", "per_person", "received", "without")
 
     def __init__(self, days: int) -> None:
         self.days = days
         self.per_person: Counter[str] = Counter()
         self.per_organisation: Counter[str] = Counter()
         self.without = 0  # posts by people without an organisation
+        # Replies across organisations, by the organisation that gave and that received.
+        self.given: Counter[str] = Counter()
+        self.received: Counter[str] = Counter()
+
+    def cross(self, pair: tuple[str, str], step: int) -> None:
+        self.given[pair[0]] += step
+        self.received[pair[1]] += step
 
     def add(self, post: Post, step: int) -> None:
         self.per_person[post.author] += step
@@ -151,8 +158,8 @@ class Rolling:
         }
         self.reply_lines = {mark: _Timeline() for mark in ("to_centre", "from_edge", "pairs")}
         self.cross = _Timeline()
-        self.given: dict[str, _Timeline] = defaultdict(_Timeline)
-        self.received: dict[str, _Timeline] = defaultdict(_Timeline)
+        # (giver, receiver) of each reply across organisations, by the reply's id.
+        self.cross_pairs: dict[int, tuple[str, str]] = {}
         self.add(inputs.rows)
         self._keep_newcomers()
 
@@ -232,6 +239,9 @@ class Rolling:
             high = bisect_left(keys, (min(new, self.now),))
             for key in keys[low:high]:
                 window_counts.add(self.by_id[key[1]], -1)
+                pair = self.cross_pairs.get(key[1])
+                if pair is not None:
+                    window_counts.cross(pair, -1)
         self.now = now
         starts = self._starts(now)
         ready = bisect_left(self.pending, ((now,),))
@@ -314,8 +324,10 @@ class Rolling:
             self.reply_lines["pairs"].add(key)
             if given != received:
                 self.cross.add(key)
-                self.given[given].add(key)
-                self.received[received].add(key)
+                self.cross_pairs[reply.post_id] = (given, received)
+                for window_counts, start in zip(self.windows, self._starts(self.now), strict=True):
+                    if reply.created_at >= start:
+                        window_counts.cross((given, received), +1)
 
     # -- figures ---------------------------------------------------------------------------
 
@@ -413,8 +425,8 @@ class Rolling:
                 replies["pairs"].count(start, end), self.cross.count(start, end)
             ),
             "reciprocity": metrics.reciprocity_figures(
-                {org: line.count(start, end) for org, line in self.given.items()},
-                {org: line.count(start, end) for org, line in self.received.items()},
+                counts.given,
+                counts.received,
                 window,
                 self.inputs.adoptions,
             ),
