@@ -77,6 +77,7 @@ def _order(post: Post) -> tuple[datetime, int]:
 
 
 _ORDER_KEY = attrgetter("created_at", "number")  # ``_order`` as a sort key, in C
+_PLACE = attrgetter("topic_id", "number")  # where a post is in its topic
 
 
 @_shared_by_end
@@ -196,14 +197,11 @@ def _seen_replies(
     post when the reply names none.
     """
     seen = _seen(posts, window)
-    by_number = {(post.topic_id, post.number): post for post in seen}
-    pairs = []
-    for post in seen:
-        if post.number <= 1:
-            continue
-        target = by_number.get((post.topic_id, post.reply_to or 1))
-        if target is not None:
-            pairs.append((post, target))
+    # Built with C-level maps: a scope has tens of thousands of posts.
+    by_number = dict(zip(map(_PLACE, seen), seen, strict=True))
+    replies = [post for post in seen if post.number > 1]
+    targets = map(by_number.get, [(post.topic_id, post.reply_to or 1) for post in replies])
+    pairs = [pair for pair in zip(replies, targets, strict=True) if pair[1] is not None]
     return pairs, [reply.created_at for reply, _ in pairs]
 
 
