@@ -78,6 +78,7 @@ def _order(post: Post) -> tuple[datetime, int]:
 
 _ORDER_KEY = attrgetter("created_at", "number")  # ``_order`` as a sort key, in C
 _PLACE = attrgetter("topic_id", "number")  # where a post is in its topic
+_ID = attrgetter("post_id")
 
 
 @_shared_by_end
@@ -167,9 +168,7 @@ class _Topic:
 def _seen_topics(posts: Sequence[Post], window: Window) -> tuple[list[_Topic], list[datetime]]:
     """Every topic whose first post is counted and seen, by the time of its first post,
     and those times (for bisection)."""
-    by_topic: dict[int, list[Post]] = defaultdict(list)
-    for post in _seen(posts, window):
-        by_topic[post.topic_id].append(post)
+    _, by_topic = _seen_index(posts, window)
     topics = []
     for topic_posts in by_topic.values():
         first = next((post for post in topic_posts if post.number == 1), None)
@@ -201,7 +200,7 @@ def _seen_replies(
     by_number = dict(zip(map(_PLACE, seen), seen, strict=True))
     replies = [post for post in seen if post.number > 1]
     targets = map(by_number.get, [(post.topic_id, post.reply_to or 1) for post in replies])
-    pairs = [pair for pair in zip(replies, targets, strict=True) if pair[1] is not None]
+    pairs = [(reply, target) for reply, target in zip(replies, targets, strict=True) if target]
     return pairs, [reply.created_at for reply, _ in pairs]
 
 
@@ -221,7 +220,7 @@ def _seen_index(
     by_topic: dict[int, list[Post]] = defaultdict(list)
     for post in seen:
         by_topic[post.topic_id].append(post)
-    return {post.post_id: post for post in seen}, by_topic
+    return dict(zip(map(_ID, seen), seen, strict=True)), by_topic
 
 
 def in_hours(span: timedelta) -> float:
