@@ -38,6 +38,7 @@ from community.health.inputs import (
 from community.health.models import (
     EVERY_INPUT,
     FIRST_POSTS,
+    IDENTITY,
     LINKS,
     WIKI_PAGES,
     HealthGeneration,
@@ -61,14 +62,16 @@ class _Kept:
     generations: dict[int, int] = field(default_factory=dict)  # stream -> generation
 
 
-_kept: OrderedDict[str, _Kept] = OrderedDict()
+Place = tuple[str, str]  # (the store's address, the scope)
+_kept: OrderedDict[Place, _Kept] = OrderedDict()
 _kept_lock = threading.Lock()
 
 
 def updated(session: Session, settings: Settings, scope: str, now: datetime) -> ScopeHealth | None:
     """The scope's figures as of ``now``, from its kept state brought forward (or built);
     None when the scope names no constellation or category."""
-    kept = _entry(scope)
+    place = (str(session.connection().engine.url), scope)  # a process may open stores
+    kept = _entry(place)
     with kept.lock:
         # Generations before posts: a post stored in between is then read twice (and
         # counted once), never missed.
@@ -78,7 +81,7 @@ def updated(session: Session, settings: Settings, scope: str, now: datetime) -> 
         if rolling is None or generations[LINKS] != kept.generations.get(LINKS):
             spec = spec_for(session, scope)
         if spec is None:
-            _forget(scope)
+            _forget(place)
             return None
         key = _settings_key(settings)
         if rolling is None or not _forward(session, settings, spec, key, kept, generations, now):
@@ -88,7 +91,7 @@ def updated(session: Session, settings: Settings, scope: str, now: datetime) -> 
             rolling = Rolling(spec, inputs, settings["health"], now)
             kept.rolling, kept.settings_key = rolling, key
         kept.generations = generations
-        _remember(session, scope)
+        _remember(session, place)
         return rolling.health(now)
 
 
@@ -110,12 +113,12 @@ def prune_log(session: Session) -> None:
     session.execute(delete(log).where(log.generation <= latest - LOG_KEPT))
 
 
-def _entry(scope: str) -> _Kept:
+def _entry(place: Place) -> _Kept:
     with _kept_lock:
-        kept = _kept.get(scope)
+        kept = _kept.get(place)
         if kept is None:
-            kept = _kept[scope] = _Kept()
-        _kept.move_to_end(scope)
+            kept = _kept[place] = _Kept()
+        _kept.move_to_end(place)
         while len(_kept) > KEPT_SCOPES:
             _kept.popitem(last=False)
         return kept
@@ -139,7 +142,7 @@ def _forward(
         spec != rolling.spec
         or key != kept.settings_key
         or now < rolling.now
-        or generations[EVERY_INPUT] != kept.generations.get(EVERY_INPUT)
+        or any(generations[s] != kept.generations.get(s) for s in (IDENTITY, EVERY_INPUT))
     ):
         return False
     behind = kept.generations.get(category, 0)
@@ -192,7 +195,7 @@ def _read_histories(session: Session, rolling: Rolling, authors: Iterable[str]) 
     rolling.set_histories({person: found.get(person) for person in wanted})
 
 
-_STREAMS = (EVERY_INPUT, WIKI_PAGES, FIRST_POSTS, LINKS)
+_STREAMS = (EVERY_INPUT, WIKI_PAGES, FIRST_POSTS, LINKS, IDENTITY)
 _GENERATIONS = select(HealthGeneration.stream, HealthGeneration.generation).where(
     HealthGeneration.stream.in_((*_STREAMS, bindparam("category")))
 )
@@ -218,25 +221,25 @@ def _settings_key(settings: Settings) -> str:
     return json.dumps(settings, sort_keys=True, default=str)
 
 
-def _remember(session: Session, scope: str) -> None:
+def _remember(session: Session, place: Place) -> None:
     """Forget the scope if this transaction rolls back (it may hold the transaction's
     own posts)."""
-    touched: set[str] | None = session.info.get(_TOUCHED)
+    touched: set[Place] | None = session.info.get(_TOUCHED)
     if touched is None:
         touched = session.info[_TOUCHED] = set()
         event.listen(session, "after_soft_rollback", _forget_touched)
         event.listen(session, "after_commit", _commit_touched)
-    touched.add(scope)
+    touched.add(place)
 
 
-def _forget(*scopes: str) -> None:
+def _forget(*places: Place) -> None:
     with _kept_lock:
-        for scope in scopes:
-            _kept.pop(scope, None)
+        for place in places:
+            _kept.pop(place, None)
 
 
 def _forget_touched(session: Session, _transaction: object) -> None:
-    touched: set[str] = session.info.get(_TOUCHED, set())
+    touched: set[Place] = session.info.get(_TOUCHED, set())
     _forget(*touched)
     touched.clear()
 

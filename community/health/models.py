@@ -73,6 +73,7 @@ EVERY_INPUT = 0  # people, accounts, partners, practices, adoptions, leadership,
 WIKI_PAGES = -1  # the wiki's changes (the freshness of pages)
 FIRST_POSTS = -2  # the accounts' first two posts (newcomers)
 LINKS = -3  # the constellations' page links (a scope's charter)
+IDENTITY = -4  # not a counter: drawn when the store was made (figures kept are its own)
 
 
 class HealthGeneration(Base):

@@ -18,6 +18,8 @@ Revision ID: 0024
 Revises: 0023
 """
 
+import secrets
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -30,6 +32,9 @@ EVERY_INPUT = 0
 WIKI_PAGES = -1
 FIRST_POSTS = -2
 LINKS = -3
+# Not a counter: a number drawn when the store was made, so figures kept in memory are
+# never brought forward in another store (or one made again at the same address).
+IDENTITY = -4
 POSTS = "forum_post_activity"
 # The columns of a stored post the figures read (its text and updated_at are not).
 POST_COLUMNS = (
@@ -96,7 +101,8 @@ def upgrade() -> None:
     )
     op.bulk_insert(
         sa.table("health_generations", sa.column("stream"), sa.column("generation")),
-        [{"stream": stream, "generation": 0} for stream in STREAMS],
+        [{"stream": stream, "generation": 0} for stream in STREAMS]
+        + [{"stream": IDENTITY, "generation": secrets.randbelow(2**31)}],
     )
     if op.get_bind().dialect.name == "postgresql":
         _postgresql_triggers()

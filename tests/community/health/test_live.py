@@ -23,6 +23,7 @@ from community.health.inputs import ScopeSpec, load_inputs, spec_for
 from community.health.models import EVERY_INPUT, WIKI_PAGES, HealthGeneration, HealthPostLog
 from community.health.scope import ScopeHealth
 from core.config import DEFAULTS, Settings
+from core.migrate import downgrade, upgrade
 from core.store import Store
 from tests.dashboards.overview_support import post
 
@@ -292,6 +293,21 @@ def test_a_scope_behind_a_pruned_log_is_built_again(
         assert session.scalar(select(func.count()).select_from(HealthPostLog)) == 1
     assert updated(store, settings, NOW + 5 * HOUR) == full(store, settings, NOW + 5 * HOUR)
     assert builds == [NOW, NOW + 5 * HOUR]
+
+
+def test_a_store_made_again_at_the_same_address_builds_the_scope_again(
+    store_url: str, settings: Settings, builds: list[datetime]
+) -> None:
+    """Figures kept for one store are never brought forward in another that happens to
+    have the same address and the same counts (a test's database made again)."""
+    for _ in range(2):
+        downgrade(store_url, "base")
+        upgrade(store_url)
+        made = Store(store_url)
+        conversation(made)
+        assert updated(made, settings, NOW) == full(made, settings, NOW)
+        made.dispose()
+    assert builds == [NOW, NOW]
 
 
 def test_the_triggers_count_new_posts_per_category_and_other_changes_once(
