@@ -20,6 +20,7 @@ from community.health.first_posts import rebuild_first_posts
 from community.health.inputs import ScopeInputs, ScopeSpec, load_inputs, scope_specs
 from community.health.models import HealthSnapshot
 from community.health.scope import ScopeHealth
+from community.health.whole_scope import scope_health
 from core import clock
 from core.config import Settings
 from core.errors import ConstellateError
@@ -64,30 +65,15 @@ def compute(
     """Every metric of docs/metrics.md over each configured window."""
     options = settings["health"]
     posts = counted_posts(inputs.rows, inputs.people)
-    leadership = (
-        metrics.leadership(
-            inputs.lead_changes,
-            now=now,
-            term_end=inputs.term_end,
-            terms=int(options["leadership_terms"]),
-        )
-        if spec.charter
-        else None
-    )
-    freshness = dict(
-        metrics.freshness(
-            inputs.pages,
-            posts,
-            now=now,
-            days=int(options["stale_days"]),
-            min_posts=int(options["stale_min_posts"]),
-        )
-    )
-    freshness["stale_count"] = len(freshness["stale"])
-    windows: dict[int, dict[str, Any]] = {}
-    for days in sorted(int(d) for d in options["windows"]):
+
+    def recent_posts(since: datetime) -> int:
+        return sum(1 for post in posts if since <= post.created_at < now)
+
+    def window_figures(
+        days: int, leadership: metrics.Figures | None, freshness: metrics.Figures
+    ) -> dict[str, Any]:
         window = Window(now, days)
-        windows[days] = {
+        return {
             "first_response": metrics.first_response(posts, window),
             "unanswered": metrics.unanswered(posts, window, int(options["unanswered_hours"])),
             "two_way": metrics.two_way(posts, window),
@@ -112,15 +98,8 @@ def compute(
             "leadership": leadership,
             "freshness": freshness,
         }
-    return ScopeHealth(
-        scope=spec.scope,
-        kind=spec.kind,
-        label=spec.label,
-        status=spec.status,
-        lead_group=inputs.lead_group,
-        computed_at=now,
-        windows=windows,
-    )
+
+    return scope_health(spec, inputs, options, now, recent_posts, window_figures)
 
 
 def store_snapshots(session: Session, *healths: ScopeHealth) -> None:

@@ -32,6 +32,7 @@ from community.health.conversation import (
 )
 from community.health.inputs import ForumAccount, ScopeInputs, ScopeSpec
 from community.health.scope import ScopeHealth
+from community.health.whole_scope import scope_health
 
 # A place in time order: (created_at, a unique id) — (time,) sorts before every key of
 # that time, so bisection by (time,) finds the first key at or after it.
@@ -141,7 +142,6 @@ class Rolling:
         self.unanswered_hours = int(options["unanswered_hours"])
         self.unanswered_limit = timedelta(hours=self.unanswered_hours)
         self.edge_limit = timedelta(hours=int(options["edge_answer_hours"]))
-        self.pages = list(inputs.pages)
         self.histories: dict[str, History] = dict(inputs.histories)
         # Every post known, counted or not, by id: a post seen again is not added twice.
         self.known: set[int] = set()
@@ -183,7 +183,7 @@ class Rolling:
                 self.pending_ids.add(post.post_id)
 
     def set_pages(self, pages: Sequence[PageEdit]) -> None:
-        self.pages = list(pages)
+        self.inputs = replace(self.inputs, pages=list(pages))
 
     def set_histories(self, histories: Mapping[str, History | None]) -> None:
         """The first posts ever of these people, as read again (None: they have none)."""
@@ -335,26 +335,6 @@ class Rolling:
         """Every figure of the scope as of ``now`` (not earlier than the last one)."""
         self.advance(now)
         options = self.options
-        inputs = self.inputs
-        leadership = (
-            metrics.leadership(
-                inputs.lead_changes,
-                now=now,
-                term_end=inputs.term_end,
-                terms=int(options["leadership_terms"]),
-            )
-            if self.spec.charter
-            else None
-        )
-        stale_days = int(options["stale_days"])
-        freshness = metrics.freshness_figures(
-            self.pages,
-            self.posts.count(now - timedelta(days=stale_days), now),
-            now=now,
-            days=stale_days,
-            min_posts=int(options["stale_min_posts"]),
-        )
-        freshness["stale_count"] = len(freshness["stale"])
         newcomers = metrics.newcomers_at(
             self.histories,
             self.by_id,
@@ -363,21 +343,21 @@ class Rolling:
             answer_hours=int(options["newcomer_answer_hours"]),
             return_days=int(options["newcomer_return_days"]),
         )
-        windows = {
-            counts.days: self._window(
-                Window(now, counts.days), counts, newcomers, leadership, freshness
-            )
-            for counts in self.windows
-        }
-        spec = self.spec
-        return ScopeHealth(
-            scope=spec.scope,
-            kind=spec.kind,
-            label=spec.label,
-            status=spec.status,
-            lead_group=inputs.lead_group,
-            computed_at=now,
-            windows=windows,
+        counts = {window_counts.days: window_counts for window_counts in self.windows}
+
+        def window_figures(
+            days: int, leadership: metrics.Figures | None, freshness: metrics.Figures
+        ) -> dict[str, Any]:
+            window = Window(now, days)
+            return self._window(window, counts[days], newcomers, leadership, freshness)
+
+        return scope_health(
+            self.spec,
+            self.inputs,
+            options,
+            now,
+            lambda since: self.posts.count(since, now),
+            window_figures,
         )
 
     def _window(

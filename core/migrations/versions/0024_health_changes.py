@@ -36,20 +36,6 @@ LINKS = -3
 # never brought forward in another store (or one made again at the same address).
 IDENTITY = -4
 POSTS = "forum_post_activity"
-# The columns of a stored post the figures read (its text and updated_at are not).
-POST_COLUMNS = (
-    "post_id",
-    "topic_id",
-    "category_id",
-    "username",
-    "post_number",
-    "reply_to_post_number",
-    "created_at",
-    "deleted",
-    "post_type",
-    "hidden",
-    "private",
-)
 INPUT_TABLES = (
     "people",
     "accounts",
@@ -68,7 +54,8 @@ STREAMS = (EVERY_INPUT, *SIDE_TABLES.values())
 OPERATIONS = ("insert", "update", "delete")
 
 
-# The category's index covers what the health figures read of a post (core 0024).
+# The columns of a stored post the figures read (its text and updated_at are not): the
+# category's index covers them, and a change to one of them is a change to every input.
 CATEGORY_INDEX = "ix_forum_post_activity_category_time"
 HEALTH_COLUMNS = (
     "category_id",
@@ -156,7 +143,7 @@ def _sqlite_triggers() -> None:
                 WHERE stream = NEW.category_id;
         END"""  # noqa: S608 (constants only)
     )
-    _sqlite_changed(POSTS, POST_COLUMNS, EVERY_INPUT)
+    _sqlite_changed(POSTS, HEALTH_COLUMNS, EVERY_INPUT)
     streams = {table: EVERY_INPUT for table in INPUT_TABLES} | SIDE_TABLES
     for table, stream in streams.items():
         op.execute(
@@ -202,7 +189,7 @@ def _postgresql_triggers() -> None:
         f"CREATE TRIGGER health_{POSTS}_insert AFTER INSERT ON {POSTS} "
         "FOR EACH ROW EXECUTE FUNCTION health_post_inserted()"
     )
-    changed = " OR ".join(f"OLD.{column} IS DISTINCT FROM NEW.{column}" for column in POST_COLUMNS)
+    changed = " OR ".join(f"OLD.{name} IS DISTINCT FROM NEW.{name}" for name in HEALTH_COLUMNS)
     _postgresql_changed(POSTS, f"({changed})", _function(EVERY_INPUT), with_insert=False)
     streams = {table: EVERY_INPUT for table in INPUT_TABLES} | SIDE_TABLES
     for table, stream in streams.items():
