@@ -73,6 +73,7 @@ def updated(session: Session, settings: Settings, scope: str, now: datetime) -> 
     place = (str(session.connection().engine.url), scope)  # a process may open stores
     kept = _entry(place)
     with kept.lock:
+        _remember(session, place)  # from here on, a rollback forgets what this did
         # Generations before posts: a post stored in between is then read twice (and
         # counted once), never missed.
         rolling = kept.rolling
@@ -91,12 +92,11 @@ def updated(session: Session, settings: Settings, scope: str, now: datetime) -> 
             rolling = Rolling(spec, inputs, settings["health"], now)
             kept.rolling, kept.settings_key = rolling, key
         kept.generations = generations
-        _remember(session, place)
         return rolling.health(now)
 
 
 def forget_all() -> None:
-    """Drop every kept scope (the full recompute, tests)."""
+    """Drop every kept scope (tests start from nothing)."""
     with _kept_lock:
         _kept.clear()
 
