@@ -1,5 +1,6 @@
 """A scope's figures brought forward from what changed in the store since they were last
-computed: the incremental step, kept per process for the scopes updated most recently.
+computed: the incremental step, kept per process for the scopes updated most recently
+(up to ``KEPT_POSTS`` posts in all).
 
 The store's triggers count the changes (core/migrations 0024): each forum category's
 new posts, kept in ``HealthPostLog`` under the category's generation; every other input
@@ -49,7 +50,8 @@ from community.health.scope import ScopeHealth
 from community.partners.names import Organisations
 from core.config import Settings
 
-KEPT_SCOPES = 64  # the most recently updated scopes kept per process (memory: their posts)
+# The posts kept per process, in the scopes updated last: about half a kilobyte each.
+KEPT_POSTS = 1_000_000
 LOG_KEPT = 10_000  # new posts of a category logged; a scope further behind is built again
 _TOUCHED = "health_scopes_brought_forward"  # Session.info: forgotten on rollback
 
@@ -92,7 +94,9 @@ def updated(session: Session, settings: Settings, scope: str, now: datetime) -> 
             rolling = Rolling(spec, inputs, settings["health"], now)
             kept.rolling, kept.settings_key = rolling, key
         kept.generations = generations
-        return rolling.health(now)
+        health = rolling.health(now)
+    _trim()
+    return health
 
 
 def forget_all() -> None:
@@ -119,9 +123,17 @@ def _entry(place: Place) -> _Kept:
         if kept is None:
             kept = _kept[place] = _Kept()
         _kept.move_to_end(place)
-        while len(_kept) > KEPT_SCOPES:
-            _kept.popitem(last=False)
         return kept
+
+
+def _trim() -> None:
+    """Forget the scopes updated longest ago while more than ``KEPT_POSTS`` are kept
+    (the one updated last always stays)."""
+    with _kept_lock:
+        total = sum(len(kept.rolling.known) for kept in _kept.values() if kept.rolling)
+        while total > KEPT_POSTS and len(_kept) > 1:
+            _, oldest = _kept.popitem(last=False)
+            total -= len(oldest.rolling.known) if oldest.rolling else 0
 
 
 def _forward(

@@ -310,6 +310,27 @@ def test_a_store_made_again_at_the_same_address_builds_the_scope_again(
     assert builds == [NOW, NOW]
 
 
+def test_the_scopes_updated_longest_ago_are_forgotten_past_the_posts_kept(
+    store: Store, settings: Settings, builds: list[datetime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conversation(store)
+    with store.session() as session:
+        post(session, 5, 9, 1, "carol", NOW - HOUR, category_id=CATEGORY + 1)
+        session.commit()
+    monkeypatch.setattr(live, "KEPT_POSTS", 3)  # the first scope has 3 posts, the other 1
+
+    def update_at(scope: str, now: datetime) -> None:
+        with store.session() as session:
+            update_scope(session, settings, scope, now=now)
+            session.commit()
+
+    update_at(SCOPE, NOW)
+    update_at(f"category:{CATEGORY + 1}", NOW)  # 4 posts kept: the first scope goes
+    update_at(f"category:{CATEGORY + 1}", NOW + HOUR)
+    update_at(SCOPE, NOW + HOUR)
+    assert builds == [NOW, NOW, NOW + HOUR]
+
+
 def test_the_triggers_count_new_posts_per_category_and_other_changes_once(
     store: Store,
 ) -> None:
