@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
-from itertools import pairwise
+from itertools import accumulate, pairwise
 from math import prod
 from operator import attrgetter, mul
 from typing import Any, NamedTuple, TypeVar
@@ -261,36 +261,34 @@ def survival_quantiles(
     survival S(t) is at most ``1 - percent / 100``; None when S never gets that low.
 
     Events at one time are taken together; a censoring at the time of an event is still
-    at risk then. S is followed as a float and, when it comes too close to a threshold
-    to tell, worked out as an exact fraction, so a quantile that S meets exactly (1 in 10
-    left, for the 90th percentile) is never missed by rounding; with no censoring the
-    result is ``nearest_rank`` of the times."""
+    at risk then. S is worked out as floats and, where it comes too close to a threshold
+    to tell, as an exact fraction, so a quantile that S meets exactly (1 in 10 left, for
+    the 90th percentile) is never missed by rounding; with no censoring the result is
+    ``nearest_rank`` of the times."""
     for percent in percents:
         _check_percent(percent)
-    found: list[float | None] = [None] * len(percents)
-    waiting = sorted(range(len(percents)), key=lambda index: percents[index])  # S falls
     times = sorted(time for time, _ in observed)  # at risk at t: those from t on
     ends = Counter(time for time, event in observed if event)
-    factors: list[tuple[int, int]] = []  # S = the product of these fractions
-    survival = 1.0
-    for time in sorted(ends):
-        at_risk = len(times) - bisect_left(times, time)
-        ended = ends[time]
-        factors.append((at_risk - ended, at_risk))
-        survival *= (at_risk - ended) / at_risk
-        while waiting and _at_most(survival, factors, 100 - percents[waiting[0]]):
-            found[waiting.pop(0)] = time
-        if not waiting:
-            break
+    event_times = sorted(ends)
+    at_risk = [len(times) - bisect_left(times, time) for time in event_times]
+    ended = [ends[time] for time in event_times]
+    survival = list(accumulate([(n - d) / n for n, d in zip(at_risk, ended, strict=True)], mul))
+    falling = [-value for value in survival]  # S never rises: ascending, for bisection
+    found: list[float | None] = []
+    for percent in percents:
+        left = 100 - percent  # S must be at most left / 100
+        index = bisect_left(falling, -(left / 100 + _CLOSE))
+        while index < len(survival) and survival[index] > left / 100 - _CLOSE:
+            # Too close to tell by floats: S exactly, as the product of its fractions.
+            remaining = prod(n - d for n, d in zip(at_risk[: index + 1], ended, strict=False))
+            if 100 * remaining <= left * prod(at_risk[: index + 1]):
+                break
+            index += 1
+        found.append(event_times[index] if index < len(survival) else None)
     return found
 
 
-def _at_most(survival: float, factors: Sequence[tuple[int, int]], percent: int) -> bool:
-    """Whether S (``survival``, the product of ``factors``) is at most ``percent`` %."""
-    limit = percent / 100
-    if abs(survival - limit) > 1e-9:  # far beyond the float's error over the product
-        return survival < limit
-    return 100 * prod(n for n, _ in factors) <= percent * prod(d for _, d in factors)
+_CLOSE = 1e-9  # far beyond the floats' error over a product of thousands of fractions
 
 
 def _fewest_reaching_half(counts: Mapping[str, int]) -> int | None:

@@ -421,16 +421,13 @@ class Rolling:
         response, or its age at the window's end while it waits."""
         line = self.topic_lines["started"]
         low, high = line.span(window.start, window.end)
-        topics = self.topics
-        end = window.end
-        observed = []
-        for at, topic_id in line.keys[low:high]:
-            wait = topics[topic_id].wait
-            if wait is None:
-                observed.append((metrics.in_hours(end - at), False))
-            else:
-                observed.append((wait, True))
-        return observed
+        topics, end = self.topics, window.end
+        keys = line.keys[low:high]
+        waits = [topics[topic_id].wait for _, topic_id in keys]
+        return [
+            (metrics.in_hours(end - at), False) if wait is None else (wait, True)
+            for (at, _), wait in zip(keys, waits, strict=True)
+        ]
 
     def _pulse(self, window: Window) -> metrics.Figures:
         beat_days = self.spec.beat_days
