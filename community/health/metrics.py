@@ -71,12 +71,12 @@ def _shared_by_end(
     return _shared(view, by_end=True)
 
 
-def _order(post: Post) -> tuple[datetime, int]:
+def written_order(post: Post) -> tuple[datetime, int]:
     """Posts in the order they were written; a tie in time goes to the higher number."""
     return (post.created_at, post.number)
 
 
-_ORDER_KEY = attrgetter("created_at", "number")  # ``_order`` as a sort key, in C
+_ORDER_KEY = attrgetter("created_at", "number")  # ``written_order`` as a sort key, in C
 _PLACE = attrgetter("topic_id", "number")  # where a post is in its topic
 _ID = attrgetter("post_id")
 
@@ -137,8 +137,9 @@ class _Topic:
         response = self.response
         if response is None:
             return False
-        after = _order(response)
-        return any(post.author == self.first.author and _order(post) > after for post in self.posts)
+        after = written_order(response)
+        author = self.first.author
+        return any(post.author == author and written_order(post) > after for post in self.posts)
 
     def response_hours(self) -> float | None:
         response = self.response
@@ -174,7 +175,7 @@ def _seen_topics(posts: Sequence[Post], window: Window) -> tuple[list[_Topic], l
         first = next((post for post in topic_posts if post.number == 1), None)
         if first is not None:
             topics.append(_Topic(first=first, posts=topic_posts))
-    topics.sort(key=lambda topic: _order(topic.first))
+    topics.sort(key=lambda topic: written_order(topic.first))
     return topics, [topic.first.created_at for topic in topics]
 
 
@@ -606,7 +607,7 @@ def newcomers_at(
             continue
         answered = any(
             post.author != first.author
-            and _order(post) > _order(first)
+            and written_order(post) > written_order(first)
             and post.created_at - first.created_at <= answer_limit
             for post in topic_posts(first.topic_id)
         )

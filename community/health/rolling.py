@@ -116,10 +116,6 @@ class _WindowCounts:
                 del self.per_organisation[post.organisation]
 
 
-def _order(post: Post) -> tuple[datetime, int]:
-    return (post.created_at, post.number)
-
-
 def _key(post: Post) -> Key:
     return (post.created_at, post.post_id)
 
@@ -260,7 +256,7 @@ class Rolling:
             if post.created_at >= start:
                 window_counts.add(post, +1)
         topic = self.topics[post.topic_id]
-        insort(topic.posts, post, key=_order)
+        insort(topic.posts, post, key=metrics.written_order)
         if post.number == 1:
             topic.first = post
         self._mark(post.topic_id, topic)
@@ -287,8 +283,8 @@ class Rolling:
             topic.wait = metrics.in_hours(response.created_at - first.created_at)
             if topic.wait <= self.unanswered_hours:
                 marks.add("prompt")
-            after = _order(response)
-            if any(p.author == author and _order(p) > after for p in topic.posts):
+            after = metrics.written_order(response)
+            if any(p.author == author and metrics.written_order(p) > after for p in topic.posts):
                 marks.add("returned")
         centre = self.inputs.centre
         if author in centre:

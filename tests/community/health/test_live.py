@@ -77,9 +77,9 @@ def full(store: Store, settings: Settings, now: datetime) -> ScopeHealth:
         return compute(spec, load_inputs(session, settings, spec, now=now), settings, now=now)
 
 
-def updated(store: Store, settings: Settings, now: datetime) -> ScopeHealth:
+def updated(store: Store, settings: Settings, now: datetime, scope: str = SCOPE) -> ScopeHealth:
     with store.session() as session:
-        health = update_scope(session, settings, SCOPE, now=now)
+        health = update_scope(session, settings, scope, now=now)
         session.commit()
     return health
 
@@ -244,22 +244,17 @@ def test_a_changed_charter_builds_the_constellation_again(
         session.commit()
     scope = "constellation:7"
 
-    def update_at(now: datetime) -> ScopeHealth:
-        with store.session() as session:
-            health = update_scope(session, settings, scope, now=now)
-            session.commit()
-        return health
-
-    assert update_at(NOW).figure(7, "edge_replies.replies_to_centre") == 1  # Bob to Alice
+    to_centre = "edge_replies.replies_to_centre"
+    assert updated(store, settings, NOW, scope).figure(7, to_centre) == 1  # Bob to Alice
     with store.session() as session:
         session.execute(update(PageTopicLink).values(synced_hash="abc"))
         session.commit()
-    update_at(NOW + HOUR)
+    updated(store, settings, NOW + HOUR, scope)
     assert builds == [NOW]
     with store.session() as session:
         session.execute(update(PageTopicLink).values(charter={**charter, "lead_partner": "South"}))
         session.commit()
-    assert update_at(NOW + 2 * HOUR).figure(7, "edge_replies.replies_to_centre") == 0
+    assert updated(store, settings, NOW + 2 * HOUR, scope).figure(7, to_centre) == 0
     assert builds == [NOW, NOW + 2 * HOUR]
 
 
@@ -318,16 +313,11 @@ def test_the_scopes_updated_longest_ago_are_forgotten_past_the_posts_kept(
         post(session, 5, 9, 1, "carol", NOW - HOUR, category_id=CATEGORY + 1)
         session.commit()
     monkeypatch.setattr(live, "KEPT_POSTS", 3)  # the first scope has 3 posts, the other 1
-
-    def update_at(scope: str, now: datetime) -> None:
-        with store.session() as session:
-            update_scope(session, settings, scope, now=now)
-            session.commit()
-
-    update_at(SCOPE, NOW)
-    update_at(f"category:{CATEGORY + 1}", NOW)  # 4 posts kept: the first scope goes
-    update_at(f"category:{CATEGORY + 1}", NOW + HOUR)
-    update_at(SCOPE, NOW + HOUR)
+    other = f"category:{CATEGORY + 1}"
+    updated(store, settings, NOW)
+    updated(store, settings, NOW, other)  # 4 posts kept: the first scope goes
+    updated(store, settings, NOW + HOUR, other)
+    updated(store, settings, NOW + HOUR)
     assert builds == [NOW, NOW, NOW + HOUR]
 
 
