@@ -10,7 +10,7 @@ requests. The service only records events (``worker.embedded = false``): ingest,
 processing. Goals (issue 26): ratio >= 0.5 (aim 0.7), p99 <= 20 ms at 200 requests per
 second, peak RSS of master + 2 workers <= 150 MiB; --strict exits 1 when one is missed.
 
-python -m bench ingest [--seconds S] [--connections N] [--rate R]
+python -m bench ingest [--seconds S] [--connections N] [--keep-alive] [--rate R]
                        [--store sqlite|postgresql|both] [--warmup S] [--max-requests N]
                        [--postgres URL] [--strict]
 """
@@ -187,6 +187,7 @@ def measure(name: str, env: dict[str, str], options: Options, ids: PostIds, secr
             secret=secret,
             forum_url=FORUM_URL,
             rate=options.rate,
+            keep_alive=options.keep_alive,
         )
 
     def prepared(seconds: float) -> int:
@@ -245,8 +246,11 @@ def run(options: Options, *, echo: Callable[[str], None] = print) -> Report:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench ingest")
     parser.add_argument("--seconds", type=float, default=SECONDS, help="per measured phase")
+    parser.add_argument("--connections", type=int, default=CONNECTIONS, help="concurrent senders")
     parser.add_argument(
-        "--connections", type=int, default=CONNECTIONS, help="concurrent keep-alive connections"
+        "--keep-alive",
+        action="store_true",
+        help="each sender keeps its connection (Discourse opens one per delivery)",
     )
     parser.add_argument("--rate", type=float, default=RATE, help="requests/s of the latency phase")
     parser.add_argument("--store", choices=(*STORES, "both"), default="both")
@@ -281,6 +285,7 @@ def main(argv: list[str] | None = None) -> None:
         stores=STORES if args.store == "both" else (args.store,),
         postgres_admin_url=args.postgres,
         max_requests=args.max_requests,
+        keep_alive=args.keep_alive,
     )
     try:
         report = run(options)

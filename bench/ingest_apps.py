@@ -14,7 +14,7 @@ from flask import Flask
 def service() -> Any:
     """The real service as ``service.wsgi`` serves it, configured from $CONSTELLATE_CONFIG
     like a deployment (workers apart: webhooks reach the receiving app)."""
-    from service.receiving import web_app  # here: the bare app's workers must not load it
+    from service.web import web_app  # here: the bare app's workers must not load it
 
     return web_app()
 

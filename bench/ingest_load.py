@@ -2,8 +2,12 @@
 
 It reads a plan (JSON) on standard input, prepares every request of the phase (signed
 Discourse ``post_created`` webhooks, one post id each) before the clock starts, sends them
-over raw keep-alive HTTP/1.1 connections from one thread per connection, and prints the
+over raw HTTP/1.1 connections from one thread per sender, and prints the
 phase's figures (JSON) on standard output. The secret comes in the plan, never in argv.
+
+Each sender opens a connection per request, as Discourse does: its webhook emitter
+(``WebHookEmitter#emit!``) makes a new Faraday connection for every delivery, from each
+Sidekiq thread. With ``keep_alive`` a sender keeps its connection instead.
 
 Modes:
 - ``closed``: each connection sends its next request as soon as the last one is answered,
@@ -52,6 +56,7 @@ class Plan:
     secret: str
     forum_url: str
     rate: float = 0.0
+    keep_alive: bool = False  # one connection per sender, not one per request
 
     @classmethod
     def from_json(cls, text: str) -> Plan:
@@ -128,10 +133,12 @@ def signed_requests(plan: Plan, host: str = "127.0.0.1") -> list[bytes]:
 
 
 class Connection:
-    """A raw keep-alive HTTP/1.1 connection; reconnects when the server closes it."""
+    """A raw HTTP/1.1 connection, closed after each answer unless ``keep_alive``; it
+    reconnects when the server closed it."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, *, keep_alive: bool) -> None:
         self.port = port
+        self.keep_alive = keep_alive
         self.sock: socket.socket | None = None
         self.used = 0.0
 
@@ -161,7 +168,7 @@ class Connection:
         except BaseException:
             self.close()
             raise
-        if not keep:
+        if not (keep and self.keep_alive):
             self.close()
         self.used = time.monotonic()
         return status
@@ -227,8 +234,10 @@ class Tally:
 
 def run(plan: Plan) -> Figures:
     requests = signed_requests(plan)
-    connections = [Connection(plan.port) for _ in range(plan.connections)]
-    for connection in connections:  # connected before the clock starts
+    connections = [
+        Connection(plan.port, keep_alive=plan.keep_alive) for _ in range(plan.connections)
+    ]
+    for connection in connections:  # the first connections made before the clock starts
         connection.open()
     tally = Tally()
     order = itertools.count()  # next() on it is atomic under the GIL

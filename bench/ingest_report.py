@@ -35,6 +35,7 @@ class Options:
     stores: tuple[str, ...] = STORES
     postgres_admin_url: str = POSTGRES_ADMIN_URL
     max_requests: int = 0  # cap on the requests prepared per throughput phase; 0: no cap
+    keep_alive: bool = False  # a connection per sender, not per request (Discourse's way)
 
 
 @dataclass
@@ -185,6 +186,7 @@ def generator_notes(app: AppRun, options: Options) -> list[str]:
 
 
 def header(options: Options) -> list[str]:
+    senders = "keep-alive connections" if options.keep_alive else "a connection per request"
     return [
         f"ingest: signed Discourse {EVENT} webhooks (a new post each) to POST "
         f"/webhooks/discourse; gunicorn {WORKERS} {WORKER_CLASS} workers x {THREADS} threads; "
@@ -192,7 +194,7 @@ def header(options: Options) -> list[str]:
         "  ingest only: worker.embedded = false, so events are checked and recorded in the "
         "inbox, not processed",
         f"  per app: {options.warmup:g} s warm-up; throughput with {options.connections} "
-        f"keep-alive connections for {options.seconds:g} s (closed loop); latency at "
+        f"senders ({senders}) for {options.seconds:g} s (closed loop); latency at "
         f"{options.rate:g} req/s for {options.seconds:g} s (open loop, from each due time); "
         "memory: peak RSS of master + workers (sum of each one's peak); CPU in cores "
         "(load CPU: the generator's share of one core)",

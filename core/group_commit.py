@@ -1,16 +1,17 @@
 """Group commit of inbox rows: the requests a process is handling share one transaction.
 
 A durable commit (SQLite's fsync, a PostgreSQL WAL flush) costs far more than the insert
-before it, and a process handles several requests at once (gunicorn's threads). Each
-request thread hands its row to the process's committer thread and waits; the committer
-inserts every row waiting at that moment in one transaction, commits once, then tells
-each request whether its row was stored. While it commits, the next batch gathers, so a
-lone request waits for no timer and a busy process commits many rows per flush.
+before it, and a process handles several requests at once (gunicorn's threads). The
+request threads take turns to lead: one that finds nobody committing commits every row
+waiting at that moment (its own among them) in one transaction; the others wait, and
+when the leader is done the first of those still waiting leads the next batch. No thread
+of its own and no hand-off: a lone request commits its row itself, a busy process
+commits many rows per flush, and the batch gathers while the last one commits.
 
-With SQLite, the processes' committers take turns through a lock file beside the
-database (``<database>-inbox.lock``): SQLite's own busy handler sleeps for milliseconds
-before it tries again, while a waiter on the file lock is woken the moment the other
-process commits, and finds a larger batch waiting.
+With SQLite, the processes' leaders take turns through a lock file beside the database
+(``<database>-inbox.lock``): SQLite's own busy handler sleeps for milliseconds before it
+tries again, while a waiter on the file lock is woken the moment the other process
+commits, and finds a larger batch waiting.
 
 A request learns its outcome only after the commit returned: nothing is acknowledged
 before it is durable. A failed batch fails every request of it (``CommitFailed``), so
@@ -22,14 +23,12 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import queue
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from core import inbox
 
@@ -46,115 +45,131 @@ class CommitFailed(Exception):
     """The transaction holding the row did not commit (or took too long to say)."""
 
 
-@dataclass
 class _Pending:
-    row: dict[str, Any]
-    done: threading.Event = field(default_factory=threading.Event)
-    stored: bool = False
-    error: BaseException | None = None
+    __slots__ = ("done", "error", "lead", "row", "stored", "wake")
+
+    def __init__(self, row: list[Any]) -> None:
+        self.row = row
+        self.wake = threading.Event()  # set when done, or when it is this one's turn to lead
+        self.done = False
+        self.lead = False
+        self.stored = False
+        self.error: BaseException | None = None
 
 
 class GroupCommitter:
-    """One per store and process: ``record(row)`` blocks until the row's batch committed."""
+    """One per store and process: ``record(row)`` returns once the row's batch committed."""
 
     def __init__(self, engine: Engine, *, max_batch: int = MAX_BATCH) -> None:
         self.engine = engine
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
+        self._mutex = threading.Lock()
+        self._waiting: list[_Pending] = []
+        self._leading = False
+        self._pid = os.getpid()
         self._lock_path = _lock_path(engine)
-        self._lock_fd: int | None = None  # opened once per process, by the committer thread
-        self._connection: Connection | None = None  # the committer thread's own
+        self._lock_fd: int | None = None  # opened once per process, by the first leader
+        self._connection: Any = None  # the DB-API connection leaders commit through
 
     def record(self, row: dict[str, Any], *, wait_seconds: float = WAIT_SECONDS) -> bool:
         """Insert ``row`` (``inbox.row_values``) durably; True if stored, False if the inbox
         already held the event. Raises CommitFailed when its batch did not commit."""
-        pending = _Pending(row)
-        self._ensure_thread()
-        self._queue.put(pending)
-        if not pending.done.wait(wait_seconds):
-            raise CommitFailed(f"no commit within {wait_seconds:g} s")
-        if pending.error is not None:
-            raise CommitFailed(inbox.describe(pending.error)) from pending.error
-        return pending.stored
+        # Made ready for the driver here, before the turn to lead: a leader does no more
+        # than it must while the others (and, on SQLite, other processes) wait for it.
+        me = _Pending(inbox.driver_row(row, self.engine.dialect.name))
+        with self._mutex:
+            self._forget_parent()
+            self._waiting.append(me)
+            if not self._leading:
+                self._leading = me.lead = True
+        if not me.lead and not me.wake.wait(wait_seconds):
+            with self._mutex:
+                if not me.done and not me.lead:  # still waiting: give up its place
+                    if me in self._waiting:
+                        self._waiting.remove(me)
+                    raise CommitFailed(f"no commit within {wait_seconds:g} s")
+        if not me.done:  # its turn to lead: its row is the first waiting
+            self._lead()
+        if me.error is not None:
+            raise CommitFailed(inbox.describe(me.error)) from me.error
+        return me.stored
 
     def stop(self) -> None:
-        """End the committer thread after the rows already handed over (tests, shutdown)."""
-        with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None and self._pid == os.getpid():
-            self._queue.put(None)
-            thread.join()
-            if self._lock_fd is not None:
-                os.close(self._lock_fd)
-                self._lock_fd = None
-
-    def _ensure_thread(self) -> None:
-        # A forked child inherits the object but not the thread: start its own.
-        if self._thread is not None and self._pid == os.getpid():
-            return
-        with self._lock:
-            if self._thread is None or self._pid != os.getpid():
-                if self._pid != os.getpid():
-                    # An inherited descriptor shares the parent's lock, an inherited
-                    # connection its socket: make our own.
-                    self._lock_fd, self._connection = None, None
-                self._queue = queue.SimpleQueue()
-                self._pid = os.getpid()
-                self._thread = threading.Thread(
-                    target=self._run, name="inbox-group-commit", daemon=True
-                )
-                self._thread.start()
-
-    def _run(self) -> None:
-        source = self._queue
-        while True:
-            first = source.get()
-            if first is None:
-                self._drop_connection()
-                return
-            batch = [first]
-            # Whatever arrived while the last batch committed joins this one; no timer.
-            while len(batch) < self.max_batch:
-                try:
-                    more = source.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    source.put(None)  # stop after this batch
-                    break
-                batch.append(more)
-            self._commit(batch)
-
-    def _commit(self, batch: list[_Pending]) -> None:
-        try:
-            # The committer keeps its connection: no pool checkout (nor PostgreSQL's
-            # pre-ping round trip) per batch. One that failed is dropped, made anew next.
-            if self._connection is None:
-                self._connection = self.engine.connect()
-            with self._turn(), self._connection.begin():
-                stored = inbox.record_rows(self._connection, [p.row for p in batch])
-        except Exception as exc:  # every request of the batch gets an error answer
+        """Close the connection and the lock file (tests, shutdown); a later ``record``
+        opens them again."""
+        with self._mutex:
             self._drop_connection()
+            if self._lock_fd is not None and self._pid == os.getpid():
+                os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _forget_parent(self) -> None:
+        # A forked child inherits the parent's connection (its socket) and lock
+        # descriptor (the parent's lock), and maybe a parent's thread mid-batch: its own.
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._connection, self._lock_fd = None, None
+            self._waiting, self._leading = [], False
+
+    def _lead(self) -> None:
+        batch: list[_Pending] = []
+        try:
+            # The batch is taken once the turn is ours: on SQLite, rows arriving while
+            # another process commits join it rather than wait for a turn of their own.
+            with self._turn():
+                batch = self._take()
+                connection = self._connection or self._connect()
+                # One statement, its own transaction: one call, one durable flush.
+                stored = inbox.record_rows(
+                    connection, self.engine.dialect.name, [p.row for p in batch]
+                )
+        except BaseException as exc:  # every request of the batch gets an error answer
+            self._drop_connection()
+            batch = batch or self._take()  # the turn itself failed: those waiting then
             log.error("group commit of %d inbox rows failed: %s", len(batch), inbox.describe(exc))
-            for pending in batch:
-                pending.error = exc
-                pending.done.set()
-            return
+            self._settle(batch, [False] * len(batch), exc)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            self._settle(batch, stored, None)
+        finally:  # the lead passes on whatever happened
+            with self._mutex:
+                if self._waiting:
+                    following = self._waiting[0]
+                    following.lead = True
+                    following.wake.set()
+                else:
+                    self._leading = False
+
+    def _take(self) -> list[_Pending]:
+        with self._mutex:
+            batch = self._waiting[: self.max_batch]
+            del self._waiting[: self.max_batch]
+        return batch
+
+    @staticmethod
+    def _settle(batch: list[_Pending], stored: list[bool], error: BaseException | None) -> None:
         for pending, was_stored in zip(batch, stored, strict=True):
-            pending.stored = was_stored
-            pending.done.set()
+            pending.stored, pending.error, pending.done = was_stored, error, True
+            pending.wake.set()
+
+    def _connect(self) -> Any:
+        """The connection leaders insert through, kept: no pool checkout (nor PostgreSQL's
+        pre-ping round trip) per batch; one that failed is dropped, made anew next time.
+        It commits each statement itself (autocommit): the batch's one INSERT is its
+        transaction, with no BEGIN and COMMIT around it (on PostgreSQL, round trips)."""
+        connection = self.engine.raw_connection()
+        if connection.dbapi_connection is None:  # a fresh checkout always holds one
+            raise RuntimeError("the pool gave no database connection")
+        self.engine.dialect.set_isolation_level(connection.dbapi_connection, "AUTOCOMMIT")
+        self._connection = connection
+        return connection
 
     def _drop_connection(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
-            try:
+            with suppress(Exception):  # dropping it is all that is left to do
                 connection.invalidate()  # not back to the pool: it may be broken
-                connection.close()
-            except Exception:  # noqa: S110 - dropping it is all that is left to do
-                pass
 
     def _turn(self) -> AbstractContextManager[object]:
         """This process's turn to write, among the processes sharing a SQLite file."""

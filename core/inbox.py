@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, String, and_, bindparam, case, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, String, and_, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from core import clock
@@ -59,36 +59,45 @@ def record(session: Session, event: Event, *, available_at: datetime | None = No
     """
     received = clock.now()
     values = row_values(event, received_at=received, available_at=available_at or received)
-    # RETURNING tells inserted from skipped on both dialects (rowcount is unreliable).
-    statement = insert_statement(session.get_bind().dialect.name)
-    return session.execute(statement, values).scalar() is not None
+    session.flush()  # what the session holds is written first, as any statement would
+    connection = session.connection()
+    dialect = connection.dialect.name
+    [stored] = record_rows(connection.connection, dialect, [driver_row(values, dialect)])
+    return stored
 
 
-def record_rows(connection: Connection, rows: list[dict[str, Any]]) -> list[bool]:
-    """Insert prepared rows (``row_values``) in the connection's transaction with one
+def record_rows(connection: Any, dialect_name: str, rows: list[list[Any]]) -> list[bool]:
+    """Insert rows made by ``driver_row`` through a DB-API ``connection`` with one
     statement; for each, whether it was stored (False: a duplicate of a stored event, or
-    of an earlier row of the same list). The caller commits: a group commit makes them
-    durable at once."""
+    of an earlier row of the same list). In the connection's transaction, or its own
+    when the connection commits each statement (a group commit's: many rows durable at
+    once, in one call).
+
+    The statement is the driver's own: no SQLAlchemy compiling or type processing per
+    row, most of the cost of a receiver's insert."""
     first: list[bool] = []
-    unique: list[dict[str, Any]] = []
+    parameters: list[Any] = []
     ids: set[str] = set()
     keys: set[str] = set()
     for row in rows:
-        repeated = row["event_id"] in ids or row["dedupe_key"] in keys
+        event_id, dedupe_key = row[0], row[1]
+        repeated = event_id in ids or dedupe_key in keys
         first.append(not repeated)
         if not repeated:
-            unique.append(row)
-            ids.add(row["event_id"])
-            if row["dedupe_key"] is not None:
-                keys.add(row["dedupe_key"])
-    if not unique:
+            parameters += row
+            ids.add(event_id)
+            if dedupe_key is not None:
+                keys.add(dedupe_key)
+    if not ids:
         return first
-    # RETURNING event_id: the rows ON CONFLICT skipped are missing from the answer.
-    statement = insert_statement(connection.dialect.name, returning="event_id")
-    stored = set(connection.execute(statement, unique).scalars())
-    return [
-        was_first and row["event_id"] in stored for row, was_first in zip(rows, first, strict=True)
-    ]
+    cursor = connection.cursor()
+    try:
+        # RETURNING event_id: the rows ON CONFLICT skipped are missing from the answer.
+        cursor.execute(_insert_sql(dialect_name, len(ids)), parameters)
+        stored = {found for (found,) in cursor.fetchall()}
+    finally:
+        cursor.close()
+    return [was_first and row[0] in stored for row, was_first in zip(rows, first, strict=True)]
 
 
 def row_values(
@@ -114,29 +123,7 @@ def row_values(
     }
 
 
-_INSERTS: dict[tuple[str, str], Any] = {}
-
-
-def insert_statement(dialect_name: str, *, returning: str = "id") -> Any:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING ``returning`` with bound parameters,
-    built once per dialect: a statement built per event (values inlined) costs a
-    cache-key computation of most of a millisecond each time. Given a list of rows,
-    SQLAlchemy sends them as one multi-row INSERT."""
-    statement = _INSERTS.get((dialect_name, returning))
-    if statement is None:
-        table = InboxEvent.__table__
-        module = postgresql if dialect_name == "postgresql" else sqlite
-        statement = (
-            module.insert(table)
-            .values({name: bindparam(name, type_=table.c[name].type) for name in _ROW_COLUMNS})
-            .on_conflict_do_nothing()
-            .returning(table.c[returning])
-        )
-        _INSERTS[(dialect_name, returning)] = statement
-    return statement
-
-
-_ROW_COLUMNS = (
+_ROW_COLUMNS = (  # the event id and the content key first: record_rows reads them there
     "event_id",
     "dedupe_key",
     "kind",
@@ -152,6 +139,48 @@ _ROW_COLUMNS = (
     "available_at",
     "body_checked",
 )
+_TIMES = ("occurred_at", "received_at", "available_at")
+_INSERTS: dict[tuple[str, int], str] = {}
+
+
+def _insert_sql(dialect_name: str, count: int) -> str:
+    """INSERT of ``count`` rows … ON CONFLICT DO NOTHING RETURNING event_id, in the
+    driver's parameter style; made once per dialect and row count."""
+    sql = _INSERTS.get((dialect_name, count))
+    if sql is None:
+        if dialect_name == "postgresql":  # psycopg: %s, the payload's JSON text cast
+            marks = ["%s::jsonb" if name == "payload" else "%s" for name in _ROW_COLUMNS]
+        else:
+            marks = ["?"] * len(_ROW_COLUMNS)
+        one = "(" + ", ".join(marks) + ")"
+        # Names and marks are this module's constants: nothing of a row enters the text.
+        columns, rows = ", ".join(_ROW_COLUMNS), ", ".join([one] * count)
+        sql = f"INSERT INTO {InboxEvent.__tablename__} ({columns}) VALUES {rows}"  # noqa: S608
+        sql += " ON CONFLICT DO NOTHING RETURNING event_id"
+        _INSERTS[(dialect_name, count)] = sql
+    return sql
+
+
+def driver_row(row: dict[str, Any], dialect_name: str) -> list[Any]:
+    """A row (``row_values``) as the driver takes it, in ``record_rows``' column order
+    (the event id first, the content key second): times in UTC (on SQLite the text
+    SQLAlchemy writes, so they compare and read alike), the payload as JSON text."""
+    sqlite_text = dialect_name != "postgresql"
+    out = [row[name] for name in _ROW_COLUMNS]
+    for index in _TIME_INDEXES:
+        moment = out[index].astimezone(UTC)
+        out[index] = moment.strftime(SQLITE_TIME) if sqlite_text else moment
+    out[_PAYLOAD_INDEX] = json.dumps(out[_PAYLOAD_INDEX])
+    if sqlite_text:
+        out[_CHECKED_INDEX] = int(out[_CHECKED_INDEX])
+    return out
+
+
+# SQLAlchemy's storage format of a time on SQLite (UTC, no zone), read by core/models.
+SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+_TIME_INDEXES = tuple(_ROW_COLUMNS.index(name) for name in _TIMES)
+_PAYLOAD_INDEX = _ROW_COLUMNS.index("payload")
+_CHECKED_INDEX = _ROW_COLUMNS.index("body_checked")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import dashboards
 from core import forum_budget_ledgers, wakeup
 from core.clock import Clock
 from dashboards import connect_views, privacy_views
-from service import readiness, scrape
+from service import readiness, receiving, scrape
 from service.base import base_app
 from webhooks import incoming
 
@@ -38,12 +38,19 @@ def create_app(
     privacy_views.init_app(app)
     dashboards.init_app(app)  # after every blueprint: it exempts the webhooks from CSRF
     wakeup.configure(settings)
+    on_recorded = wakeup.notify
     if settings["worker"]["embedded"]:
         # Processing code (handlers, connectors, automations) is loaded only by a web
         # process that also processes: a receiving one stays small.
         from service import worker
 
         worker.init_app(app)
+
+        def on_recorded() -> None:  # a webhook may be the first request: start the worker
+            worker.start_embedded(app)
+            wakeup.notify()
+
+    receiving.put_in_front(app, on_recorded)
     app.cli = LazyCommands(app.name)
     return app
 

@@ -294,27 +294,31 @@ class Embedded(NamedTuple):
 def init_app(app: Flask) -> None:
     """Start the embedded worker thread when configured (the one-process default).
 
-    It starts with the first request, so commands that build the app without
-    serving it (``flask db ...``) never process events. Tests that do not want it
-    set ``worker.embedded = false``.
+    It starts with the first request (a webhook's too: ``start_embedded``), so commands
+    that build the app without serving it (``flask db ...``) never process events. Tests
+    that do not want it set ``worker.embedded = false``.
     """
     settings: Settings = app.config["CONSTELLATE"]
     wakeup.configure(settings)
-    if not settings["worker"]["embedded"]:
-        return
-    lock = threading.Lock()
+    if settings["worker"]["embedded"]:
+        app.before_request(lambda: start_embedded(app))
 
-    @app.before_request
-    def _start_embedded_worker() -> None:
+
+_starting = threading.Lock()
+
+
+def start_embedded(app: Flask) -> None:
+    """Start the app's embedded worker thread unless it runs already."""
+    if EMBEDDED_KEY in app.extensions:
+        return
+    with _starting:
         if EMBEDDED_KEY in app.extensions:
             return
-        with lock:
-            if EMBEDDED_KEY in app.extensions:
-                return
-            worker = Worker(get_store(app), settings, clock=of_app(app), poll_platforms=True)
-            stop = threading.Event()  # for tests; the daemon thread ends with the process
-            thread = threading.Thread(
-                target=worker.run, args=(stop,), name="constellate-worker", daemon=True
-            )
-            app.extensions[EMBEDDED_KEY] = Embedded(thread, stop)
-            thread.start()
+        settings: Settings = app.config["CONSTELLATE"]
+        worker = Worker(get_store(app), settings, clock=of_app(app), poll_platforms=True)
+        stop = threading.Event()  # for tests; the daemon thread ends with the process
+        thread = threading.Thread(
+            target=worker.run, args=(stop,), name="constellate-worker", daemon=True
+        )
+        app.extensions[EMBEDDED_KEY] = Embedded(thread, stop)
+        thread.start()

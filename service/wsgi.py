@@ -8,6 +8,6 @@ then webhooks are answered by a small receiving app and the rest of the service 
 loaded at its first other request (service/receiving.py).
 """
 
-from service.receiving import web_app
+from service.web import web_app
 
 app = web_app()

@@ -6,18 +6,20 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
+from sqlalchemy import func, select
 
 from core import clock, inbox
 from core.events import Event
 from core.group_commit import CommitFailed, GroupCommitter
 from core.migrate import upgrade
+from core.models import InboxEvent
 from core.store import Store, get_store
 from tests.webhooks.incoming_support import (
     URL,
@@ -49,6 +51,11 @@ def row(number: int, *, dedupe: str | None = None) -> dict[str, Any]:
     return inbox.row_values(made, received_at=now, available_at=now)
 
 
+def inbox_rows(store: Store) -> int:
+    with store.session() as session:
+        return session.scalar(select(func.count()).select_from(InboxEvent)) or 0
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     url = f"sqlite:///{tmp_path / 'group.db'}"
@@ -58,24 +65,34 @@ def store(tmp_path: Path) -> Iterator[Store]:
     made.dispose()
 
 
-def count_commits(store: Store) -> list[int]:
-    commits: list[int] = []
-    event.listen(store.engine, "commit", lambda _conn: commits.append(1))
-    return commits
+@contextmanager
+def refuse_inserts(database: str, message: str) -> Iterator[None]:
+    """A real failure of the database: a trigger aborts every insert into the inbox."""
+    connection = sqlite3.connect(database, isolation_level=None)
+    connection.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON inbox_events "
+        f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
+    )
+    try:
+        yield
+    finally:
+        connection.execute("DROP TRIGGER refuse")
+        connection.close()
 
 
 def test_rows_waiting_together_share_one_commit(store: Store) -> None:
-    commits = count_commits(store)
+    batches: list[int] = []  # each batch is one transaction
     committer = GroupCommitter(store.engine)
     gate = threading.Event()
     first_started = threading.Event()
     original = inbox.record_rows
 
-    def slow_first(connection: Any, rows: list[dict[str, Any]]) -> list[bool]:
+    def slow_first(connection: Any, dialect: str, rows: list[dict[str, Any]]) -> list[bool]:
+        batches.append(len(rows))
         if not first_started.is_set():
             first_started.set()
             gate.wait(5)  # the first batch commits while the others queue up
-        return original(connection, rows)
+        return original(connection, dialect, rows)
 
     results: dict[int, bool] = {}
     pytest.MonkeyPatch().setattr(inbox, "record_rows", slow_first)
@@ -89,7 +106,7 @@ def test_rows_waiting_together_share_one_commit(store: Store) -> None:
     threads += [threading.Thread(target=send, args=(n,)) for n in range(1, 9)]
     for thread in threads[1:]:
         thread.start()
-    while committer._queue.qsize() < 8:  # all eight handed over, none committed
+    while len(committer._waiting) < 8:  # all eight waiting, none committed
         threading.Event().wait(0.01)
     assert results == {}
     gate.set()
@@ -97,14 +114,16 @@ def test_rows_waiting_together_share_one_commit(store: Store) -> None:
         thread.join(5)
     committer.stop()
     assert results == {n: True for n in range(9)}
-    assert len(commits) == 2  # the first row alone, then the eight that waited for it
+    assert batches == [1, 8]  # the first row alone, then the eight that waited for it
+    assert inbox_rows(store) == 9
 
 
 def test_the_same_event_twice_in_one_batch_is_stored_once(store: Store) -> None:
-    with store.engine.begin() as connection:
-        stored = inbox.record_rows(
-            connection, [row(1), row(1), row(2, dedupe="k"), row(3, dedupe="k")]
-        )
+    connection = store.engine.raw_connection()
+    rows = [row(1), row(1), row(2, dedupe="k"), row(3, dedupe="k")]
+    stored = inbox.record_rows(connection, "sqlite", [inbox.driver_row(r, "sqlite") for r in rows])
+    connection.commit()
+    connection.close()
     assert stored == [True, False, True, False]
     committer = GroupCommitter(store.engine)
     assert committer.record(row(1)) is False  # already in the inbox
@@ -112,16 +131,13 @@ def test_the_same_event_twice_in_one_batch_is_stored_once(store: Store) -> None:
 
 
 def test_a_failed_commit_fails_every_request_of_its_batch(store: Store) -> None:
-    def refuse(_conn: Any) -> None:
-        raise RuntimeError("disk full")
-
-    event.listen(store.engine, "commit", refuse)
     committer = GroupCommitter(store.engine)
-    with pytest.raises(CommitFailed, match="disk full"):
+    refused = refuse_inserts(store.engine.url.database or "", "disk full")
+    with refused, pytest.raises(CommitFailed, match="disk full"):
         committer.record(row(1))
-    event.remove(store.engine, "commit", refuse)
     assert committer.record(row(1)) is True  # nothing of the failed batch was kept
     committer.stop()
+    assert inbox_rows(store) == 1
 
 
 # -- through the endpoint --------------------------------------------------------------------
@@ -163,15 +179,10 @@ def test_no_webhook_is_answered_before_its_event_is_committed(
 def test_a_webhook_whose_commit_failed_is_answered_5xx_and_not_stored(
     incoming_app: Flask, incoming_client: FlaskClient
 ) -> None:
-    engine = get_store(incoming_app).engine
-
-    def refuse(_conn: Any) -> None:
-        raise RuntimeError("the disk is gone")
-
-    event.listen(engine, "commit", refuse)
+    database = get_store(incoming_app).engine.url.database or ""
     headers, raw = delivery(9002)
-    response = incoming_client.post(URL, data=raw, headers=headers)
-    event.remove(engine, "commit", refuse)
+    with refuse_inserts(database, "the disk is gone"):
+        response = incoming_client.post(URL, data=raw, headers=headers)
     assert response.status_code == 503  # Discourse delivers it again
     assert "deliver it again" in response.get_json()["error"]
     assert inbox_count(incoming_app) == 0

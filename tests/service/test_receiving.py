@@ -11,7 +11,7 @@ from typing import Any
 
 from werkzeug.test import Client
 
-from service.receiving import ReceiverFirst, create_receiver
+from service.receiving import create_receiver
 from tests.webhooks.incoming_support import (
     inbox_count,
     incoming_app,
@@ -20,6 +20,7 @@ from tests.webhooks.incoming_support import (
     sign,
     wire_body,
 )
+from webhooks.incoming.discourse import WebhooksFirst
 
 __all__ = ["incoming_app", "incoming_settings"]  # fixtures used here
 
@@ -38,7 +39,7 @@ def test_webhooks_go_to_the_receiver_and_the_full_service_is_built_for_anything_
         built.append(1)
         return incoming_app
 
-    front = Client(ReceiverFirst(create_receiver(incoming_settings), build_full))
+    front = Client(WebhooksFirst(create_receiver(incoming_settings), build_full))
     data = load_fixture("post__post_created")
     raw = wire_body(data["body"])
     headers = dict(data["headers"]) | {"X-Discourse-Event-Signature": sign(raw)}
@@ -62,7 +63,7 @@ def test_a_receiving_process_loads_none_of_the_heavy_parts(tmp_path: Path) -> No
     )
     script = (
         "import json, sys\n"
-        "from service.receiving import web_app\n"
+        "from service.web import web_app\n"
         "app = web_app()\n"
         "print(json.dumps([type(app).__name__, sorted(sys.modules)]))\n"
     )
@@ -76,6 +77,6 @@ def test_a_receiving_process_loads_none_of_the_heavy_parts(tmp_path: Path) -> No
     )
     assert done.returncode == 0, done.stderr
     kind, modules = json.loads(done.stdout.splitlines()[-1])
-    assert kind == "ReceiverFirst"
+    assert kind == "WebhooksFirst"
     loaded = [name for name in modules if name.startswith(HEAVY)]
     assert loaded == []

@@ -1,4 +1,5 @@
-"""Incoming events: Discourse webhooks and (optionally) pushes from the wiki."""
+"""Incoming events: Discourse webhooks (a plain WSGI receiver the service puts in front of
+Flask, service/receiving.py) and (optionally) pushes from the wiki."""
 
 from __future__ import annotations
 
@@ -6,8 +7,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the incoming endpoints."""
-    from webhooks.incoming import discourse, wiki_push
+    """Register the wiki's push endpoint."""
+    from webhooks.incoming import wiki_push
 
-    app.register_blueprint(discourse.blueprint)
     app.register_blueprint(wiki_push.blueprint)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core import clock
 from core.models import Base, UTCDateTime
-from core.store import get_store
+from core.store import Store, get_store
 
 KEEP = 10_000
 REASON_LENGTH = 500
@@ -63,24 +63,38 @@ def record_refusal(
         session.execute(delete(IncomingRefusal).where(IncomingRefusal.id <= cutoff))
 
 
-def refuse(
-    status: int,
-    message: str,
+def record(
+    store: Store,
     *,
     source: str,
+    status: int,
+    reason: str,
+    event_name: str | None,
+    delivery_id: str | None,
     body: bytes,
-    event_name: str | None = None,
-    delivery_id: str | None = None,
-) -> tuple[Response, int]:
-    """The JSON error answer for a refused delivery, after recording the refusal."""
-    with get_store().session() as session:
+) -> None:
+    """Record a refused delivery in its own transaction."""
+    with store.session() as session:
         record_refusal(
             session,
             source=source,
             status=status,
-            reason=message,
+            reason=reason,
             event_name=event_name,
             delivery_id=delivery_id,
             body=body,
         )
+
+
+def refuse(status: int, message: str, *, source: str, body: bytes) -> tuple[Response, int]:
+    """A Flask route's JSON error answer for a refused delivery, after recording it."""
+    record(
+        get_store(),
+        source=source,
+        status=status,
+        reason=message,
+        event_name=None,
+        delivery_id=None,
+        body=body,
+    )
     return jsonify({"error": message}), status
