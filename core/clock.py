@@ -17,13 +17,16 @@ which decides nothing about dates and may be read anywhere.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from flask import Flask, current_app, has_app_context
+if TYPE_CHECKING:
+    from flask import Flask
 
 Clock = Callable[[], datetime]
 
@@ -40,8 +43,11 @@ def system_clock() -> datetime:
 def current() -> Clock:
     """The clock chosen here: ``using``'s, else the current app's, else the system's."""
     chosen = _chosen.get()
-    if chosen is None and has_app_context():
-        chosen = current_app.extensions.get(APP_KEY)
+    # Read through sys.modules: a process that never loaded Flask (a receiving one) has
+    # no app context, and importing Flask here would cost it the memory.
+    flask = sys.modules.get("flask")
+    if chosen is None and flask is not None and flask.has_app_context():
+        chosen = flask.current_app.extensions.get(APP_KEY)
     return chosen or system_clock
 
 

@@ -27,6 +27,8 @@ Settings = dict[str, dict[str, Any]]
 ENV_PREFIX = "CONSTELLATE_"
 CONFIG_PATH_VAR = "CONSTELLATE_CONFIG"
 MASK = "********"
+# Webhook bodies and API requests are small: anything larger is refused before it is read.
+MAX_REQUEST_BYTES = 1024 * 1024
 
 DEFAULTS: Settings = {
     "service": {"base_url": "http://127.0.0.1:5080", "log_level": "INFO", "log_format": "text"},

@@ -16,11 +16,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
-
-from flask import Flask
+from typing import TYPE_CHECKING, Any
 
 from core.config import MASK, Settings, secret_values
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # The ids a line may carry; nothing else is copied from a record into the JSON object.

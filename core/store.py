@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, current_app
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -22,6 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.errors import ConfigError
 
 if TYPE_CHECKING:
+    from flask import Flask
+
     from core.group_commit import GroupCommitter
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -114,5 +115,9 @@ def init_app(app: Flask) -> None:
 
 
 def get_store(app: Flask | None = None) -> Store:
-    store: Store = (app or current_app).extensions[EXTENSION_KEY]
+    if app is None:
+        from flask import current_app  # here: a receiving process does without Flask
+
+        app = current_app
+    store: Store = app.extensions[EXTENSION_KEY]
     return store

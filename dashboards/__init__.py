@@ -4,7 +4,10 @@ account-link pages, dashboards/connect_views.py, register themselves in the app 
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def init_app(app: Flask) -> None:

@@ -11,10 +11,7 @@ from flask import Flask
 from core import clock as clocks
 from core import logs, store
 from core.clock import Clock
-from core.config import load_config
-
-# Webhook bodies and API requests are small; refuse anything larger early.
-MAX_REQUEST_BYTES = 1024 * 1024
+from core.config import MAX_REQUEST_BYTES, load_config
 
 
 def base_app(config: Mapping[str, Mapping[str, Any]] | None, clock: Clock | None) -> Flask:

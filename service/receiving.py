@@ -12,17 +12,17 @@ first request, a webhook's too, starts the worker thread.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
-
-from flask import Flask
+from typing import TYPE_CHECKING, Any
 
 from core import logs, wakeup
 from core.clock import Clock, of_app, system_clock
-from core.config import Settings, load_config
+from core.config import MAX_REQUEST_BYTES, Settings, load_config
 from core.store import Store, get_store
 from dashboards.headers import HSTS, SECURITY_HEADERS
-from service.base import MAX_REQUEST_BYTES
 from webhooks.incoming.discourse import DiscourseReceiver, WebhooksFirst
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_receiver(

@@ -3,11 +3,14 @@ the Discourse receiver alone until another request needs the rest (service/recei
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
 
 from core.config import load_config
 from service.receiving import create_receiver
 from webhooks.incoming.discourse import WebhooksFirst
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def web_app() -> WebhooksFirst | Flask:

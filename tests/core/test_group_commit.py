@@ -87,7 +87,7 @@ def test_rows_waiting_together_share_one_commit(store: Store) -> None:
     first_started = threading.Event()
     original = inbox.record_rows
 
-    def slow_first(connection: Any, dialect: str, rows: list[dict[str, Any]]) -> list[bool]:
+    def slow_first(connection: Any, dialect: str, rows: list[list[Any]]) -> list[bool]:
         batches.append(len(rows))
         if not first_started.is_set():
             first_started.set()

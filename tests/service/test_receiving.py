@@ -25,9 +25,16 @@ from webhooks.incoming.discourse import WebhooksFirst
 __all__ = ["incoming_app", "incoming_settings"]  # fixtures used here
 
 ROOT = Path(__file__).resolve().parents[2]
-# What receiving must not load: the dashboards, the platforms' clients, the handlers,
-# the worker and the Redis queue.
-HEAVY = ("dashboards.connect_views", "connectors.mediawiki", "community", "service.worker", "huey")
+# What receiving must not load: Flask (the receiver is plain WSGI), the dashboards, the
+# platforms' clients, the handlers, the worker and the Redis queue.
+HEAVY = (
+    "flask",
+    "dashboards.connect_views",
+    "connectors.mediawiki",
+    "community",
+    "service.worker",
+    "huey",
+)
 
 
 def test_webhooks_go_to_the_receiver_and_the_full_service_is_built_for_anything_else(

@@ -3,7 +3,10 @@ Flask, service/receiving.py) and (optionally) pushes from the wiki."""
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def init_app(app: Flask) -> None:

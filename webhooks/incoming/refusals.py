@@ -9,13 +9,12 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from flask import Response, jsonify
 from sqlalchemy import Integer, String, Text, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core import clock
 from core.models import Base, UTCDateTime
-from core.store import Store, get_store
+from core.store import Store
 
 KEEP = 10_000
 REASON_LENGTH = 500
@@ -84,17 +83,3 @@ def record(
             delivery_id=delivery_id,
             body=body,
         )
-
-
-def refuse(status: int, message: str, *, source: str, body: bytes) -> tuple[Response, int]:
-    """A Flask route's JSON error answer for a refused delivery, after recording it."""
-    record(
-        get_store(),
-        source=source,
-        status=status,
-        reason=message,
-        event_name=None,
-        delivery_id=None,
-        body=body,
-    )
-    return jsonify({"error": message}), status

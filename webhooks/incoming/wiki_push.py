@@ -19,8 +19,8 @@ import schemas
 from connectors.mediawiki.records import change_from
 from core import inbox, wakeup
 from core.store import get_store
+from webhooks.incoming import refusals
 from webhooks.incoming.discourse import signature_ok
-from webhooks.incoming.refusals import refuse
 from webhooks.incoming.wiki_events import change_event
 
 SIGNATURE_HEADER = "X-Constellate-Signature"
@@ -29,7 +29,16 @@ blueprint = Blueprint("incoming_wiki", __name__)
 
 
 def _error(status: int, message: str, raw: bytes = b"") -> tuple[Response, int]:
-    return refuse(status, message, source="wiki", body=raw)
+    refusals.record(
+        get_store(),
+        source="wiki",
+        status=status,
+        reason=message,
+        event_name=None,
+        delivery_id=None,
+        body=raw,
+    )
+    return jsonify({"error": message}), status
 
 
 @blueprint.errorhandler(RequestEntityTooLarge)
