@@ -18,6 +18,8 @@ from core.store import get_store
 from dashboards.openapi import HEADER, document
 from service.app import create_app
 from tests.api.conftest import service_settings
+from webhooks.incoming import discourse
+from webhooks.incoming.discourse import WebhooksFirst
 
 METHODS = ("get", "put", "post", "delete", "patch")
 # <id:page_id> -> {page_id}
@@ -52,6 +54,8 @@ def served_routes(app: Flask) -> set[tuple[str, str]]:
             receiver = path.startswith("/webhooks/") and method == "POST"
             if api or receiver:
                 routes.add((method, path))
+    if isinstance(app.wsgi_app, WebhooksFirst):  # Discourse's receiver, in front of Flask
+        routes.add(("POST", discourse.PATH))
     return routes
 
 
