@@ -144,6 +144,12 @@ DEFAULTS: Settings = {
 }
 
 
+def settings_for(config: Mapping[str, Mapping[str, Any]] | None) -> Settings:
+    """What an app factory runs with: ``$CONSTELLATE_CONFIG`` and ``CONSTELLATE_*`` when
+    ``config`` is None, else only the defaults and ``config`` (tests), validated."""
+    return load_config() if config is None else load_config(overrides=config, environ={})
+
+
 def load_config(
     path: str | Path | None = None,
     *,

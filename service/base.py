@@ -11,14 +11,14 @@ from flask import Flask
 from core import clock as clocks
 from core import logs, store
 from core.clock import Clock
-from core.config import MAX_REQUEST_BYTES, load_config
+from core.config import MAX_REQUEST_BYTES, settings_for
 
 
 def base_app(config: Mapping[str, Mapping[str, Any]] | None, clock: Clock | None) -> Flask:
     """What the receiving app and the full service both start from: the configuration
     (``$CONSTELLATE_CONFIG`` and ``CONSTELLATE_*``, or only defaults and ``config``),
     validated, the clock, the logs and the store."""
-    settings = load_config() if config is None else load_config(overrides=config, environ={})
+    settings = settings_for(config)
     app = Flask("constellate")
     app.config.update(
         CONSTELLATE=settings,

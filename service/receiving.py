@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from core import logs, wakeup
 from core.clock import Clock, of_app, system_clock
-from core.config import MAX_REQUEST_BYTES, Settings, load_config
+from core.config import MAX_REQUEST_BYTES, Settings, settings_for
 from core.store import Store, get_store
 from dashboards.headers import HSTS, SECURITY_HEADERS
 from webhooks.incoming.discourse import DiscourseReceiver, WebhooksFirst
@@ -30,7 +30,7 @@ def create_receiver(
 ) -> DiscourseReceiver:
     """The receiver alone, with a store of its own, for a process whose other requests
     go to a full service built later: configured as ``create_app`` is."""
-    settings = load_config() if config is None else load_config(overrides=config, environ={})
+    settings = settings_for(config)
     logs.configure(settings)
     wakeup.configure(settings)
     return receiver(settings, Store(settings["store"]["url"]), clock or system_clock)

@@ -10,7 +10,7 @@ import hashlib
 from datetime import datetime
 
 from sqlalchemy import Integer, String, Text, delete, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from core import clock
 from core.models import Base, UTCDateTime
@@ -34,34 +34,6 @@ class IncomingRefusal(Base):
     body_size: Mapped[int] = mapped_column(Integer)
 
 
-def record_refusal(
-    session: Session,
-    *,
-    source: str,
-    status: int,
-    reason: str,
-    event_name: str | None,
-    delivery_id: str | None,
-    body: bytes,
-) -> None:
-    session.add(
-        IncomingRefusal(
-            source=source,
-            status=status,
-            reason=reason[:REASON_LENGTH],
-            event_name=(event_name or None) and event_name[:100],
-            delivery_id=(delivery_id or None) and delivery_id[:100],
-            body_sha256=hashlib.sha256(body).hexdigest(),
-            body_size=len(body),
-        )
-    )
-    session.flush()
-    oldest_kept = select(IncomingRefusal.id).order_by(IncomingRefusal.id.desc()).offset(KEEP)
-    cutoff = session.scalars(oldest_kept.limit(1)).first()
-    if cutoff is not None:
-        session.execute(delete(IncomingRefusal).where(IncomingRefusal.id <= cutoff))
-
-
 def record(
     store: Store,
     *,
@@ -72,14 +44,21 @@ def record(
     delivery_id: str | None,
     body: bytes,
 ) -> None:
-    """Record a refused delivery in its own transaction."""
+    """Record a refused delivery in its own transaction, keeping only the newest KEEP."""
     with store.session() as session:
-        record_refusal(
-            session,
-            source=source,
-            status=status,
-            reason=reason,
-            event_name=event_name,
-            delivery_id=delivery_id,
-            body=body,
+        session.add(
+            IncomingRefusal(
+                source=source,
+                status=status,
+                reason=reason[:REASON_LENGTH],
+                event_name=(event_name or None) and event_name[:100],
+                delivery_id=(delivery_id or None) and delivery_id[:100],
+                body_sha256=hashlib.sha256(body).hexdigest(),
+                body_size=len(body),
+            )
         )
+        session.flush()
+        oldest_kept = select(IncomingRefusal.id).order_by(IncomingRefusal.id.desc()).offset(KEEP)
+        cutoff = session.scalars(oldest_kept.limit(1)).first()
+        if cutoff is not None:
+            session.execute(delete(IncomingRefusal).where(IncomingRefusal.id <= cutoff))
