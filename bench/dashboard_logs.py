@@ -25,7 +25,8 @@ from core.events import Event
 from core.models import InboxEvent, SyncCursor
 from webhooks.automations.models import AutomationRun
 from webhooks.incoming import forum_poll, wiki_poll
-from webhooks.incoming.refusals import KEEP, IncomingRefusal
+from webhooks.incoming.refusal_model import IncomingRefusal
+from webhooks.incoming.refusals import KEEP
 from webhooks.outgoing.models import DeliveryAttempt, OutgoingMessage, WebhookSubscription
 from webhooks.outgoing.queue import body_for, message_id
 from webhooks.outgoing.subscriptions import matches

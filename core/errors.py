@@ -70,3 +70,10 @@ class Unavailable(ConnectorError):
 
 class InvalidRequest(ConnectorError):
     """The platform refused the request as malformed; retrying will not help."""
+
+
+def describe(exc: BaseException) -> str:
+    """The error as stored: its type and message only (no traceback, no locals)."""
+    message = str(exc).strip()
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return text[:2000]

@@ -28,9 +28,9 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from typing import Any
 
-from sqlalchemy import Engine
-
-from core import inbox
+from core import inbox_rows
+from core.driver import backend, connect, sqlite_file
+from core.errors import describe
 
 log = logging.getLogger("constellate.group_commit")
 
@@ -58,25 +58,27 @@ class _Pending:
 
 
 class GroupCommitter:
-    """One per store and process: ``record(row)`` returns once the row's batch committed."""
+    """One per store and process (``Database.committer``): ``record(row)`` returns once
+    the row's batch committed."""
 
-    def __init__(self, engine: Engine, *, max_batch: int = MAX_BATCH) -> None:
-        self.engine = engine
+    def __init__(self, url: str, *, max_batch: int = MAX_BATCH) -> None:
+        self.url = url
+        self.backend = backend(url)
         self.max_batch = max_batch
         self._mutex = threading.Lock()
         self._waiting: list[_Pending] = []
         self._leading = False
         self._pid = os.getpid()
-        self._lock_path = _lock_path(engine)
+        self._lock_path = _lock_path(url)
         self._lock_fd: int | None = None  # opened once per process, by the first leader
         self._connection: Any = None  # the DB-API connection leaders commit through
 
-    def record(self, row: dict[str, Any], *, wait_seconds: float = WAIT_SECONDS) -> bool:
-        """Insert ``row`` (``inbox.row_values``) durably; True if stored, False if the inbox
-        already held the event. Raises CommitFailed when its batch did not commit."""
-        # Made ready for the driver here, before the turn to lead: a leader does no more
-        # than it must while the others (and, on SQLite, other processes) wait for it.
-        me = _Pending(inbox.driver_row(row, self.engine.dialect.name))
+    def record(self, row: list[Any], *, wait_seconds: float = WAIT_SECONDS) -> bool:
+        """Insert ``row`` (``inbox_rows.row``, made before: a leader does no more than it
+        must while the others, and on SQLite other processes, wait for it) durably; True
+        if stored, False if the inbox already held the event. Raises CommitFailed when its
+        batch did not commit."""
+        me = _Pending(row)
         with self._mutex:
             self._forget_parent()
             self._waiting.append(me)
@@ -91,7 +93,7 @@ class GroupCommitter:
         if not me.done:  # its turn to lead: its row is the first waiting
             self._lead()
         if me.error is not None:
-            raise CommitFailed(inbox.describe(me.error)) from me.error
+            raise CommitFailed(describe(me.error)) from me.error
         return me.stored
 
     def stop(self) -> None:
@@ -118,15 +120,19 @@ class GroupCommitter:
             # another process commits join it rather than wait for a turn of their own.
             with self._turn():
                 batch = self._take()
-                connection = self._connection or self._connect()
-                # One statement, its own transaction: one call, one durable flush.
-                stored = inbox.record_rows(
-                    connection, self.engine.dialect.name, [p.row for p in batch]
+                if self._connection is None:
+                    # Kept: no connecting per batch; one that failed is dropped, made anew.
+                    # It commits each statement itself: the batch's one INSERT is its own
+                    # transaction, with no BEGIN and COMMIT around it (on PostgreSQL,
+                    # round trips): one call, one durable flush.
+                    self._connection = connect(self.url)
+                stored = inbox_rows.record_rows(
+                    self._connection, self.backend, [p.row for p in batch]
                 )
         except BaseException as exc:  # every request of the batch gets an error answer
             self._drop_connection()
             batch = batch or self._take()  # the turn itself failed: those waiting then
-            log.error("group commit of %d inbox rows failed: %s", len(batch), inbox.describe(exc))
+            log.error("group commit of %d inbox rows failed: %s", len(batch), describe(exc))
             self._settle(batch, [False] * len(batch), exc)
             if not isinstance(exc, Exception):
                 raise
@@ -153,23 +159,11 @@ class GroupCommitter:
             pending.stored, pending.error, pending.done = was_stored, error, True
             pending.wake.set()
 
-    def _connect(self) -> Any:
-        """The connection leaders insert through, kept: no pool checkout (nor PostgreSQL's
-        pre-ping round trip) per batch; one that failed is dropped, made anew next time.
-        It commits each statement itself (autocommit): the batch's one INSERT is its
-        transaction, with no BEGIN and COMMIT around it (on PostgreSQL, round trips)."""
-        connection = self.engine.raw_connection()
-        if connection.dbapi_connection is None:  # a fresh checkout always holds one
-            raise RuntimeError("the pool gave no database connection")
-        self.engine.dialect.set_isolation_level(connection.dbapi_connection, "AUTOCOMMIT")
-        self._connection = connection
-        return connection
-
     def _drop_connection(self) -> None:
         connection, self._connection = self._connection, None
-        if connection is not None:
+        if connection is not None and self._pid == os.getpid():
             with suppress(Exception):  # dropping it is all that is left to do
-                connection.invalidate()  # not back to the pool: it may be broken
+                connection.close()
 
     def _turn(self) -> AbstractContextManager[object]:
         """This process's turn to write, among the processes sharing a SQLite file."""
@@ -180,11 +174,9 @@ class GroupCommitter:
         return _file_lock(self._lock_fd)
 
 
-def _lock_path(engine: Engine) -> str | None:
-    url = engine.url
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-        return None
-    return f"{url.database}-inbox.lock"
+def _lock_path(url: str) -> str | None:
+    file = sqlite_file(url) if backend(url) == "sqlite" else None
+    return None if file is None else f"{file}-inbox.lock"
 
 
 @contextmanager

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from core import clock
+from core.inbox_rows import LIMITS, TABLE
 
 # Stable constraint names, so migrations behave the same on SQLite and PostgreSQL.
 NAMING = {
@@ -96,7 +97,7 @@ class InboxEvent(Base):
     a row ended ``ignored`` or ``dead``, ``last_error`` what the last failure was.
     """
 
-    __tablename__ = "inbox_events"
+    __tablename__ = TABLE
     __table_args__ = (
         Index("ix_inbox_events_state_lease", "state", "lease_until"),
         Index("ix_inbox_events_state_available", "state", "available_at"),
@@ -104,14 +105,14 @@ class InboxEvent(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    event_id: Mapped[str] = mapped_column(String(128), unique=True)
-    dedupe_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    event_id: Mapped[str] = mapped_column(String(LIMITS["event_id"]), unique=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(LIMITS["dedupe_key"]), unique=True)
     kind: Mapped[str] = mapped_column(String(64), index=True)
     source: Mapped[str] = mapped_column(String(16))
-    subject: Mapped[str] = mapped_column(String(255))
-    actor: Mapped[str | None] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(LIMITS["subject"]))
+    actor: Mapped[str | None] = mapped_column(String(LIMITS["actor"]))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    delivery_id: Mapped[str | None] = mapped_column(String(128))
+    delivery_id: Mapped[str | None] = mapped_column(String(LIMITS["delivery_id"]))
     payload: Mapped[dict[str, Any]] = mapped_column(Payload)
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)

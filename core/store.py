@@ -1,4 +1,5 @@
-"""The store: one SQLAlchemy engine and session factory per app.
+"""The store: one SQLAlchemy engine and session factory per app, and the database for
+plain statements (core/database.py: the inbox's group commit, refusals).
 
 SQLite (the embedded default) gets WAL, foreign keys, a busy timeout and
 synchronous=FULL on every connection: the inbox and ledger must survive a
@@ -7,7 +8,6 @@ crash. PostgreSQL is selected by URL; the same code runs on both.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,14 +18,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.database import Database
+from core.driver import SQLITE_BUSY_TIMEOUT_MS, prepare_sqlite
 from core.errors import ConfigError
 
 if TYPE_CHECKING:
     from flask import Flask
 
-    from core.group_commit import GroupCommitter
-
-SQLITE_BUSY_TIMEOUT_MS = 10_000
 EXTENSION_KEY = "constellate.store"
 
 
@@ -46,20 +45,8 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(
         url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, hide_parameters=True
     )
-    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "connect", lambda connection, _record: prepare_sqlite(connection))
     return engine
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    for pragma in (
-        "journal_mode=WAL",
-        "foreign_keys=ON",
-        f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
-        "synchronous=FULL",
-    ):
-        cursor.execute(f"PRAGMA {pragma}")
-    cursor.close()
 
 
 def dialect_insert(session: Session, model: Any) -> Any:
@@ -73,19 +60,7 @@ class Store:
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._committer: GroupCommitter | None = None
-        self._committer_lock = threading.Lock()
-
-    @property
-    def committer(self) -> GroupCommitter:
-        """This process's group committer of inbox rows (core/group_commit.py)."""
-        if self._committer is None:
-            from core.group_commit import GroupCommitter  # only receivers need it
-
-            with self._committer_lock:
-                if self._committer is None:
-                    self._committer = GroupCommitter(self.engine)
-        return self._committer
+        self.database = Database(url)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -105,8 +80,7 @@ class Store:
             connection.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
-        if self._committer is not None:
-            self._committer.stop()
+        self.database.close()
         self.engine.dispose()
 
 

@@ -16,9 +16,8 @@ import logging
 import threading
 from typing import Protocol
 
-from sqlalchemy.engine import make_url
-
 from core.config import Settings
+from core.driver import without_password
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +88,7 @@ class RedisQueue:
 def queue_name(store_url: str) -> str:
     """One queue per store, so several deployments can share a Redis server: named after
     the store's address without its password."""
-    address = make_url(store_url).render_as_string(hide_password=True)
+    address = without_password(store_url)
     return "constellate-" + hashlib.sha256(address.encode()).hexdigest()[:16]
 
 

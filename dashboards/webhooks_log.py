@@ -32,7 +32,7 @@ from dashboards.web import (
     render_page,
     safe_url,
 )
-from webhooks.incoming.refusals import IncomingRefusal
+from webhooks.incoming.refusal_model import IncomingRefusal
 from webhooks.outgoing import delivery
 from webhooks.outgoing.models import (
     MESSAGE_STATES,

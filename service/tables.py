@@ -14,7 +14,7 @@ from core import forum_budget_ledgers  # noqa: F401
 from core.models import Base
 from dashboards import models as dashboard_models  # noqa: F401
 from webhooks.automations import models as automation_models  # noqa: F401
-from webhooks.incoming import refusals  # noqa: F401
+from webhooks.incoming import refusal_model  # noqa: F401
 from webhooks.outgoing import models  # noqa: F401
 
 metadata = Base.metadata

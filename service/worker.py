@@ -19,7 +19,7 @@ from community.handling import Handler, HandlerContext
 from core import event_kinds, forum_budget, inbox, logs, telemetry, wakeup
 from core.clock import Clock, current, of_app, using
 from core.config import Settings
-from core.errors import RateLimited, Unavailable
+from core.errors import RateLimited, Unavailable, describe
 from core.events import Event
 from core.forum_budget_ledgers import budget_for
 from core.store import Store, get_store
@@ -140,7 +140,7 @@ class Worker:
 
     def _report(self, what: str, exc: Exception) -> None:
         """A traceback for a new trouble, one line while the same trouble repeats each poll."""
-        text = f"{what}: {inbox.describe(exc)}"
+        text = f"{what}: {describe(exc)}"
         if text == self._last_trouble:
             log.warning("worker %s: still %s", self.worker_id, text)
         else:
@@ -224,7 +224,7 @@ class Worker:
             self._failed(held, exc)
 
     def _failed(self, held: inbox.Claim, exc: Exception) -> None:
-        error = inbox.describe(exc)
+        error = describe(exc)
         if isinstance(exc, forum_budget.BudgetExhausted):
             self._defer(held, exc)
             return

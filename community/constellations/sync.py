@@ -35,8 +35,7 @@ from community.partners.registry import check_named_partners
 from connectors.discourse.client import ForumClient
 from connectors.mediawiki import EditResult, WikiClient, WikiPage
 from core.config import Settings
-from core.errors import ConnectorError
-from core.inbox import describe
+from core.errors import ConnectorError, describe
 from core.store import Store
 
 CATEGORY = "Category:Constellations"

@@ -15,7 +15,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from core import clock, inbox
+from core import clock, inbox_rows
+from core.driver import sqlite_file
 from core.events import Event
 from core.group_commit import CommitFailed, GroupCommitter
 from core.migrate import upgrade
@@ -35,7 +36,7 @@ from tests.webhooks.incoming_support import (
 __all__ = ["incoming_app", "incoming_client", "incoming_settings"]  # fixtures used here
 
 
-def row(number: int, *, dedupe: str | None = None) -> dict[str, Any]:
+def row(number: int, *, dedupe: str | None = None) -> list[Any]:
     now = clock.now()
     made = Event(
         event_id=f"forum:post_created:post:{number}",
@@ -48,10 +49,10 @@ def row(number: int, *, dedupe: str | None = None) -> dict[str, Any]:
         payload={"post": {"id": number}},
         dedupe_key=dedupe,
     )
-    return inbox.row_values(made, received_at=now, available_at=now)
+    return inbox_rows.row(made, "sqlite", received_at=now, available_at=now)
 
 
-def inbox_rows(store: Store) -> int:
+def events_stored(store: Store) -> int:
     with store.session() as session:
         return session.scalar(select(func.count()).select_from(InboxEvent)) or 0
 
@@ -82,10 +83,10 @@ def refuse_inserts(database: str, message: str) -> Iterator[None]:
 
 def test_rows_waiting_together_share_one_commit(store: Store) -> None:
     batches: list[int] = []  # each batch is one transaction
-    committer = GroupCommitter(store.engine)
+    committer = GroupCommitter(store.database.url)
     gate = threading.Event()
     first_started = threading.Event()
-    original = inbox.record_rows
+    original = inbox_rows.record_rows
 
     def slow_first(connection: Any, dialect: str, rows: list[list[Any]]) -> list[bool]:
         batches.append(len(rows))
@@ -95,7 +96,7 @@ def test_rows_waiting_together_share_one_commit(store: Store) -> None:
         return original(connection, dialect, rows)
 
     results: dict[int, bool] = {}
-    pytest.MonkeyPatch().setattr(inbox, "record_rows", slow_first)
+    pytest.MonkeyPatch().setattr(inbox_rows, "record_rows", slow_first)
 
     def send(number: int) -> None:
         results[number] = committer.record(row(number))
@@ -115,29 +116,27 @@ def test_rows_waiting_together_share_one_commit(store: Store) -> None:
     committer.stop()
     assert results == {n: True for n in range(9)}
     assert batches == [1, 8]  # the first row alone, then the eight that waited for it
-    assert inbox_rows(store) == 9
+    assert events_stored(store) == 9
 
 
 def test_the_same_event_twice_in_one_batch_is_stored_once(store: Store) -> None:
-    connection = store.engine.raw_connection()
     rows = [row(1), row(1), row(2, dedupe="k"), row(3, dedupe="k")]
-    stored = inbox.record_rows(connection, "sqlite", [inbox.driver_row(r, "sqlite") for r in rows])
-    connection.commit()
-    connection.close()
+    with store.database.cursor() as cursor:
+        stored = inbox_rows.record_rows(cursor.connection, "sqlite", rows)
     assert stored == [True, False, True, False]
-    committer = GroupCommitter(store.engine)
+    committer = GroupCommitter(store.database.url)
     assert committer.record(row(1)) is False  # already in the inbox
     committer.stop()
 
 
 def test_a_failed_commit_fails_every_request_of_its_batch(store: Store) -> None:
-    committer = GroupCommitter(store.engine)
-    refused = refuse_inserts(store.engine.url.database or "", "disk full")
+    committer = GroupCommitter(store.database.url)
+    refused = refuse_inserts(sqlite_file(store.database.url) or "", "disk full")
     with refused, pytest.raises(CommitFailed, match="disk full"):
         committer.record(row(1))
     assert committer.record(row(1)) is True  # nothing of the failed batch was kept
     committer.stop()
-    assert inbox_rows(store) == 1
+    assert events_stored(store) == 1
 
 
 # -- through the endpoint --------------------------------------------------------------------

@@ -20,7 +20,7 @@ from dashboards.models import ApiToken, DashboardSession
 from dashboards.sessions import PLAIN_COOKIE, SECURE_COOKIE, StoreSession, id_hash
 from service.main import main
 from tests.dashboards.support import dashboard_app, login
-from webhooks.incoming.refusals import IncomingRefusal
+from webhooks.incoming.refusal_model import IncomingRefusal
 
 GUARDED = "/dashboard/sync"
 # Login can start (it stores a nonce, so a session); no forum is asked in these tests.

@@ -35,7 +35,7 @@ from tests.clocks import FakeClock, chosen
 from tests.dashboards.support import dashboard_app, login
 from tests.webhooks.outgoing_support import SECRET, Receiver, running_receiver
 from tests.webhooks.outgoing_support import event as forum_event
-from webhooks.incoming.refusals import IncomingRefusal
+from webhooks.incoming.refusal_model import IncomingRefusal
 from webhooks.outgoing import delivery
 from webhooks.outgoing.delivery import Courier, deliver_due
 from webhooks.outgoing.models import DeliveryAttempt, OutgoingMessage

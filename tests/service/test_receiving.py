@@ -25,10 +25,12 @@ from webhooks.incoming.discourse import WebhooksFirst
 __all__ = ["incoming_app", "incoming_settings"]  # fixtures used here
 
 ROOT = Path(__file__).resolve().parents[2]
-# What receiving must not load: Flask (the receiver is plain WSGI), the dashboards, the
-# platforms' clients, the handlers, the worker and the Redis queue.
+# What receiving must not load: Flask (the receiver is plain WSGI), SQLAlchemy (its rows
+# go through the driver), the dashboards, the platforms' clients, the handlers, the
+# worker and the Redis queue.
 HEAVY = (
     "flask",
+    "sqlalchemy",
     "dashboards.connect_views",
     "connectors.mediawiki",
     "community",

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select, text
 
+from core.models import InboxEvent
+from core.store import get_store
 from service.app import create_app
 from tests.webhooks.incoming_support import (
     URL,
@@ -112,6 +116,35 @@ def test_malformed_json_and_mismatched_type_are_bad_requests(
     assert status == 400
     assert "not_a_discourse_event" in answer["error"]
     assert inbox_count(incoming_app) == 0
+
+
+def test_a_body_in_another_encoding_than_utf_8_is_refused(
+    incoming_app: Flask, incoming_client: FlaskClient
+) -> None:
+    headers, raw, _ = delivery()
+    # Valid JSON in UTF-16, which json.loads alone would accept: JSON between systems is
+    # UTF-8, and the body's text is what the inbox keeps.
+    raw = raw.decode().encode("utf-16")
+    headers["X-Discourse-Event-Signature"] = sign(raw)
+    status, answer = post(incoming_client, headers, raw)
+    assert status == 400
+    assert answer["error"].startswith("body is not UTF-8 JSON")
+    assert inbox_count(incoming_app) == 0
+
+
+def test_the_body_is_kept_as_its_text_came(
+    incoming_app: Flask, incoming_client: FlaskClient
+) -> None:
+    headers, _, body = delivery()
+    body["post"]["cooked"] = "<p>caf\u00e9 \u2615</p>"
+    raw = json.dumps(body, ensure_ascii=False, indent=1).encode()  # spacing of its own
+    headers["X-Discourse-Event-Signature"] = sign(raw)
+    assert post(incoming_client, headers, raw)[0] == 202
+    with get_store(incoming_app).session() as session:
+        [row] = session.scalars(select(InboxEvent)).all()
+        assert row.payload == body
+        [stored] = session.execute(text("SELECT payload FROM inbox_events")).scalars().all()
+    assert stored == raw.decode()  # not written again
 
 
 def test_too_large_body_is_413_json(incoming_app: Flask, incoming_client: FlaskClient) -> None:

@@ -28,11 +28,11 @@ from http import HTTPStatus
 from typing import Any
 
 from core import clock as clocks
-from core import inbox
+from core import inbox_rows
 from core.clock import Clock
 from core.config import Settings
+from core.database import Database
 from core.group_commit import CommitFailed
-from core.store import Store
 from webhooks.incoming import counters, refusals
 from webhooks.incoming.discourse_checks import quick_problem
 from webhooks.incoming.discourse_events import READ, is_real_unread, normalise
@@ -75,7 +75,7 @@ class DiscourseReceiver:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        database: Database,
         clock: Clock,
         *,
         headers: Sequence[tuple[str, str]],
@@ -85,7 +85,7 @@ class DiscourseReceiver:
         forum = settings["forum"]
         self.secret: str = forum["webhook_secret"]
         self.instance: str = forum["url"].rstrip("/")
-        self.store = store
+        self.database = database
         self.clock = clock
         self.headers = list(headers)
         self.max_bytes = max_bytes
@@ -141,9 +141,12 @@ class DiscourseReceiver:
             message = f"X-Discourse-Event-Type {sent_type!r} does not match {event_name}"
             return self._refuse(environ, 400, message, raw)
         try:
-            body: Any = json.loads(raw)
-        except ValueError as exc:
-            return self._refuse(environ, 400, f"body is not JSON: {exc}", raw)
+            # Its text is stored as the payload, so it must be the text that was read:
+            # JSON between systems is UTF-8 (RFC 8259), and json.loads would guess others.
+            text = raw.decode()
+            body: Any = json.loads(text)
+        except ValueError as exc:  # UnicodeDecodeError too
+            return self._refuse(environ, 400, f"body is not UTF-8 JSON: {exc}", raw)
         problem = quick_problem(event_name, body)
         if problem is not None:
             return self._refuse(environ, 400, problem, raw)
@@ -155,19 +158,25 @@ class DiscourseReceiver:
             return self._refuse(environ, 400, f"the event cannot be stored: {exc}", raw)
         # JSON can only spell NUL as \u0000: a body without that text holds none, and the
         # walk through every string of the body is spared.
-        problem = inbox.unstorable(event, payload_may_hold_nul=b"\\u0000" in raw)
+        problem = inbox_rows.unstorable(event, payload_may_hold_nul=b"\\u0000" in raw)
         if problem is not None:
             return self._refuse(environ, 400, f"the event cannot be stored: {problem}", raw)
         # A redelivery (same X-Discourse-Event-Id, same bytes) and an automatic retry (new
         # id, same bytes) both hit the content key; a webhook and a poll of one change
         # share event_id. The delivery id alone is not trusted: it restarts if the forum's
         # database is restored, and would then drop new events.
-        # The full schema check is the worker's: the row says it is still to be done.
-        row = inbox.row_values(
-            event, received_at=received, available_at=received, body_checked=False
+        # The full schema check is the worker's: the row says it is still to be done. The
+        # payload is the body: its text is stored as it came (same JSON, not written again).
+        row = inbox_rows.row(
+            event,
+            self.database.backend,
+            received_at=received,
+            available_at=received,
+            body_checked=False,
+            payload_json=text,
         )
         try:
-            stored = self.store.committer.record(row)
+            stored = self.database.committer.record(row)
         except CommitFailed as exc:
             log.error("event %s not recorded: %s", event.event_id, exc)
             return 503, _json({"error": "the event could not be recorded; deliver it again"})
@@ -177,14 +186,14 @@ class DiscourseReceiver:
                 "duplicate delivery of %s (delivery %s)", event.event_id, delivery_id, extra=ids
             )
             return 200, DUPLICATE
-        log.info("recorded %s (delivery %s)", *ids.values(), extra=ids)
+        log.debug("recorded %s (delivery %s)", *ids.values(), extra=ids)
         self.on_recorded()
         return 202, ACCEPTED
 
     def _refuse(self, environ: dict[str, Any], status: int, message: str, raw: bytes) -> Answer:
         with clocks.using(self.clock):  # the refusal's row is stamped by our clock
             refusals.record(
-                self.store,
+                self.database,
                 source="forum",
                 status=status,
                 reason=message,

@@ -2,40 +2,26 @@
 
 Refused requests are unauthenticated, so nothing of their body is kept but its SHA-256
 and size, and only the newest rows are: a flood of bad requests cannot fill the disk.
+Written with plain statements (core/database.py), so a receiving process needs no
+SQLAlchemy; the table's model, for reading, is refusal_model.py's.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
-
-from sqlalchemy import Integer, String, Text, delete, select
-from sqlalchemy.orm import Mapped, mapped_column
 
 from core import clock
-from core.models import Base, UTCDateTime
-from core.store import Store
+from core.database import Database
+from core.driver import driver_time, mark
 
+TABLE = "incoming_refusals"
 KEEP = 10_000
 REASON_LENGTH = 500
-
-
-class IncomingRefusal(Base):
-    __tablename__ = "incoming_refusals"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
-    source: Mapped[str] = mapped_column(String(16))
-    status: Mapped[int] = mapped_column(Integer)
-    reason: Mapped[str] = mapped_column(Text)
-    event_name: Mapped[str | None] = mapped_column(String(100))
-    delivery_id: Mapped[str | None] = mapped_column(String(100))
-    body_sha256: Mapped[str] = mapped_column(String(64))
-    body_size: Mapped[int] = mapped_column(Integer)
+NAME_LENGTH = 100  # of an event name and a delivery id
 
 
 def record(
-    store: Store,
+    database: Database,
     *,
     source: str,
     status: int,
@@ -44,21 +30,23 @@ def record(
     delivery_id: str | None,
     body: bytes,
 ) -> None:
-    """Record a refused delivery in its own transaction, keeping only the newest KEEP."""
-    with store.session() as session:
-        session.add(
-            IncomingRefusal(
-                source=source,
-                status=status,
-                reason=reason[:REASON_LENGTH],
-                event_name=(event_name or None) and event_name[:100],
-                delivery_id=(delivery_id or None) and delivery_id[:100],
-                body_sha256=hashlib.sha256(body).hexdigest(),
-                body_size=len(body),
-            )
-        )
-        session.flush()
-        oldest_kept = select(IncomingRefusal.id).order_by(IncomingRefusal.id.desc()).offset(KEEP)
-        cutoff = session.scalars(oldest_kept.limit(1)).first()
-        if cutoff is not None:
-            session.execute(delete(IncomingRefusal).where(IncomingRefusal.id <= cutoff))
+    """Record a refused delivery, then keep only the newest KEEP (each statement its own
+    transaction: trimming is housekeeping, the next refusal does it if this one fails)."""
+    values = (
+        driver_time(clock.now(), database.backend),
+        source,
+        status,
+        reason[:REASON_LENGTH],
+        (event_name or None) and event_name[:NAME_LENGTH],
+        (delivery_id or None) and delivery_id[:NAME_LENGTH],
+        hashlib.sha256(body).hexdigest(),
+        len(body),
+    )
+    marks = ", ".join([mark(database.backend)] * len(values))
+    columns = "received_at, source, status, reason, event_name, delivery_id, body_sha256, body_size"
+    # Names and marks are this module's constants: nothing of a request enters the text.
+    insert = f"INSERT INTO {TABLE} ({columns}) VALUES ({marks})"  # noqa: S608
+    oldest_kept = f"SELECT id FROM {TABLE} ORDER BY id DESC LIMIT 1 OFFSET {KEEP}"  # noqa: S608
+    with database.cursor() as cursor:
+        cursor.execute(insert, values)
+        cursor.execute(f"DELETE FROM {TABLE} WHERE id <= ({oldest_kept})")  # noqa: S608

@@ -17,7 +17,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 import schemas
 from connectors.mediawiki.records import change_from
-from core import inbox, wakeup
+from core import inbox, inbox_rows, wakeup
 from core.store import get_store
 from webhooks.incoming import refusals
 from webhooks.incoming.discourse import signature_ok
@@ -30,7 +30,7 @@ blueprint = Blueprint("incoming_wiki", __name__)
 
 def _error(status: int, message: str, raw: bytes = b"") -> tuple[Response, int]:
     refusals.record(
-        get_store(),
+        get_store().database,
         source="wiki",
         status=status,
         reason=message,
@@ -65,7 +65,7 @@ def receive() -> tuple[Response, int]:
         event = change_event(change_from(body))
     except ValueError as exc:  # the schema cannot say everything: a date like 0000-00-00
         return _error(400, f"the change cannot be stored: {exc}", raw)
-    problem = inbox.unstorable(event)
+    problem = inbox_rows.unstorable(event)
     if problem is not None:
         return _error(400, f"the change cannot be stored: {problem}", raw)
     with get_store().session() as session:
