@@ -233,11 +233,10 @@ def run(options: Options, *, echo: Callable[[str], None] = print) -> Report:
     for line in header(options):
         echo(line)
     report = Report([run_store(store, options, echo) for store in options.stores], options.rate)
-    verdict = "met" if report.goals_met else "NOT met"
+    verdict = f"NOT met on {', '.join(report.missed)}" if report.missed else "met"
     echo(
         f"ingest: goals (ratio >= {GOAL_RATIO:g}, p99 <= {GOAL_P99_MS:g} ms, peak RSS <= "
-        f"{GOAL_PEAK_MIB:g} MiB) {verdict} on "
-        f"{', '.join(options.stores)}; "
+        f"{GOAL_PEAK_MIB:g} MiB) on {', '.join(options.stores)}: {verdict}; "
         + ("requests FAILED or were lost" if report.failed else "every request accepted")
     )
     return report

@@ -21,14 +21,10 @@ from types import TracebackType
 
 from bench.ingest_gunicorn import READY_DIR_VAR
 from sandbox.wiki import free_port
+from service.server_options import GUNICORN_OPTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKERS = 2
-# gthread: the service's request waits on I/O (SQLite's fsync, a PostgreSQL round trip), so
-# a few threads per worker overlap those waits; it keeps connections alive; and the service
-# runs its embedded worker and pollers as threads in the web process anyway.
-WORKER_CLASS = "gthread"
-THREADS = 4
 BOOT_SECONDS = 60.0
 STOP_SECONDS = 15.0
 SAMPLE_SECONDS = 0.02
@@ -52,13 +48,8 @@ class Gunicorn:
         self,
         app: str,
         env: Mapping[str, str],
-        *,
-        worker_class: str = WORKER_CLASS,
-        threads: int = THREADS,
     ) -> None:
         self.app = app
-        self.worker_class = worker_class
-        self.threads = threads
         self.env = dict(env)
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -76,8 +67,7 @@ class Gunicorn:
             sys.executable, "-m", "gunicorn",
             "--config", "python:bench.ingest_gunicorn",
             "--workers", str(WORKERS),
-            "--worker-class", self.worker_class,
-            "--threads", str(self.threads),
+            *GUNICORN_OPTIONS,
             "--bind", f"127.0.0.1:{self.port}",
             "--log-level", "warning",
             "--chdir", str(ROOT),

@@ -50,6 +50,7 @@ from sandbox.forum.server import ForumServer
 from sandbox.forum.state import Forum
 from sandbox.seeding import seed_configured
 from sandbox.wiki import WikiSandbox, WikiServer, ensure_packages, install
+from service.server_options import GUNICORN_OPTIONS
 
 READY_WAIT_SECONDS = 60
 WEB_PROCESSES = 2
@@ -346,6 +347,7 @@ def start_service(config_path: Path, port: int, directory: Path) -> list[subproc
     web = [
         str(bin_dir / "gunicorn"),
         f"--workers={WEB_PROCESSES}",
+        *GUNICORN_OPTIONS,
         f"--bind=127.0.0.1:{port}",
         "--no-control-socket",  # nothing here steers it; Ctrl-C and SIGTERM stop it
         "service.wsgi:app",

@@ -40,7 +40,7 @@ def test_a_small_run_reports_its_figures_and_loses_nothing() -> None:
     assert done.ratio == done.service.rps / done.bare.rps
 
     text = "\n".join(printed)
-    assert "worker.embedded = false" in text and "2 gthread workers" in text
+    assert "worker.embedded = false" in text and "--workers=2 --worker-class=gthread" in text
     assert "ingest on sqlite" in text and "ingest on postgresql" not in text
     rows = {line.split()[0]: line.split() for line in printed if line.startswith("  service ")}
     rows |= {line.split()[0]: line.split() for line in printed if line.startswith("  bare ")}

@@ -22,6 +22,7 @@ from typing import Any
 import requests
 
 from sandbox.wiki import free_port
+from service.server_options import GUNICORN_OPTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "scale-webhook-secret"
@@ -126,7 +127,7 @@ def environment(config: Path) -> dict[str, str]:
 
 def start_web(config: Path, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
     command = [
-        sys.executable, "-m", "gunicorn", "--workers", str(workers),
+        sys.executable, "-m", "gunicorn", "--workers", str(workers), *GUNICORN_OPTIONS,
         "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "10", "--no-control-socket",
         "service.wsgi:app",
     ]  # fmt: skip
