@@ -57,8 +57,9 @@ def receiver(
 
 
 def put_in_front(app: Flask, on_recorded: Callable[[], None] = wakeup.notify) -> None:
-    """Serve the app's webhooks with its own receiver (its store and clock), in front
-    of Flask: the test client and every server reach it through ``app.wsgi_app``."""
+    """Serve the app's webhooks with its own receiver (its store's database and its
+    clock), in front of Flask: the test client and every server reach it through
+    ``app.wsgi_app``."""
     from core.store import get_store  # here: a receiving process loads no SQLAlchemy
 
     flask_app = app.wsgi_app
