@@ -10,11 +10,12 @@ from flask import Flask
 from flask.cli import AppGroup
 
 import dashboards
-from core import forum_budget_ledgers, wakeup
+from core import clock as clocks
+from core import forum_budget_ledgers, logs, store, wakeup
 from core.clock import Clock
+from core.config import MAX_REQUEST_BYTES, settings_for
 from dashboards import connect_views, privacy_views
 from service import readiness, receiving, scrape
-from service.base import base_app
 from webhooks import incoming
 
 
@@ -28,8 +29,16 @@ def create_app(
     count. Either way it is validated before anything starts. ``clock`` (the system's
     unless given) is the time of the app's requests, commands and worker threads.
     """
-    app = base_app(config, clock)
-    settings = app.config["CONSTELLATE"]
+    settings = settings_for(config)
+    app = Flask("constellate")
+    app.config.update(
+        CONSTELLATE=settings,
+        SECRET_KEY=settings["service"]["secret_key"],
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+    )
+    clocks.init_app(app, clock)
+    logs.init_app(app)
+    store.init_app(app)
     forum_budget_ledgers.init_app(app)
     readiness.init_app(app)
     scrape.init_app(app)

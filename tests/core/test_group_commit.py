@@ -81,7 +81,9 @@ def refuse_inserts(database: str, message: str) -> Iterator[None]:
         connection.close()
 
 
-def test_rows_waiting_together_share_one_commit(store: Store) -> None:
+def test_rows_waiting_together_share_one_commit(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     batches: list[int] = []  # each batch is one transaction
     committer = GroupCommitter(store.database.url)
     gate = threading.Event()
@@ -96,7 +98,7 @@ def test_rows_waiting_together_share_one_commit(store: Store) -> None:
         return original(connection, dialect, rows)
 
     results: dict[int, bool] = {}
-    pytest.MonkeyPatch().setattr(inbox_rows, "record_rows", slow_first)
+    monkeypatch.setattr(inbox_rows, "record_rows", slow_first)  # undone after the test
 
     def send(number: int) -> None:
         results[number] = committer.record(row(number))
