@@ -6,7 +6,6 @@ claimed, and SIGTERM ends the rest cleanly."""
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -41,14 +40,13 @@ def receiver() -> Iterator[cluster.Receiver]:
 
 
 def send_all(base_url: str, forum_url: str, topics: list[int], numbers: range) -> list[int]:
-    """Post every event from SENDERS threads with kept-alive connections; the statuses."""
-    local = threading.local()
+    """Post every event from SENDERS threads, a new connection for each as Discourse's
+    emitter does (a kept-alive one may be closed by the server as it is reused: gunicorn's
+    threaded workers end idle connections); the statuses."""
 
     def send(number: int) -> int:
-        if not hasattr(local, "session"):
-            local.session = requests.Session()
         raw, headers = cluster.webhook(forum_url, topics, number)
-        response = local.session.post(
+        response = requests.post(
             f"{base_url}/webhooks/discourse", data=raw, headers=headers, timeout=30
         )
         return response.status_code
